@@ -1,0 +1,144 @@
+/**
+ * One catalogue of error codes for all of SARAi. Each code has the HTTP status and OpenAI error type it
+ * maps to and a one-line description; the README's error table is checked against this catalogue.
+ */
+export const errorCatalogue = {
+  CONFIG_INVALID: {
+    status: 500,
+    type: "server_error",
+    description: "The configuration failed validation; every issue names its path.",
+  },
+  CONFIG_PARSE_FAILED: {
+    status: 500,
+    type: "server_error",
+    description: "The configuration file is not valid YAML.",
+  },
+  CONFIG_NOT_FOUND: {
+    status: 500,
+    type: "server_error",
+    description: "A configuration file was named (--config or SARAI_CONFIG) but does not exist.",
+  },
+  MODEL_NOT_FOUND: {
+    status: 404,
+    type: "invalid_request_error",
+    description: "The model file does not exist, or no model is configured for the role.",
+  },
+  MODEL_INVALID_FILE: {
+    status: 500,
+    type: "server_error",
+    description: "The file is not a GGUF model (wrong magic bytes or unreadable header).",
+  },
+  MODEL_TRUNCATED: {
+    status: 500,
+    type: "server_error",
+    description: "The GGUF file is shorter than its tensor table says (an interrupted download?).",
+  },
+  MODEL_TOO_LARGE: {
+    status: 507,
+    type: "server_error",
+    description: "The estimated memory for the model and its context exceeds the configured RAM budget.",
+  },
+  MODEL_LOAD_FAILED: {
+    status: 500,
+    type: "server_error",
+    description: "llama.cpp refused to load the model or create its context.",
+  },
+  MODEL_SOURCE_INVALID: {
+    status: 400,
+    type: "invalid_request_error",
+    description: "A model source is neither a known alias, an hf: URI, an https URL nor a file path.",
+  },
+  DOWNLOAD_OFFLINE: {
+    status: 503,
+    type: "server_error",
+    description: "The model host cannot be reached (no network); nothing was downloaded.",
+  },
+  DOWNLOAD_FAILED: {
+    status: 502,
+    type: "server_error",
+    description: "The download started but failed; run the pull again to resume it.",
+  },
+  INVALID_REQUEST: {
+    status: 400,
+    type: "invalid_request_error",
+    description: "A request field is missing or has a wrong value; the message names the field.",
+  },
+  GRAMMAR_INVALID: {
+    status: 400,
+    type: "invalid_request_error",
+    description: "The GBNF grammar or JSON schema given to constrain output could not be compiled.",
+  },
+  OUTPUT_INVALID: {
+    status: 502,
+    type: "server_error",
+    description: "The model's output did not validate against the requested JSON schema.",
+  },
+  CONTEXT_OVERFLOW: {
+    status: 400,
+    type: "invalid_request_error",
+    description: "The prompt does not fit in the model's context window.",
+  },
+  ABORTED: {
+    status: 499,
+    type: "request_aborted",
+    description: "The generation was aborted by the caller (client disconnect, Ctrl-C, shutdown).",
+  },
+  INFERENCE_FAILED: {
+    status: 500,
+    type: "server_error",
+    description: "llama.cpp failed during generation.",
+  },
+  INTERNAL: {
+    status: 500,
+    type: "server_error",
+    description: "An unexpected error; details are only in the log, under the request id.",
+  },
+} as const satisfies Record<string, { status: number; type: string; description: string }>;
+
+export type ErrorCode = keyof typeof errorCatalogue;
+
+export interface AppErrorOptions {
+  cause?: unknown;
+  /** The request field, config path or file the error is about. */
+  param?: string;
+}
+
+/** The base of every error SARAi throws on purpose. */
+export class AppError extends Error {
+  readonly code: ErrorCode;
+  readonly param: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: AppErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "AppError";
+    this.code = code;
+    this.param = options.param;
+  }
+
+  get status(): number {
+    return errorCatalogue[this.code].status;
+  }
+
+  get type(): string {
+    return errorCatalogue[this.code].type;
+  }
+}
+
+/** The one abort error: a generation stopped because its signal fired. */
+export class AbortedError extends AppError {
+  constructor(message = "generation aborted", options: AppErrorOptions = {}) {
+    super("ABORTED", message, options);
+    this.name = "AbortedError";
+  }
+}
+
+export function isAppError(error: unknown): error is AppError {
+  return error instanceof AppError;
+}
+
+/** Wraps anything thrown into an AppError, keeping AppErrors as they are. */
+export function toAppError(error: unknown, fallback: ErrorCode = "INTERNAL"): AppError {
+  if (error instanceof AppError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  return new AppError(fallback, message, { cause: error });
+}

@@ -1,0 +1,4 @@
+export { AppError, AbortedError, errorCatalogue, isAppError, toAppError } from "./errors.js";
+export type { AppErrorOptions, ErrorCode } from "./errors.js";
+export { createLogger, createSilentLogger } from "./logger.js";
+export type { AppLogger, Logger, LoggerOptions, LogLevel } from "./logger.js";
