@@ -8,5 +8,7 @@ export default defineConfig({
     // llama.cpp contexts are CPU heavy; two cores cannot run many files at once.
     maxWorkers: 2,
     globalSetup: ["test/global-setup.ts"],
+    // .ci/run reads the totals from this report.
+    reporters: ["default", ["json", { outputFile: ".cache/vitest-report.json" }]],
   },
 });

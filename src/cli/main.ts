@@ -1,0 +1,539 @@
+#!/usr/bin/env node
+import { readFile } from "node:fs/promises";
+import { createRequire } from "node:module";
+import { Command, InvalidArgumentError, Option } from "commander";
+import { createApp, type App } from "../app.js";
+import {
+  ConfigStore,
+  formatConfigIssues,
+  formatConfigYaml,
+  loadConfig,
+  type ConfigPatch,
+  type LoadedConfig,
+} from "../config/index.js";
+import {
+  demoModelBanner,
+  inspectModelFile,
+  listModelFiles,
+  parseModelSource,
+  pullModel,
+  resolveModelSourcePath,
+  resolveSynthCacheFileName,
+  synthesizeModel,
+  type ChatRequest,
+  type SamplingOptions,
+  type SynthOptions,
+} from "../inference/index.js";
+import { createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { createProgressBar } from "./progress-bar.js";
+import { runRepl } from "./repl.js";
+
+const packageJson = createRequire(import.meta.url)("../../package.json") as { version: string };
+
+interface GlobalOptions {
+  config?: string;
+  logLevel?: string;
+  verbose?: boolean;
+}
+
+interface GenerationFlags {
+  model?: string;
+  system?: string;
+  seed?: number;
+  temperature?: number;
+  topP?: number;
+  topK?: number;
+  maxTokens?: number;
+}
+
+/** A CLI usage or input error: printed without a stack trace, exit code 2. */
+class UsageError extends Error {}
+
+function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isInteger(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be an integer from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+function parseNumber(name: string, min: number, max: number) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed < min || parsed > max) {
+      throw new InvalidArgumentError(`${name} must be a number from ${min} to ${max}, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+function addGenerationOptions(command: Command): Command {
+  return command
+    .option(
+      "-m, --model <source>",
+      "model for this run: a file, an alias, hf:user/repo/file.gguf or an https URL",
+    )
+    .option("-s, --system <text>", "system prompt")
+    .option(
+      "--seed <n>",
+      "sampler seed; the same seed and prompt give the same answer",
+      parseInteger("--seed", 0, 2 ** 32 - 1),
+    )
+    .option(
+      "-t, --temperature <t>",
+      "sampling temperature, 0 = greedy (default 0.7)",
+      parseNumber("--temperature", 0, 2),
+    )
+    .option("--top-p <p>", "nucleus sampling mass (default 0.95)", parseNumber("--top-p", 0.000001, 1))
+    .option(
+      "--top-k <k>",
+      "sample among the K likeliest tokens, 0 = off (default 40)",
+      parseInteger("--top-k", 0),
+    )
+    .option(
+      "-n, --max-tokens <n>",
+      "upper bound on generated tokens (default 512)",
+      parseInteger("--max-tokens", 1),
+    );
+}
+
+function samplingFrom(flags: GenerationFlags): SamplingOptions {
+  const sampling: SamplingOptions = {};
+  if (flags.seed !== undefined) sampling.seed = flags.seed;
+  if (flags.temperature !== undefined) sampling.temperature = flags.temperature;
+  if (flags.topP !== undefined) sampling.topP = flags.topP;
+  if (flags.topK !== undefined) sampling.topK = flags.topK;
+  if (flags.maxTokens !== undefined) sampling.maxTokens = flags.maxTokens;
+  return sampling;
+}
+
+function loadConfigFor(global: GlobalOptions, overrides: ConfigPatch = {}): LoadedConfig {
+  const patch: ConfigPatch = { ...overrides };
+  if (global.logLevel !== undefined) patch.log = { level: global.logLevel as never };
+  return loadConfig({ file: global.config, overrides: patch });
+}
+
+async function createCliLogger(
+  loaded: LoadedConfig,
+  global: GlobalOptions,
+  console: "stdout" | "stderr",
+): Promise<AppLogger> {
+  const { log, paths } = loaded.config;
+  return createLogger({
+    level: log.level,
+    // CLI commands keep the terminal for their output; --verbose also shows the log on stderr.
+    console: console === "stdout" ? "stdout" : global.verbose === true ? "stderr" : "off",
+    dir: log.file ? paths.logDir : undefined,
+    maxSizeMb: log.maxSizeMb,
+    maxFiles: log.maxFiles,
+  });
+}
+
+/** Loads config, logger and app for a generation command, runs `body`, and always cleans up. */
+async function withApp(
+  global: GlobalOptions,
+  flags: GenerationFlags,
+  body: (app: App, loaded: LoadedConfig) => Promise<void>,
+  options: { watch?: boolean } = {},
+): Promise<void> {
+  const overrides: ConfigPatch =
+    flags.model === undefined ? {} : { models: { main: { source: flags.model } } };
+  const loaded = loadConfigFor(global, overrides);
+  const appLogger = await createCliLogger(loaded, global, "stderr");
+  const store = new ConfigStore({
+    logger: appLogger.logger,
+    initial: loaded,
+    file: global.config,
+    overrides: {
+      ...overrides,
+      ...(global.logLevel === undefined ? {} : { log: { level: global.logLevel as never } }),
+    },
+  });
+  if (options.watch === true) store.watch();
+  const progress = createProgressBar({ stream: process.stderr });
+  let app: App | undefined;
+  try {
+    app = await createApp({
+      config: loaded.config,
+      logger: appLogger.logger,
+      configStore: store,
+      onPullProgress: (p) => progress.update(p),
+      onNotice: (message) => {
+        progress.done();
+        process.stderr.write(`sarai: ${message}\n`);
+      },
+    });
+    progress.done();
+    if (app.models.demoModel) printDemoBanner();
+    await body(app, loaded);
+  } finally {
+    await app?.dispose();
+    store.dispose();
+    await appLogger.dispose();
+  }
+}
+
+function printDemoBanner(): void {
+  const line = "!".repeat(64);
+  process.stderr.write(
+    `${line}\n!!  ${demoModelBanner.toUpperCase()}\n!!  No real model is available (offline?). Everything around the model works;\n` +
+      `!!  pull one with \`sarai model pull <alias>\` or set models.main in sarai.yaml.\n${line}\n`,
+  );
+}
+
+async function readTextFile(file: string, flag: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (error) {
+    throw new UsageError(
+      `${flag}: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+}
+
+async function readSchemaFile(file: string): Promise<Record<string, unknown>> {
+  const text = await readTextFile(file, "--schema");
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--schema: ${file} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError(`--schema: ${file} must hold a JSON object (a JSON schema)`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes >= 2 ** 30) return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
+  if (bytes >= 2 ** 20) return `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+  return `${(bytes / 1024).toFixed(1)} KiB`;
+}
+
+function buildProgram(): Command {
+  const program = new Command()
+    .name("sarai")
+    .description("SARAi: a private AI assistant that runs on this machine, CPU first")
+    .version(packageJson.version, "-V, --version")
+    .option("-c, --config <file>", "config file (default: $SARAI_CONFIG, else ./sarai.yaml if present)")
+    .addOption(
+      new Option("--log-level <level>", "log level").choices([
+        "fatal",
+        "error",
+        "warn",
+        "info",
+        "debug",
+        "trace",
+        "silent",
+      ]),
+    )
+    .option("-v, --verbose", "also print the log on stderr")
+    .showHelpAfterError("(run with --help for usage)");
+  const global = () => program.opts<GlobalOptions>();
+
+  program
+    .command("start")
+    .description("run SARAi's main job (the chat REPL until the HTTP server lands)")
+    .action(async () => {
+      await withApp(global(), {}, (app) => runChat(app, {}), { watch: true });
+    });
+
+  addGenerationOptions(
+    program
+      .command("chat")
+      .description("chat in the terminal; streams answers, /reset, /exit, Ctrl-C stops an answer"),
+  ).action(async (flags: GenerationFlags) => {
+    await withApp(global(), flags, (app) => runChat(app, flags), { watch: true });
+  });
+
+  addGenerationOptions(
+    program
+      .command("ask")
+      .description("answer one prompt and exit")
+      .argument("<prompt>", "the question; use - to read it from stdin")
+      .option("--json", "print the whole response as JSON (text, finishReason, usage, timings)")
+      .option("--schema <file>", "constrain the answer to this JSON schema; prints the validated JSON")
+      .option("--grammar <file>", "constrain the answer to this GBNF grammar"),
+  ).action(
+    async (
+      prompt: string,
+      flags: GenerationFlags & { json?: boolean; schema?: string; grammar?: string },
+    ) => {
+      if (flags.schema !== undefined && flags.grammar !== undefined) {
+        throw new UsageError("give either --schema or --grammar, not both");
+      }
+      const text = prompt === "-" ? await readStdin() : prompt;
+      if (text.trim() === "") throw new UsageError("the prompt is empty");
+      const request: ChatRequest = {
+        messages: [
+          ...(flags.system === undefined ? [] : [{ role: "system" as const, content: flags.system }]),
+          { role: "user" as const, content: text },
+        ],
+        sampling: samplingFrom(flags),
+      };
+      if (flags.schema !== undefined) request.jsonSchema = await readSchemaFile(flags.schema);
+      if (flags.grammar !== undefined) request.grammar = await readTextFile(flags.grammar, "--grammar");
+      await withApp(global(), flags, async (app) => {
+        const controller = new AbortController();
+        const onSigint = () => controller.abort();
+        process.once("SIGINT", onSigint);
+        try {
+          if (flags.json === true || flags.schema !== undefined) {
+            const response = await app.backend.chat(request, controller.signal);
+            if (flags.json === true) process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+            else process.stdout.write(`${JSON.stringify(response.json)}\n`);
+            return;
+          }
+          for await (const chunk of app.backend.chatStream(request, controller.signal)) {
+            if (chunk.type === "delta") process.stdout.write(chunk.text);
+          }
+          process.stdout.write("\n");
+        } finally {
+          process.off("SIGINT", onSigint);
+        }
+      });
+    },
+  );
+
+  const config = program.command("config").description("check or print the configuration");
+  config
+    .command("check")
+    .description("validate the configuration; prints every issue with its path")
+    .action(() => {
+      const loaded = loadConfigFor(global());
+      const origin = loaded.file === undefined ? "no config file, defaults" : loaded.file;
+      const env = loaded.envVars.length > 0 ? `; env: ${loaded.envVars.join(", ")}` : "";
+      process.stdout.write(`config OK (${origin}${env})\n`);
+    });
+  config
+    .command("print")
+    .description("print the resolved configuration as YAML")
+    .action(() => {
+      process.stdout.write(formatConfigYaml(loadConfigFor(global()).config));
+    });
+
+  const model = program.command("model").description("download, list, inspect and generate GGUF models");
+  model
+    .command("pull")
+    .description("download a model (resumable) into the models directory")
+    .argument("<source>", "an alias (see `sarai model aliases`), hf:user/repo/file.gguf, or an https URL")
+    .action(async (input: string) => {
+      const loaded = loadConfigFor(global());
+      const source = parseModelSource(input);
+      if (source.kind === "file") throw new UsageError(`${input} is a local file; nothing to pull`);
+      const controller = new AbortController();
+      const onSigint = () => controller.abort();
+      process.once("SIGINT", onSigint);
+      const progress = createProgressBar({ stream: process.stderr });
+      try {
+        const result = await pullModel({
+          source,
+          modelsDir: loaded.config.paths.modelsDir,
+          signal: controller.signal,
+          onProgress: (p) => progress.update(p),
+        });
+        progress.done();
+        const how = result.alreadyPresent
+          ? "already present"
+          : result.resumed
+            ? "resumed and completed"
+            : "downloaded";
+        process.stdout.write(`${how}: ${result.path} (${formatBytes(result.sizeBytes)})\n`);
+      } finally {
+        progress.done();
+        process.off("SIGINT", onSigint);
+      }
+    });
+  model
+    .command("list")
+    .description("list the models in the models directory")
+    .option("--json", "print JSON")
+    .action(async (flags: { json?: boolean }) => {
+      const loaded = loadConfigFor(global());
+      const entries = await listModelFiles(loaded.config.paths.modelsDir);
+      if (flags.json === true) {
+        process.stdout.write(
+          `${JSON.stringify(
+            entries.map((e) =>
+              e.ok ? { ok: true, ...e.info } : { ok: false, path: e.path, error: e.error.message },
+            ),
+            null,
+            2,
+          )}\n`,
+        );
+        return;
+      }
+      if (entries.length === 0) {
+        process.stdout.write(
+          `no models in ${loaded.config.paths.modelsDir}; try \`sarai model pull <alias>\`\n`,
+        );
+        return;
+      }
+      const rows = entries.map((e) =>
+        e.ok
+          ? [
+              e.fileName,
+              formatBytes(e.info.sizeBytes),
+              e.info.architecture ?? "?",
+              e.info.quantization ?? "?",
+              String(e.info.vocabularySize ?? "?"),
+              String(e.info.contextLength ?? "?"),
+            ]
+          : [e.fileName, "-", "BROKEN", e.error.message, "", ""],
+      );
+      printTable(["file", "size", "architecture", "quantisation", "vocabulary", "context"], rows);
+    });
+  model
+    .command("inspect")
+    .description("show what a GGUF file holds (and whether it is complete)")
+    .argument("<file>", "a GGUF file path, or a source already pulled into the models directory")
+    .option("--json", "print JSON")
+    .action(async (input: string, flags: { json?: boolean }) => {
+      const loaded = loadConfigFor(global());
+      const file = resolveModelSourcePath(parseModelSource(input), loaded.config.paths.modelsDir);
+      const info = await inspectModelFile(file);
+      if (flags.json === true) {
+        process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+        return;
+      }
+      const lines: [string, string][] = [
+        ["file", info.path],
+        ["size", `${formatBytes(info.sizeBytes)} (${info.sizeBytes} bytes)`],
+        ["name", info.name ?? "-"],
+        ["architecture", info.architecture ?? "-"],
+        ["quantisation", info.quantization ?? "-"],
+        ["parameters", info.parameterCount.toLocaleString("en-US")],
+        ["vocabulary", String(info.vocabularySize ?? "-")],
+        ["context length", String(info.contextLength ?? "-")],
+        ["embedding length", String(info.embeddingLength ?? "-")],
+        ["blocks", String(info.blockCount ?? "-")],
+        ["tensors", String(info.tensorCount)],
+        ["GGUF version", String(info.ggufVersion)],
+      ];
+      for (const [key, value] of lines) process.stdout.write(`${key.padEnd(17)} ${value}\n`);
+    });
+  model
+    .command("synth")
+    .description(
+      "generate a small llama-architecture GGUF model with deterministic random weights (tests, demos)",
+    )
+    .option("-o, --out <file>", "output file (default: <modelsDir>/<name from the options>.gguf)")
+    .option("--layers <n>", "transformer blocks (default 2)", parseInteger("--layers", 1, 256))
+    .option("--width <n>", "embedding length (default 64)", parseInteger("--width", 8, 16384))
+    .option("--ffn <n>", "feed-forward length (default 256)", parseInteger("--ffn", 8, 262144))
+    .option("--heads <n>", "attention heads (default 4)", parseInteger("--heads", 1, 256))
+    .option("--kv-heads <n>", "key/value heads (default 2)", parseInteger("--kv-heads", 1, 256))
+    .option("--context <n>", "training context length (default 4096)", parseInteger("--context", 64, 1 << 20))
+    .addOption(new Option("--quant <type>", "tensor type (default Q8_0)").choices(["F32", "F16", "Q8_0"]))
+    .option("--seed <n>", "weights seed (default 1)", parseInteger("--seed", 0, 2 ** 32 - 1))
+    .addOption(new Option("--tokenizer <kind>", "vocabulary (default byte)").choices(["byte", "qwen2"]))
+    .option(
+      "--residual-scale <x>",
+      "scale of block outputs (default 0.002)",
+      parseNumber("--residual-scale", 0, 100),
+    )
+    .option("--name <name>", "general.name (default sarai-synth)")
+    .option("--draft-for <target>", "make a speculative-decoding draft aligned with this target model")
+    .action(async (flags: Record<string, unknown>) => {
+      const loaded = loadConfigFor(global());
+      const options: Omit<SynthOptions, "outPath"> = {
+        ...(flags["layers"] === undefined ? {} : { layers: flags["layers"] as number }),
+        ...(flags["width"] === undefined ? {} : { width: flags["width"] as number }),
+        ...(flags["ffn"] === undefined ? {} : { ffn: flags["ffn"] as number }),
+        ...(flags["heads"] === undefined ? {} : { heads: flags["heads"] as number }),
+        ...(flags["kvHeads"] === undefined ? {} : { kvHeads: flags["kvHeads"] as number }),
+        ...(flags["context"] === undefined ? {} : { contextLength: flags["context"] as number }),
+        ...(flags["quant"] === undefined
+          ? {}
+          : { quantization: flags["quant"] as SynthOptions["quantization"] }),
+        ...(flags["seed"] === undefined ? {} : { seed: flags["seed"] as number }),
+        ...(flags["tokenizer"] === undefined ? {} : { tokenizer: flags["tokenizer"] as "byte" | "qwen2" }),
+        ...(flags["residualScale"] === undefined ? {} : { residualScale: flags["residualScale"] as number }),
+        ...(flags["name"] === undefined ? {} : { name: flags["name"] as string }),
+        ...(flags["draftFor"] === undefined ? {} : { draftFor: flags["draftFor"] as string }),
+        cacheDir: loaded.config.paths.cacheDir,
+      };
+      const outPath =
+        (flags["out"] as string | undefined) ??
+        `${loaded.config.paths.modelsDir}/${resolveSynthCacheFileName(options)}`;
+      const result = await synthesizeModel({ ...options, outPath });
+      process.stdout.write(
+        `${result.path}\n  ${formatBytes(result.byteLength)}, ${result.parameterCount.toLocaleString("en-US")} weights, ` +
+          `vocabulary ${result.vocabularySize}, ${result.options.layers} blocks × width ${result.options.width}, ` +
+          `${result.options.quantization}, seed ${result.options.seed}\n` +
+          `  use it: sarai ask --model ${result.path} "hello"\n`,
+      );
+    });
+
+  program
+    .command("status")
+    .description("load the main model and print the readiness report as JSON")
+    .action(async () => {
+      await withApp(global(), {}, async (app) => {
+        await app.pool.load("main");
+        const readiness = await app.readiness();
+        process.stdout.write(`${JSON.stringify(readiness, null, 2)}\n`);
+        if (!readiness.ready) process.exitCode = 1;
+      });
+    });
+
+  return program;
+}
+
+async function runChat(app: App, flags: GenerationFlags): Promise<void> {
+  await runRepl({
+    backend: app.backend,
+    input: process.stdin,
+    output: process.stdout,
+    errorOutput: process.stderr,
+    system: flags.system,
+    sampling: samplingFrom(flags),
+    interactive: process.stdin.isTTY,
+  });
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(`${format(header)}\n${rows.map(format).join("\n")}\n`);
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Prints an error the way every command does: one line, the code, no stack trace; exit 1 (2 for usage). */
+function reportError(error: unknown): void {
+  if (error instanceof UsageError) {
+    process.stderr.write(`sarai: ${error.message}\n`);
+    process.exitCode = 2;
+    return;
+  }
+  if (isAppError(error)) {
+    const body = error.code.startsWith("CONFIG_") ? formatConfigIssues(error) : error.message;
+    process.stderr.write(`sarai: error [${error.code}]: ${body}\n`);
+  } else {
+    process.stderr.write(
+      `sarai: unexpected error: ${error instanceof Error ? error.message : String(error)}\n`,
+    );
+    const verbose = process.argv.includes("--verbose") || process.argv.includes("-v");
+    if (verbose && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    else process.stderr.write("(run with --verbose for the stack trace)\n");
+  }
+  process.exitCode = 1;
+}
+
+try {
+  await buildProgram().parseAsync(process.argv);
+} catch (error) {
+  reportError(error);
+}

@@ -1,0 +1,216 @@
+import { LlamaChat, type ChatHistoryItem, type Llama, type LlamaGrammar } from "node-llama-cpp";
+import { AbortedError, AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
+import { AsyncQueue } from "./async-queue.js";
+import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
+import type { ModelPool } from "./model-pool.js";
+import { parseChatRequest } from "./request.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ChatStreamChunk,
+  FinishReason,
+  LlmBackend,
+  SamplingOptions,
+} from "./types.js";
+
+/** Sampling used where a request leaves a field out. */
+export const defaultSampling: Readonly<Required<Omit<SamplingOptions, "seed" | "stop">>> = Object.freeze({
+  temperature: 0.7,
+  topP: 0.95,
+  topK: 40,
+  maxTokens: 512,
+});
+
+export interface EmbeddedBackendOptions {
+  pool: ModelPool;
+  logger?: Logger;
+  /** Compiled grammars kept for reuse, by source text. Default 32. */
+  grammarCacheSize?: number;
+}
+
+/** `LlmBackend` on llama.cpp in this process, through node-llama-cpp and the model pool. */
+export class EmbeddedBackend implements LlmBackend {
+  readonly #pool: ModelPool;
+  readonly #logger: Logger;
+  readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
+  readonly #grammarCacheSize: number;
+
+  constructor(options: EmbeddedBackendOptions) {
+    this.#pool = options.pool;
+    this.#logger = options.logger ?? createSilentLogger();
+    this.#grammarCacheSize = options.grammarCacheSize ?? 32;
+  }
+
+  chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
+    return this.#generate(request, signal, undefined);
+  }
+
+  async *chatStream(
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    // The consumer may stop iterating early; that must stop the generation and free its sequence too.
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(signal.reason);
+    if (signal.aborted) controller.abort(signal.reason);
+    else signal.addEventListener("abort", onAbort, { once: true });
+
+    const queue = new AsyncQueue<ChatStreamChunk>();
+    const generation = this.#generate(request, controller.signal, (text) =>
+      queue.push({ type: "delta", text }),
+    ).then(
+      (response) => queue.end({ type: "done", response }),
+      (error: unknown) => queue.fail(error),
+    );
+    try {
+      yield* queue;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      if (!queue.finished) controller.abort(new AbortedError("stream closed by its consumer"));
+      await generation;
+    }
+  }
+
+  async #generate(
+    rawRequest: ChatRequest,
+    signal: AbortSignal,
+    onText: ((text: string) => void) | undefined,
+  ): Promise<ChatResponse> {
+    const started = performance.now();
+    const request = parseChatRequest(rawRequest);
+    if (signal.aborted) throw new AbortedError();
+    const role = request.role ?? "main";
+    const llama = await this.#pool.getLlama();
+    const validate =
+      request.jsonSchema === undefined ? undefined : compileJsonSchemaValidator(request.jsonSchema);
+    const grammar = await this.#grammarFor(llama, request);
+    const lease = await this.#pool.acquire(role, signal);
+    try {
+      const chat = new LlamaChat({
+        contextSequence: lease.sequence,
+        autoDisposeSequence: false,
+        ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
+      });
+      const sampling = { ...defaultSampling, ...request.sampling };
+      let firstTokenAt: number | undefined;
+      let completionTokens = 0;
+      const inputBefore = lease.sequence.tokenMeter.usedInputTokens;
+      let result;
+      try {
+        result = await chat.generateResponse(toHistory(request.messages), {
+          signal,
+          stopOnAbortSignal: false,
+          maxTokens: sampling.maxTokens,
+          temperature: sampling.temperature,
+          topP: sampling.topP,
+          topK: sampling.topK,
+          ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
+          ...(sampling.stop === undefined || sampling.stop.length === 0
+            ? {}
+            : { customStopTriggers: sampling.stop }),
+          ...(grammar === undefined ? {} : { grammar }),
+          onToken: (tokens) => {
+            firstTokenAt ??= performance.now();
+            completionTokens += tokens.length;
+          },
+          ...(onText === undefined ? {} : { onTextChunk: onText }),
+        });
+      } catch (error) {
+        if (signal.aborted) throw new AbortedError("generation aborted", { cause: error });
+        throw new AppError("INFERENCE_FAILED", `generation failed: ${errorMessage(error)}`, { cause: error });
+      } finally {
+        chat.dispose({ disposeSequence: false });
+      }
+      if (result.metadata.stopReason === "abort" || signal.aborted) throw new AbortedError();
+
+      const ended = performance.now();
+      const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
+      // Every generated token but the last is fed back as input, so the prompt is what remains.
+      const evaluated = lease.sequence.tokenMeter.usedInputTokens - inputBefore;
+      const promptTokens = Math.max(0, evaluated - Math.max(0, completionTokens - 1));
+      const firstAt = firstTokenAt ?? ended;
+      const decodeSeconds = (ended - firstAt) / 1000;
+      const response: ChatResponse = {
+        text: result.response,
+        finishReason,
+        usage: { promptTokens, completionTokens },
+        timings: {
+          timeToFirstTokenMs: firstAt - started,
+          totalMs: ended - started,
+          tokensPerSecond:
+            completionTokens > 1 && decodeSeconds > 0
+              ? (completionTokens - 1) / decodeSeconds
+              : completionTokens / Math.max((ended - started) / 1000, 1e-9),
+        },
+        model: lease.file,
+      };
+      if (validate !== undefined) {
+        response.json = parseJsonOutput(result.response, validate, finishReason, sampling.maxTokens);
+      }
+      this.#logger.debug(
+        { role, finishReason, usage: response.usage, tokensPerSecond: response.timings.tokensPerSecond },
+        "generation done",
+      );
+      return response;
+    } finally {
+      await lease.release();
+    }
+  }
+
+  async #grammarFor(llama: Llama, request: ChatRequest): Promise<LlamaGrammar | undefined> {
+    if (request.grammar === undefined && request.jsonSchema === undefined) return undefined;
+    const key =
+      request.grammar !== undefined
+        ? `gbnf:${request.grammar}`
+        : `schema:${JSON.stringify(request.jsonSchema)}`;
+    let pending = this.#grammars.get(key);
+    if (pending !== undefined) {
+      // Refresh its place in the LRU order.
+      this.#grammars.delete(key);
+      this.#grammars.set(key, pending);
+      return pending;
+    }
+    pending = (async () => {
+      try {
+        if (request.grammar !== undefined) return await llama.createGrammar({ grammar: request.grammar });
+        // The schema arrives from clients as plain data; node-llama-cpp's generic types are for literal schemas.
+        return await llama.createGrammarForJsonSchema(request.jsonSchema as never);
+      } catch (error) {
+        const what = request.grammar !== undefined ? "GBNF grammar" : "JSON schema";
+        throw new AppError("GRAMMAR_INVALID", `the ${what} cannot be used: ${errorMessage(error)}`, {
+          cause: error,
+          param: request.grammar !== undefined ? "grammar" : "jsonSchema",
+        });
+      }
+    })();
+    this.#grammars.set(key, pending);
+    pending.catch(() => this.#grammars.delete(key));
+    while (this.#grammars.size > this.#grammarCacheSize) {
+      const oldest = this.#grammars.keys().next().value;
+      if (oldest === undefined) break;
+      this.#grammars.delete(oldest);
+    }
+    return pending;
+  }
+}
+
+function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
+  const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {
+    switch (message.role) {
+      case "system":
+        return { type: "system", text: message.content };
+      case "user":
+        return { type: "user", text: message.content };
+      case "assistant":
+        return { type: "model", response: [message.content] };
+    }
+  });
+  history.push({ type: "model", response: [] });
+  return history;
+}
+
+function errorMessage(error: unknown): string {
+  if (isAppError(error)) return error.message;
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,80 @@
+/**
+ * The inference port: what the rest of SARAi asks of a language model, whether it runs in this process
+ * (llama.cpp through node-llama-cpp) or on an OpenAI-compatible server.
+ */
+
+export type ChatRole = "system" | "user" | "assistant";
+
+export interface ChatMessage {
+  role: ChatRole;
+  content: string;
+}
+
+export interface SamplingOptions {
+  /** 0 means greedy decoding. Default 0.7. */
+  temperature?: number;
+  /** Nucleus sampling mass, 0–1. Default 0.95. */
+  topP?: number;
+  /** Sample only among the K most likely tokens; 0 disables. Default 40. */
+  topK?: number;
+  /** Seed for the sampler; the same seed, prompt and model give the same text. Random when unset. */
+  seed?: number;
+  /** Upper bound on generated tokens. Default 512. */
+  maxTokens?: number;
+  /** Generation stops before any of these strings; the stop string is not part of the text. */
+  stop?: readonly string[];
+}
+
+export interface ChatRequest {
+  messages: readonly ChatMessage[];
+  sampling?: SamplingOptions;
+  /** A GBNF grammar that constrains the output. Mutually exclusive with `jsonSchema`. */
+  grammar?: string;
+  /**
+   * A JSON schema the output must satisfy: enforced by a grammar while generating and validated before
+   * it is returned. Output that does not validate is an `OUTPUT_INVALID` error, never a result.
+   */
+  jsonSchema?: Readonly<Record<string, unknown>>;
+  /** Pool role that serves the request. Default `main`. */
+  role?: ModelRole;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+export interface Timings {
+  /** Milliseconds from the call to the first generated text. */
+  timeToFirstTokenMs: number;
+  /** Milliseconds from the call to the end of generation. */
+  totalMs: number;
+  /** Completion tokens per second over the generation after the first token (decode speed). */
+  tokensPerSecond: number;
+}
+
+export interface ChatResponse {
+  text: string;
+  finishReason: FinishReason;
+  usage: Usage;
+  timings: Timings;
+  /** The model file that produced the text. */
+  model: string;
+  /** The parsed value when the request had a `jsonSchema`. */
+  json?: unknown;
+}
+
+export type ChatStreamChunk = { type: "delta"; text: string } | { type: "done"; response: ChatResponse };
+
+export type ModelRole = "main" | "draft" | "fallback";
+
+export const modelRoles: readonly ModelRole[] = ["main", "draft", "fallback"];
+
+/** A language model backend. Both methods stop promptly and throw `AbortedError` when `signal` fires. */
+export interface LlmBackend {
+  chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse>;
+  /** Yields text deltas as they are generated, then one `done` chunk with the whole response. */
+  chatStream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined>;
+}
