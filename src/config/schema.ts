@@ -1,0 +1,283 @@
+import os from "node:os";
+import path from "node:path";
+import { z } from "zod";
+import type { LogLevel } from "../shared/index.js";
+
+/** Log levels, most severe first; `silent` turns logging off. The same set as the shared logger's `LogLevel`. */
+export const logLevels = [
+  "fatal",
+  "error",
+  "warn",
+  "info",
+  "debug",
+  "trace",
+  "silent",
+] as const satisfies readonly LogLevel[];
+
+// Fails to compile if the shared logger gains a level this schema does not accept.
+const _everyLogLevelListed: Exclude<LogLevel, (typeof logLevels)[number]> extends never ? true : never = true;
+
+/** The model roles the inference pool knows: the main model, the speculative-decoding draft, the fallback. */
+export const modelRoles = ["main", "draft", "fallback"] as const;
+
+/** One of `modelRoles`. */
+export type ModelRole = (typeof modelRoles)[number];
+
+/** The alias used when no `models.default` is configured. */
+export const defaultModelAlias = "qwen2.5-1.5b-instruct";
+
+/** Share of total RAM that `inference.ramBudgetMb: 0` (auto) resolves to. */
+export const autoRamBudgetShare = 0.8;
+
+/**
+ * How path resolution treats a string field: a `directory` is always made absolute; a `model-source` only when it
+ * looks like a file path (see `isPathLikeSource`), since it may also be an alias, an `hf:` URI or a URL.
+ */
+export type PathKind = "directory" | "model-source";
+
+/** Marks the string schemas whose values are paths, so that loaders can find them by walking the schema. */
+export const pathFields = z.registry<{ pathKind: PathKind }>();
+
+const directoryPath = z.string().min(1).register(pathFields, { pathKind: "directory" });
+
+const modelSource = z.string().trim().min(1).register(pathFields, { pathKind: "model-source" });
+
+const contextSize = z.int().min(64);
+const sequences = z.int().min(1).max(64);
+
+const modelRoleObject = z
+  .object({
+    /**
+     * Where the model comes from: a known alias, `hf:<owner>/<repo>/<file>.gguf`, an `https://` URL or a GGUF file
+     * path. Paths (`/…`, `./…`, `../…`, `~/…` or anything ending in `.gguf`) are resolved like other paths.
+     */
+    source: modelSource,
+    /** Context window in tokens for this model; defaults to `inference.contextSize`. */
+    contextSize: contextSize.optional(),
+    /** Parallel sequences per context for this model; defaults to `inference.sequences`. */
+    sequences: sequences.optional(),
+  })
+  .strict();
+
+/** A model role, given either as a bare source string or as an object; always an object once parsed. */
+const modelRole = z
+  .union([modelSource, modelRoleObject])
+  .transform((role) => (typeof role === "string" ? { source: role } : role));
+
+/** Environment variables the schema's defaults depend on. */
+export type ConfigEnv = Readonly<Record<string, string | undefined>>;
+
+/** What the schema's defaults and path resolution depend on. */
+export interface ConfigSchemaContext {
+  /** Environment read for `XDG_DATA_HOME` and `HOME`. Default: `process.env`. */
+  env?: ConfigEnv | undefined;
+  /** Directory that relative paths are resolved against. Default: `process.cwd()`. */
+  baseDir?: string | undefined;
+  /** Directory that `~` expands to. Default: `env.HOME`, else `os.homedir()`. */
+  homeDir?: string | undefined;
+  /** Total RAM in bytes, the base of the automatic RAM budget. Default: `os.totalmem()`. */
+  totalMemoryBytes?: number | undefined;
+}
+
+interface SystemContext {
+  env: ConfigEnv;
+  baseDir: string;
+  homeDir: string;
+  totalMemoryBytes: number;
+}
+
+/** The directory `~` expands to: `homeDir` if given, else `env.HOME`, else `os.homedir()`. */
+export function resolveHomeDir(context: Pick<ConfigSchemaContext, "env" | "homeDir">): string {
+  const home = context.homeDir ?? (context.env ?? process.env)["HOME"];
+  return path.resolve(home !== undefined && home !== "" ? home : os.homedir());
+}
+
+function resolveSystemContext(context: ConfigSchemaContext): SystemContext {
+  return {
+    env: context.env ?? process.env,
+    baseDir: path.resolve(context.baseDir ?? process.cwd()),
+    homeDir: resolveHomeDir(context),
+    totalMemoryBytes: context.totalMemoryBytes ?? os.totalmem(),
+  };
+}
+
+/** `$XDG_DATA_HOME/sarai`, or `~/.local/share/sarai` when it is unset or not absolute (as the XDG spec asks). */
+function resolveDefaultDataDir(system: SystemContext): string {
+  const xdg = system.env["XDG_DATA_HOME"];
+  const base = xdg !== undefined && path.isAbsolute(xdg) ? xdg : path.join(system.homeDir, ".local", "share");
+  return path.join(base, "sarai");
+}
+
+function createConfigObjectSchema(system: SystemContext) {
+  const paths = z
+    .object({
+      /** Root of SARAi's files. Default: `$XDG_DATA_HOME/sarai`, else `~/.local/share/sarai`. */
+      dataDir: directoryPath.default(resolveDefaultDataDir(system)),
+      /** Downloaded and local GGUF models. Default: `<dataDir>/models`. */
+      modelsDir: directoryPath.optional(),
+      /** SQLite database, image cache, adapters, backups. Default: `<dataDir>/state`. */
+      stateDir: directoryPath.optional(),
+      /** Rotating log files and the audit log. Default: `<dataDir>/logs`. */
+      logDir: directoryPath.optional(),
+      /** Disposable caches. Default: `<dataDir>/cache`. */
+      cacheDir: directoryPath.optional(),
+    })
+    .strict();
+
+  const log = z
+    .object({
+      /** Minimum level written; `silent` writes nothing. Default: `info`. */
+      level: z.enum(logLevels).default("info"),
+      /** Also write rotating JSON log files under `paths.logDir`. Default: `true`. */
+      file: z.boolean().default(true),
+      /** Rotate a log file when it reaches this size, in MiB (fractions allowed). Default: `10`. */
+      maxSizeMb: z.number().positive().default(10),
+      /** Rotated log files kept, 1–100. Default: `5`. */
+      maxFiles: z.int().min(1).max(100).default(5),
+    })
+    .strict();
+
+  const inference = z
+    .object({
+      /** CPU threads for llama.cpp; `0` lets llama.cpp choose. Default: `0`. */
+      threads: z.int().min(0).default(0),
+      /** Tokens per batch when evaluating a prompt, 1–8192. Default: `512`. */
+      batchSize: z.int().min(1).max(8192).default(512),
+      /** Context window in tokens, at least 64. Default: `4096`. */
+      contextSize: contextSize.default(4096),
+      /** Parallel sequences per context (concurrent generations), 1–64. Default: `2`. */
+      sequences: sequences.default(2),
+      /**
+       * RAM the models and their contexts may use, in MiB; `0` means 80% of total RAM, and the resolved config
+       * holds that number, never `0`. Default: `0`.
+       */
+      ramBudgetMb: z.int().min(0).default(0),
+    })
+    .strict();
+
+  const models = z
+    .object({
+      /** Download a missing model on first use instead of failing. Default: `true`. */
+      autoPull: z.boolean().default(true),
+      /** Source used for the main role when `main` is not set. Default: `qwen2.5-1.5b-instruct`. */
+      default: modelSource.default(defaultModelAlias),
+      /** The model that answers; `default` when absent. A bare string is shorthand for `{ source }`. */
+      main: modelRole.optional(),
+      /** A small model of the same family for speculative decoding; none when absent. */
+      draft: modelRole.optional(),
+      /** The model used when the main one cannot be loaded; none when absent. */
+      fallback: modelRole.optional(),
+    })
+    .strict();
+
+  // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
+  return z
+    .object({
+      paths: paths.prefault({}),
+      log: log.prefault({}),
+      inference: inference.prefault({}),
+      models: models.prefault({}),
+    })
+    .strict();
+}
+
+type ParsedConfig = z.output<ReturnType<typeof createConfigObjectSchema>>;
+
+/** Expands `~` and makes `value` absolute against `baseDir`. */
+export function resolvePath(value: string, baseDir: string, homeDir: string): string {
+  if (value === "~") return homeDir;
+  if (value.startsWith("~/")) return path.join(homeDir, value.slice(2));
+  return path.resolve(baseDir, value);
+}
+
+/** Whether a model source names a file rather than an alias, an `hf:` URI or a URL. */
+export function isPathLikeSource(source: string): boolean {
+  if (/^[a-z][a-z0-9+.-]*:/i.test(source)) return false;
+  return /^(?:\/|\.\.?\/|~\/)/.test(source) || source.toLowerCase().endsWith(".gguf");
+}
+
+/** Resolves a model source if it is path-like; returns aliases, URIs and URLs unchanged. */
+export function resolveModelSource(source: string, baseDir: string, homeDir: string): string {
+  const trimmed = source.trim();
+  return isPathLikeSource(trimmed) ? resolvePath(trimmed, baseDir, homeDir) : source;
+}
+
+function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
+  const resolveDir = (value: string) => resolvePath(value, system.baseDir, system.homeDir);
+  const resolveSource = (value: string) => resolveModelSource(value, system.baseDir, system.homeDir);
+  const dataDir = resolveDir(parsed.paths.dataDir);
+  const resolveUnderData = (value: string | undefined, name: string) =>
+    value === undefined ? path.join(dataDir, name) : resolveDir(value);
+
+  const { autoPull, default: defaultSource, ...roles } = parsed.models;
+  const resolvedRoles: Partial<
+    Record<ModelRole, { source: string; contextSize?: number; sequences?: number }>
+  > = {};
+  for (const role of modelRoles) {
+    const value = roles[role];
+    if (value !== undefined) resolvedRoles[role] = { ...value, source: resolveSource(value.source) };
+  }
+
+  return {
+    paths: {
+      dataDir,
+      modelsDir: resolveUnderData(parsed.paths.modelsDir, "models"),
+      stateDir: resolveUnderData(parsed.paths.stateDir, "state"),
+      logDir: resolveUnderData(parsed.paths.logDir, "logs"),
+      cacheDir: resolveUnderData(parsed.paths.cacheDir, "cache"),
+    },
+    log: parsed.log,
+    inference: {
+      ...parsed.inference,
+      ramBudgetMb:
+        parsed.inference.ramBudgetMb === 0
+          ? Math.max(1, Math.floor((system.totalMemoryBytes * autoRamBudgetShare) / 2 ** 20))
+          : parsed.inference.ramBudgetMb,
+    },
+    models: { autoPull, default: resolveSource(defaultSource), ...resolvedRoles },
+  };
+}
+
+/**
+ * Builds the config schema. Parsing applies the defaults, normalises bare-string model roles to objects, makes
+ * paths absolute (`~` expanded, relative ones against `context.baseDir`) and resolves the automatic RAM budget.
+ * The defaults depend on `context`, which is why this is a factory rather than a constant.
+ */
+export function createConfigSchema(context: ConfigSchemaContext = {}) {
+  const system = resolveSystemContext(context);
+  return createConfigObjectSchema(system).transform((parsed) => resolveParsedConfig(parsed, system));
+}
+
+/** The type of the schema `createConfigSchema` builds. */
+export type ConfigSchema = ReturnType<typeof createConfigSchema>;
+
+/** The config as written in YAML, env vars or flags: every field optional except a role's `source`. */
+export type Config = z.input<ConfigSchema>;
+
+/** Every field optional, recursively: a patch, or overrides from CLI flags. */
+export type DeepPartial<T> = T extends readonly unknown[]
+  ? T
+  : T extends object
+    ? { [K in keyof T]?: DeepPartial<T[K]> }
+    : T;
+
+/** Readonly all the way down, matching the deep-frozen objects the loader returns. */
+export type DeepReadonly<T> = T extends (...args: never[]) => unknown
+  ? T
+  : T extends readonly (infer U)[]
+    ? readonly DeepReadonly<U>[]
+    : T extends object
+      ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+      : T;
+
+/** A partial config deep-merged over another: CLI overrides or a patch given to `ConfigStore.apply`. */
+export type ConfigPatch = DeepPartial<Config>;
+
+/**
+ * The validated config: every default applied, paths absolute, model roles as objects, `ramBudgetMb` in MiB.
+ * Deep-frozen at runtime.
+ */
+export type ResolvedConfig = DeepReadonly<z.output<ConfigSchema>>;
+
+/** One model role as resolved. */
+export type ResolvedModelRole = NonNullable<ResolvedConfig["models"]["main"]>;
