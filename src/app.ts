@@ -51,6 +51,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     modelsDir: config.paths.modelsDir,
     cacheDir: config.paths.cacheDir,
     autoPull: config.models.autoPull,
+    huggingFaceEndpoint: config.models.huggingFaceEndpoint,
     signal: options.signal ?? new AbortController().signal,
     logger,
     ...(options.onPullProgress === undefined ? {} : { onPullProgress: options.onPullProgress }),

@@ -334,6 +334,9 @@ function buildProgram(): Command {
           modelsDir: loaded.config.paths.modelsDir,
           signal: controller.signal,
           onProgress: (p) => progress.update(p),
+          ...(loaded.config.models.huggingFaceEndpoint === undefined
+            ? {}
+            : { huggingFaceEndpoint: loaded.config.models.huggingFaceEndpoint }),
         });
         progress.done();
         const how = result.alreadyPresent

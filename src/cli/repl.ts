@@ -38,23 +38,21 @@ export async function runRepl(options: ReplOptions): Promise<void> {
   resetHistory();
 
   let current: AbortController | undefined;
-  let closed = false;
-  rl.on("SIGINT", () => {
+  const onInterrupt = () => {
     if (current !== undefined) {
       current.abort();
       return;
     }
-    if (rl.line.length > 0) {
+    if (interactive && rl.line.length > 0) {
       rl.write(null, { ctrl: true, name: "u" });
       rl.prompt();
       return;
     }
     rl.close();
-  });
-  rl.on("close", () => {
-    closed = true;
-    current?.abort();
-  });
+  };
+  // A terminal turns Ctrl-C into readline's SIGINT; without one (pipes, `kill -INT`) it is the process's.
+  rl.on("SIGINT", onInterrupt);
+  process.on("SIGINT", onInterrupt);
 
   if (interactive) {
     errorOutput.write(`${help}\n`);
@@ -112,8 +110,8 @@ export async function runRepl(options: ReplOptions): Promise<void> {
     } finally {
       current = undefined;
     }
-    if (closed) break;
     if (interactive) rl.prompt();
   }
   rl.close();
+  process.off("SIGINT", onInterrupt);
 }

@@ -148,7 +148,7 @@ export function coerceEnvValue(raw: string, schema: AnySchema): CoercionResult {
     }
     return { ok: true, value: match };
   }
-  if (inner instanceof z.ZodString) return { ok: true, value: raw };
+  if (inner instanceof z.ZodString || inner instanceof z.ZodStringFormat) return { ok: true, value: raw };
   return { ok: false, message: "cannot be set from the environment" };
 }
 

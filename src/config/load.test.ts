@@ -61,7 +61,7 @@ describe("config", () => {
         },
         log: { level: "info", file: true, maxSizeMb: 10, maxFiles: 5 },
         inference: { threads: 0, batchSize: 512, contextSize: 4096, sequences: 2, ramBudgetMb: 8192 },
-        models: { autoPull: true, default: "qwen2.5-1.5b-instruct" },
+        models: { autoPull: true, default: "qwen2.5-1.5b" },
       });
     });
 
@@ -99,7 +99,7 @@ describe("config", () => {
       expect(loaded.config.inference.ramBudgetMb).toBe(3000);
       expect(loaded.config.models).toEqual({
         autoPull: false,
-        default: "qwen2.5-1.5b-instruct",
+        default: "qwen2.5-1.5b",
         main: { source: "qwen2.5-0.5b-instruct" },
         draft: { source: "hf:owner/repo/draft.gguf", contextSize: 1024 },
       });

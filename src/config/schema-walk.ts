@@ -41,6 +41,7 @@ export function getScalarSchema(schema: AnySchema): AnySchema | undefined {
   return listAlternatives(schema).find(
     (alternative) =>
       alternative instanceof z.ZodString ||
+      alternative instanceof z.ZodStringFormat ||
       alternative instanceof z.ZodNumber ||
       alternative instanceof z.ZodBoolean ||
       alternative instanceof z.ZodEnum,

@@ -24,7 +24,7 @@ export const modelRoles = ["main", "draft", "fallback"] as const;
 export type ModelRole = (typeof modelRoles)[number];
 
 /** The alias used when no `models.default` is configured. */
-export const defaultModelAlias = "qwen2.5-1.5b-instruct";
+export const defaultModelAlias = "qwen2.5-1.5b";
 
 /** Share of total RAM that `inference.ramBudgetMb: 0` (auto) resolves to. */
 export const autoRamBudgetShare = 0.8;
@@ -159,7 +159,12 @@ function createConfigObjectSchema(system: SystemContext) {
     .object({
       /** Download a missing model on first use instead of failing. Default: `true`. */
       autoPull: z.boolean().default(true),
-      /** Source used for the main role when `main` is not set. Default: `qwen2.5-1.5b-instruct`. */
+      /**
+       * Where `hf:` sources and aliases are downloaded from: a Hugging Face mirror. Default: `https://huggingface.co/`.
+       * Caveat: `http://` is accepted only for loopback mirrors.
+       */
+      huggingFaceEndpoint: z.url({ protocol: /^https?$/ }).optional(),
+      /** Source used for the main role when `main` is not set. Default: `qwen2.5-1.5b`. */
       default: modelSource.default(defaultModelAlias),
       /** The model that answers; `default` when absent. A bare string is shorthand for `{ source }`. */
       main: modelRole.optional(),
@@ -209,7 +214,7 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
   const resolveUnderData = (value: string | undefined, name: string) =>
     value === undefined ? path.join(dataDir, name) : resolveDir(value);
 
-  const { autoPull, default: defaultSource, ...roles } = parsed.models;
+  const { autoPull, default: defaultSource, huggingFaceEndpoint, ...roles } = parsed.models;
   const resolvedRoles: Partial<
     Record<ModelRole, { source: string; contextSize?: number; sequences?: number }>
   > = {};
@@ -234,7 +239,12 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
           ? Math.max(1, Math.floor((system.totalMemoryBytes * autoRamBudgetShare) / 2 ** 20))
           : parsed.inference.ramBudgetMb,
     },
-    models: { autoPull, default: resolveSource(defaultSource), ...resolvedRoles },
+    models: {
+      autoPull,
+      default: resolveSource(defaultSource),
+      ...(huggingFaceEndpoint === undefined ? {} : { huggingFaceEndpoint }),
+      ...resolvedRoles,
+    },
   };
 }
 

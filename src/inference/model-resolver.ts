@@ -22,6 +22,8 @@ export interface ResolveModelsOptions {
   cacheDir: string;
   /** Download models that are not on disk yet. */
   autoPull: boolean;
+  /** A Hugging Face mirror for `hf:` sources and aliases. */
+  huggingFaceEndpoint?: string | undefined;
   signal: AbortSignal;
   onPullProgress?: (progress: PullProgress) => void;
   /** Human-readable notices (pull started, falling back to the demo model). */
@@ -120,6 +122,9 @@ async function resolveSourceFile(
     source,
     modelsDir: options.modelsDir,
     signal: options.signal,
+    ...(options.huggingFaceEndpoint === undefined
+      ? {}
+      : { huggingFaceEndpoint: options.huggingFaceEndpoint }),
     ...(options.onPullProgress === undefined ? {} : { onProgress: options.onPullProgress }),
   });
   return pulled.path;

@@ -1,0 +1,41 @@
+export { EmbeddedBackend, defaultSampling } from "./embedded-backend.js";
+export type { EmbeddedBackendOptions } from "./embedded-backend.js";
+export {
+  ensureSynthesizedModel,
+  resolveSynthCacheFileName,
+  synthDefaults,
+  synthesizeModel,
+} from "./gguf/index.js";
+export type { SynthOptions, SynthResult } from "./gguf/index.js";
+export { checkDraftPairs, defaultModelAlias, findModelAlias, modelAliases } from "./model-aliases.js";
+export type { ModelAlias } from "./model-aliases.js";
+export { inspectModelFile, listModelFiles } from "./model-file.js";
+export type { ModelFileInfo, ModelFileListEntry } from "./model-file.js";
+export { ModelPool, resolveThreadCount } from "./model-pool.js";
+export type {
+  MemoryEstimate,
+  ModelPoolOptions,
+  RoleModelOptions,
+  RoleStatus,
+  SequenceLease,
+} from "./model-pool.js";
+export { pullModel } from "./model-pull.js";
+export type { PullProgress, PullResult } from "./model-pull.js";
+export { demoModelBanner, demoModelOptions, resolveModels } from "./model-resolver.js";
+export type { ResolvedModels, ResolveModelsOptions } from "./model-resolver.js";
+export { parseModelSource, resolveModelSourcePath, safeParseModelSource } from "./model-source.js";
+export type { ModelSource } from "./model-source.js";
+export { modelRoles } from "./types.js";
+export type {
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ChatRole,
+  ChatStreamChunk,
+  FinishReason,
+  LlmBackend,
+  ModelRole,
+  SamplingOptions,
+  Timings,
+  Usage,
+} from "./types.js";
