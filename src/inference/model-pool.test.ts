@@ -1,0 +1,159 @@
+import { copyFile, mkdtemp, rm, stat, truncate, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ensureTestModel, getTestLlama } from "../../test/models.js";
+import { ModelPool, resolveThreadCount, type ModelPoolOptions } from "./model-pool.js";
+
+const never = new AbortController().signal;
+let dir: string;
+let tiny: string;
+
+async function createPool(overrides: Partial<ModelPoolOptions>): Promise<ModelPool> {
+  return new ModelPool({
+    roles: {},
+    threads: 1,
+    batchSize: 512,
+    contextSize: 1024,
+    sequences: 1,
+    ramBudgetBytes: 4 * 2 ** 30,
+    llama: await getTestLlama(),
+    ...overrides,
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(path.join(os.tmpdir(), "sarai-pool-"));
+  tiny = await ensureTestModel();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("inference", () => {
+  describe("ModelPool", () => {
+    it("loads a file once when two roles share it, with a context per role", async () => {
+      const pool = await createPool({ roles: { main: { file: tiny }, fallback: { file: tiny, sequences: 2 } } });
+      try {
+        const [main, fallback] = await Promise.all([pool.acquire("main", never), pool.acquire("fallback", never)]);
+        expect(main.model).toBe(fallback.model);
+        expect(main.sequence.context).not.toBe(fallback.sequence.context);
+        await Promise.all([main.release(), fallback.release()]);
+        const status = await pool.detailedStatus();
+        expect(status.map((s) => [s.role, s.loaded, s.sequences])).toEqual([
+          ["main", true, 1],
+          ["fallback", true, 2],
+        ]);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("clamps the context to the model's training length", async () => {
+      const pool = await createPool({ roles: { main: { file: tiny } }, contextSize: 1 << 20 });
+      try {
+        const estimate = await pool.estimate("main");
+        expect(estimate.contextSize).toBe(4096);
+        expect(estimate.totalBytes).toBe(estimate.modelBytes + estimate.contextBytes);
+        expect(estimate.modelBytes).toBeGreaterThan(0);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("refuses a model over the RAM budget, names the file, and loads it once the budget allows", async () => {
+      const small = await createPool({ roles: { main: { file: tiny } }, ramBudgetBytes: 2 ** 20 });
+      try {
+        await expect(small.load("main")).rejects.toMatchObject({ code: "MODEL_TOO_LARGE", param: tiny });
+        await expect(small.load("main")).rejects.toThrow(/over the RAM budget of 1 MiB/);
+      } finally {
+        await small.dispose();
+      }
+      const estimate = await (await createPool({ roles: { main: { file: tiny } } })).estimate("main");
+      const exact = await createPool({ roles: { main: { file: tiny } }, ramBudgetBytes: estimate.totalBytes });
+      try {
+        await expect(exact.load("main")).resolves.toBeDefined();
+      } finally {
+        await exact.dispose();
+      }
+    });
+
+    it("counts loaded models against the budget", async () => {
+      const estimate = await (await createPool({ roles: { main: { file: tiny } } })).estimate("main");
+      const second = path.join(dir, "second.gguf");
+      await copyFile(tiny, second);
+      const pool = await createPool({
+        roles: { main: { file: tiny }, fallback: { file: second } },
+        ramBudgetBytes: Math.ceil(estimate.totalBytes * 1.5),
+      });
+      try {
+        await pool.load("main");
+        await expect(pool.load("fallback")).rejects.toThrow(/on top of .* already loaded/);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("names a missing, truncated or non-GGUF file and keeps serving other roles", async () => {
+      const truncated = path.join(dir, "truncated.gguf");
+      await copyFile(tiny, truncated);
+      await truncate(truncated, Math.floor((await stat(truncated)).size * 0.7));
+      const text = path.join(dir, "text.gguf");
+      await writeFile(text, "hello, I am not a model");
+      const missing = path.join(dir, "missing.gguf");
+      const cases: [string, string][] = [
+        [missing, "MODEL_NOT_FOUND"],
+        [truncated, "MODEL_TRUNCATED"],
+        [text, "MODEL_INVALID_FILE"],
+      ];
+      for (const [file, code] of cases) {
+        const pool = await createPool({ roles: { main: { file: tiny }, fallback: { file } } });
+        try {
+          const error = await pool.load("fallback").then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+          expect(error).toMatchObject({ code });
+          expect((error as Error).message).toContain(file);
+          const lease = await pool.acquire("main", never);
+          await lease.release();
+        } finally {
+          await pool.dispose();
+        }
+      }
+    });
+
+    it("says which role has no model", async () => {
+      const pool = await createPool({ roles: { main: { file: tiny } } });
+      await expect(pool.load("draft")).rejects.toMatchObject({ code: "MODEL_NOT_FOUND", param: "models.draft" });
+      await pool.dispose();
+    });
+
+    it("queues requests beyond the parallel sequences in FIFO order", async () => {
+      const pool = await createPool({ roles: { main: { file: tiny } }, sequences: 1 });
+      try {
+        const first = await pool.acquire("main", never);
+        const order: number[] = [];
+        const second = pool.acquire("main", never).then((lease) => (order.push(2), lease));
+        const third = pool.acquire("main", never).then((lease) => (order.push(3), lease));
+        expect((await pool.detailedStatus())[0]).toMatchObject({ activeSequences: 1, waiting: 2 });
+        await first.release();
+        await (await second).release();
+        await (await third).release();
+        expect(order).toEqual([2, 3]);
+      } finally {
+        await pool.dispose();
+      }
+    });
+  });
+
+  describe("resolveThreadCount", () => {
+    it("keeps a configured count and otherwise leaves one CPU free, between 1 and 8", () => {
+      expect(resolveThreadCount(3, 2)).toBe(3);
+      expect(resolveThreadCount(0, 1)).toBe(1);
+      expect(resolveThreadCount(0, 2)).toBe(1);
+      expect(resolveThreadCount(0, 4)).toBe(3);
+      expect(resolveThreadCount(0, 64)).toBe(8);
+    });
+  });
+});
