@@ -12,8 +12,10 @@ import {
   type LoadedConfig,
 } from "../config/index.js";
 import {
+  defaultModelAlias,
   demoModelBanner,
   inspectModelFile,
+  modelAliases,
   listModelFiles,
   parseModelSource,
   pullModel,
@@ -312,7 +314,8 @@ function buildProgram(): Command {
     .command("print")
     .description("print the resolved configuration as YAML")
     .action(() => {
-      process.stdout.write(formatConfigYaml(loadConfigFor(global()).config));
+      const loaded = loadConfigFor(global());
+      process.stdout.write(formatConfigYaml(loaded.config, { file: loaded.file, envVars: loaded.envVars }));
     });
 
   const model = program.command("model").description("download, list, inspect and generate GGUF models");
@@ -349,6 +352,21 @@ function buildProgram(): Command {
         progress.done();
         process.off("SIGINT", onSigint);
       }
+    });
+  model
+    .command("aliases")
+    .description("list the model aliases `sarai model pull` knows")
+    .action(() => {
+      const rows = modelAliases.map((a) => [
+        a.name,
+        a.role,
+        `~${formatBytes(a.approxSizeBytes)}`,
+        `${a.vocabulary.family} (${a.vocabulary.size})`,
+        a.draftFor.length > 0 ? `draft for ${a.draftFor.join(", ")}` : "",
+        a.uri,
+      ]);
+      printTable(["alias", "role", "size", "vocabulary", "", "source"], rows);
+      process.stdout.write(`\ndefault model: ${defaultModelAlias}\n`);
     });
   model
     .command("list")

@@ -199,6 +199,32 @@ describe("inference", () => {
     });
   });
 
+  describe("EmbeddedBackend context limits", () => {
+    it("refuses a message that cannot fit the context, and drops old turns that cannot", async () => {
+      const { pool, backend } = await createBackend(await ensureTestModel(), { contextSize: 256 });
+      try {
+        const huge: ChatRequest = { messages: [{ role: "user", content: "palabra ".repeat(200) }] };
+        await expect(backend.chat(huge, never)).rejects.toMatchObject({
+          code: "CONTEXT_OVERFLOW",
+          param: "messages",
+        });
+        const longHistory: ChatRequest = {
+          messages: [
+            { role: "user", content: "hola ".repeat(40) },
+            { role: "assistant", content: "vale ".repeat(40) },
+            { role: "user", content: "¿y ahora?" },
+          ],
+          sampling: { maxTokens: 8, temperature: 0 },
+        };
+        const response = await backend.chat(longHistory, never);
+        expect(response.usage.promptTokens).toBeGreaterThan(256);
+        expect(response.usage.completionTokens).toBeGreaterThan(0);
+      } finally {
+        await pool.dispose();
+      }
+    });
+  });
+
   describe("EmbeddedBackend abort", () => {
     it("stops a generation promptly and frees its sequence at once", async () => {
       const { pool, backend } = await createBackend(await ensureTestModel(slowModelOptions), {

@@ -2,7 +2,7 @@ import { LlamaChat, type ChatHistoryItem, type Llama, type LlamaGrammar } from "
 import { AbortedError, AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
 import { AsyncQueue } from "./async-queue.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
-import type { ModelPool } from "./model-pool.js";
+import type { ModelPool, SequenceLease } from "./model-pool.js";
 import { parseChatRequest } from "./request.js";
 import type {
   ChatMessage,
@@ -93,12 +93,13 @@ export class EmbeddedBackend implements LlmBackend {
         ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
       });
       const sampling = { ...defaultSampling, ...request.sampling };
+      const history = toHistory(request.messages);
+      const promptTokens = checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
       let firstTokenAt: number | undefined;
       let completionTokens = 0;
-      const inputBefore = lease.sequence.tokenMeter.usedInputTokens;
       let result;
       try {
-        result = await chat.generateResponse(toHistory(request.messages), {
+        result = await chat.generateResponse(history, {
           signal,
           stopOnAbortSignal: false,
           maxTokens: sampling.maxTokens,
@@ -126,9 +127,6 @@ export class EmbeddedBackend implements LlmBackend {
 
       const ended = performance.now();
       const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
-      // Every generated token but the last is fed back as input, so the prompt is what remains.
-      const evaluated = lease.sequence.tokenMeter.usedInputTokens - inputBefore;
-      const promptTokens = Math.max(0, evaluated - Math.max(0, completionTokens - 1));
       const firstAt = firstTokenAt ?? ended;
       const decodeSeconds = (ended - firstAt) / 1000;
       const response: ChatResponse = {
@@ -194,6 +192,42 @@ export class EmbeddedBackend implements LlmBackend {
     return pending;
   }
 }
+
+/**
+ * Counts the prompt's tokens and refuses a prompt whose system messages and last user message alone leave no
+ * room to answer: node-llama-cpp would otherwise cut the user's own message silently. Older turns that do not
+ * fit are dropped by node-llama-cpp's context shift, oldest first.
+ */
+function checkPromptFits(
+  chat: LlamaChat,
+  lease: SequenceLease,
+  history: ChatHistoryItem[],
+  messages: readonly ChatMessage[],
+  maxTokens: number,
+): number {
+  const count = (items: ChatHistoryItem[]) =>
+    chat.chatWrapper.generateContextState({ chatHistory: items }).contextText.tokenize(lease.model.tokenizer)
+      .length;
+  const total = count(history);
+  const contextSize = lease.sequence.contextSize;
+  const room = Math.min(maxTokens, minimumAnswerRoom);
+  if (total + room <= contextSize) return total;
+  const lastUser = messages.findLastIndex((m) => m.role === "user");
+  const essential = toHistory(messages.filter((m, i) => m.role === "system" || i === lastUser));
+  const needed = count(essential);
+  if (needed + room > contextSize) {
+    throw new AppError(
+      "CONTEXT_OVERFLOW",
+      `the prompt needs ${needed} tokens plus room to answer, but the context holds ${contextSize} ` +
+        `(inference.contextSize); shorten the message or raise the context size`,
+      { param: "messages" },
+    );
+  }
+  return total;
+}
+
+/** Tokens a prompt must leave free for the answer, at most (fewer when `maxTokens` is smaller). */
+const minimumAnswerRoom = 16;
 
 function toHistory(messages: readonly ChatMessage[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = messages.map((message): ChatHistoryItem => {

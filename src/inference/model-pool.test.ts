@@ -33,9 +33,14 @@ afterAll(async () => {
 describe("inference", () => {
   describe("ModelPool", () => {
     it("loads a file once when two roles share it, with a context per role", async () => {
-      const pool = await createPool({ roles: { main: { file: tiny }, fallback: { file: tiny, sequences: 2 } } });
+      const pool = await createPool({
+        roles: { main: { file: tiny }, fallback: { file: tiny, sequences: 2 } },
+      });
       try {
-        const [main, fallback] = await Promise.all([pool.acquire("main", never), pool.acquire("fallback", never)]);
+        const [main, fallback] = await Promise.all([
+          pool.acquire("main", never),
+          pool.acquire("fallback", never),
+        ]);
         expect(main.model).toBe(fallback.model);
         expect(main.sequence.context).not.toBe(fallback.sequence.context);
         await Promise.all([main.release(), fallback.release()]);
@@ -70,7 +75,10 @@ describe("inference", () => {
         await small.dispose();
       }
       const estimate = await (await createPool({ roles: { main: { file: tiny } } })).estimate("main");
-      const exact = await createPool({ roles: { main: { file: tiny } }, ramBudgetBytes: estimate.totalBytes });
+      const exact = await createPool({
+        roles: { main: { file: tiny } },
+        ramBudgetBytes: estimate.totalBytes,
+      });
       try {
         await expect(exact.load("main")).resolves.toBeDefined();
       } finally {
@@ -125,7 +133,10 @@ describe("inference", () => {
 
     it("says which role has no model", async () => {
       const pool = await createPool({ roles: { main: { file: tiny } } });
-      await expect(pool.load("draft")).rejects.toMatchObject({ code: "MODEL_NOT_FOUND", param: "models.draft" });
+      await expect(pool.load("draft")).rejects.toMatchObject({
+        code: "MODEL_NOT_FOUND",
+        param: "models.draft",
+      });
       await pool.dispose();
     });
 

@@ -45,11 +45,19 @@ describe("shared", () => {
     });
 
     it("never writes secrets and honours the level", async () => {
-      const { logger, dispose } = await createLogger({ level: "warn", console: "off", dir, maxSizeMb: 1, maxFiles: 1 });
+      const { logger, dispose } = await createLogger({
+        level: "warn",
+        console: "off",
+        dir,
+        maxSizeMb: 1,
+        maxFiles: 1,
+      });
       logger.info("hidden at warn level");
       logger.warn({ apiKey: "sk-secret", headers: { authorization: "Bearer sk-secret" } }, "visible");
       await dispose();
-      const text = (await Promise.all((await readdir(dir)).map((f) => readFile(path.join(dir, f), "utf8")))).join("");
+      const text = (
+        await Promise.all((await readdir(dir)).map((f) => readFile(path.join(dir, f), "utf8")))
+      ).join("");
       expect(text).toContain("visible");
       expect(text).not.toContain("hidden at warn level");
       expect(text).not.toContain("sk-secret");
