@@ -44,6 +44,8 @@ export async function runRepl(options: ReplOptions): Promise<void> {
       return;
     }
     if (interactive && rl.line.length > 0) {
+      // Ctrl-U deletes only left of the cursor; from the end of the line it deletes the whole line.
+      rl.write(null, { ctrl: true, name: "e" });
       rl.write(null, { ctrl: true, name: "u" });
       rl.prompt();
       return;

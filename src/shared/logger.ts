@@ -22,7 +22,7 @@ export interface LoggerOptions {
 export interface AppLogger {
   logger: Logger;
   /** Flushes and closes the file stream; idempotent. */
-  dispose(): Promise<void>;
+  dispose: () => Promise<void>;
 }
 
 /** Keys whose values never reach a log line. */
@@ -73,7 +73,7 @@ export async function createLogger(options: LoggerOptions): Promise<AppLogger> {
   let disposed = false;
   return {
     logger,
-    dispose() {
+    dispose: () => {
       if (disposed) return Promise.resolve();
       disposed = true;
       logger.flush();
