@@ -149,6 +149,15 @@ export function coerceEnvValue(raw: string, schema: AnySchema): CoercionResult {
     return { ok: true, value: match };
   }
   if (inner instanceof z.ZodString || inner instanceof z.ZodStringFormat) return { ok: true, value: raw };
+  if (inner instanceof z.ZodArray) {
+    return {
+      ok: true,
+      value: text
+        .split(",")
+        .map((item) => item.trim())
+        .filter((item) => item !== ""),
+    };
+  }
   return { ok: false, message: "cannot be set from the environment" };
 }
 

@@ -19,8 +19,19 @@ export function formatConfigYaml(config: ResolvedConfig, options: FormatConfigYa
   if (options.file !== undefined) header.push(`# file: ${options.file}`);
   if (options.envVars !== undefined && options.envVars.length > 0)
     header.push(`# env: ${options.envVars.join(", ")}`);
-  const body = stringify(config, { lineWidth: 0 });
+  const body = stringify(redactSecrets(config), { lineWidth: 0 });
   return header.length === 0 ? body : `${header.join("\n")}\n${body}`;
+}
+
+/** A copy of the config with API keys replaced, so that printing it never shows a secret. */
+function redactSecrets(config: ResolvedConfig): unknown {
+  return JSON.parse(
+    JSON.stringify(config, (key, value: unknown) => {
+      if (key === "apiKeys" && Array.isArray(value)) return value.map(() => "[redacted]");
+      if (key === "apiKey" && typeof value === "string") return "[redacted]";
+      return value;
+    }),
+  );
 }
 
 /**

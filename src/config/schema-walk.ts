@@ -44,7 +44,9 @@ export function getScalarSchema(schema: AnySchema): AnySchema | undefined {
       alternative instanceof z.ZodStringFormat ||
       alternative instanceof z.ZodNumber ||
       alternative instanceof z.ZodBoolean ||
-      alternative instanceof z.ZodEnum,
+      alternative instanceof z.ZodEnum ||
+      // Lists of strings are set from the environment as comma-separated values.
+      (alternative instanceof z.ZodArray && unwrapSchema(alternative.element) instanceof z.ZodString),
   );
 }
 

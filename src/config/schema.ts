@@ -45,19 +45,43 @@ const modelSource = z.string().trim().min(1).register(pathFields, { pathKind: "m
 const contextSize = z.int().min(64);
 const sequences = z.int().min(1).max(64);
 
+/** An OpenAI-compatible server (llama.cpp's server, vLLM, Ollama, another SARAi) that serves a role. */
+const remoteModel = z
+  .object({
+    /** The server's API root, e.g. `http://10.0.0.5:8080/v1`. */
+    baseUrl: z.url({ protocol: /^https?$/ }),
+    /** The model name to ask the server for. */
+    model: z.string().min(1),
+    /** Bearer key for the server, if it needs one. Never logged. */
+    apiKey: z.string().min(1).optional(),
+    /** Time to establish the connection, in ms. Default: `5000`. */
+    connectTimeoutMs: z.int().min(1).default(5_000),
+    /** Longest wait for the next bytes of a response, in ms. Default: `120000`. */
+    readTimeoutMs: z.int().min(1).default(120_000),
+    /** Retries on connection errors only (never after the server has answered), 0–10. Default: `2`. */
+    retries: z.int().min(0).max(10).default(2),
+  })
+  .strict();
+
 const modelRoleObject = z
   .object({
     /**
      * Where the model comes from: a known alias, `hf:<owner>/<repo>/<file>.gguf`, an `https://` URL or a GGUF file
      * path. Paths (`/…`, `./…`, `../…`, `~/…` or anything ending in `.gguf`) are resolved like other paths.
+     * Give either `source` (run the model here) or `remote` (use a server).
      */
-    source: modelSource,
+    source: modelSource.optional(),
+    /** Serve this role from an OpenAI-compatible server instead of a local file. */
+    remote: remoteModel.optional(),
     /** Context window in tokens for this model; defaults to `inference.contextSize`. */
     contextSize: contextSize.optional(),
     /** Parallel sequences per context for this model; defaults to `inference.sequences`. */
     sequences: sequences.optional(),
   })
-  .strict();
+  .strict()
+  .refine((role) => (role.source === undefined) !== (role.remote === undefined), {
+    message: "give exactly one of source (a local model) or remote (a server)",
+  });
 
 /** A model role, given either as a bare source string or as an object; always an object once parsed. */
 const modelRole = z
@@ -175,9 +199,33 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const server = z
+    .object({
+      /** Address to listen on. Anything but loopback requires `apiKeys`. Default: `127.0.0.1`. */
+      host: z.string().min(1).default("127.0.0.1"),
+      /** TCP port; `0` picks a free one. Default: `8080`. */
+      port: z.int().min(0).max(65_535).default(8080),
+      /** Bearer keys accepted by the API; none means no auth, allowed on loopback only. Never logged. */
+      apiKeys: z.array(z.string().min(8, "an API key needs at least 8 characters")).default([]),
+      /** Largest request body, in KiB. Default: `1024`. */
+      bodyLimitKb: z.int().min(1).max(1_048_576).default(1024),
+      /** Longest a request may take, generation included, in ms. Default: `600000`. */
+      requestTimeoutMs: z.int().min(1_000).default(600_000),
+      /** Requests per minute per API key (or per client address without auth); `0` turns it off. Default: `120`. */
+      rateLimitPerMinute: z.int().min(0).default(120),
+      /** Origins allowed by CORS; empty turns CORS off. Default: `[]`. */
+      corsOrigins: z.array(z.string().min(1)).default([]),
+      /** Requests that may wait for a free sequence, per model; beyond that the API answers 429. Default: `16`. */
+      maxQueue: z.int().min(0).max(10_000).default(16),
+      /** On shutdown, how long in-flight generations may run before they are aborted, in ms. Default: `10000`. */
+      shutdownGraceMs: z.int().min(0).default(10_000),
+    })
+    .strict();
+
   // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
   return z
     .object({
+      server: server.prefault({}),
       paths: paths.prefault({}),
       log: log.prefault({}),
       inference: inference.prefault({}),
@@ -187,6 +235,11 @@ function createConfigObjectSchema(system: SystemContext) {
 }
 
 type ParsedConfig = z.output<ReturnType<typeof createConfigObjectSchema>>;
+
+/** Whether a listen address only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 /** Expands `~` and makes `value` absolute against `baseDir`. */
 export function resolvePath(value: string, baseDir: string, homeDir: string): string {
@@ -215,15 +268,17 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
     value === undefined ? path.join(dataDir, name) : resolveDir(value);
 
   const { autoPull, default: defaultSource, huggingFaceEndpoint, ...roles } = parsed.models;
-  const resolvedRoles: Partial<
-    Record<ModelRole, { source: string; contextSize?: number; sequences?: number }>
-  > = {};
+  const resolvedRoles: Partial<Record<ModelRole, NonNullable<(typeof roles)[ModelRole]>>> = {};
   for (const role of modelRoles) {
     const value = roles[role];
-    if (value !== undefined) resolvedRoles[role] = { ...value, source: resolveSource(value.source) };
+    if (value !== undefined) {
+      resolvedRoles[role] =
+        value.source === undefined ? { ...value } : { ...value, source: resolveSource(value.source) };
+    }
   }
 
   return {
+    server: parsed.server,
     paths: {
       dataDir,
       modelsDir: resolveUnderData(parsed.paths.modelsDir, "models"),
@@ -255,7 +310,17 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
  */
 export function createConfigSchema(context: ConfigSchemaContext = {}) {
   const system = resolveSystemContext(context);
-  return createConfigObjectSchema(system).transform((parsed) => resolveParsedConfig(parsed, system));
+  return createConfigObjectSchema(system)
+    .superRefine((parsed, context) => {
+      if (!isLoopbackHost(parsed.server.host) && parsed.server.apiKeys.length === 0) {
+        context.addIssue({
+          code: "custom",
+          path: ["server", "apiKeys"],
+          message: `required when server.host (${parsed.server.host}) is not a loopback address`,
+        });
+      }
+    })
+    .transform((parsed) => resolveParsedConfig(parsed, system));
 }
 
 /** The type of the schema `createConfigSchema` builds. */

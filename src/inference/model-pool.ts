@@ -35,6 +35,8 @@ export interface ModelPoolOptions {
   contextSize: number;
   /** Default parallel sequences per context. */
   sequences: number;
+  /** Requests that may wait for a sequence per role; more fail with `QUEUE_FULL`. Unbounded by default. */
+  maxQueue?: number | undefined;
   /** Upper bound in bytes on the estimated RAM of all loaded models and contexts together. */
   ramBudgetBytes: number;
   logger?: Logger;
@@ -312,7 +314,7 @@ export class ModelPool {
         model,
         chatWrapper: resolveChatWrapper(model) ?? undefined,
         context,
-        slots: new Semaphore(sequences),
+        slots: new Semaphore(sequences, this.#options.maxQueue),
         freeSequences: [],
         estimatedBytes: neededBytes,
         loadSeconds,

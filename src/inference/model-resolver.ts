@@ -8,7 +8,8 @@ import { parseModelSource, resolveModelSourcePath, type ModelSource } from "./mo
 import { modelRoles, type ModelRole } from "./types.js";
 
 export interface RoleSourceConfig {
-  source: string;
+  /** Absent for roles served by a remote server; those are skipped here. */
+  source?: string | undefined;
   contextSize?: number | undefined;
   sequences?: number | undefined;
 }
@@ -68,12 +69,12 @@ export async function resolveModels(options: ResolveModelsOptions): Promise<Reso
 
   for (const role of modelRoles) {
     const configured = options.roles[role];
-    if (configured === undefined) continue;
+    if (configured?.source === undefined) continue;
     const file = await resolveSourceFile(configured.source, `models.${role}`, options);
     roles[role] = { file, contextSize: configured.contextSize, sequences: configured.sequences };
   }
 
-  if (roles.main === undefined) {
+  if (roles.main === undefined && options.roles.main === undefined) {
     try {
       roles.main = { file: await resolveSourceFile(options.defaultSource, "models.default", options) };
     } catch (error) {

@@ -40,6 +40,17 @@ describe("inference", () => {
       expect(slots.inUse).toBe(1);
     });
 
+    it("fails with QUEUE_FULL when the wait list is full", async () => {
+      const slots = new Semaphore(1, 1);
+      const signal = new AbortController().signal;
+      await slots.acquire(signal);
+      const waiting = slots.acquire(signal);
+      await expect(slots.acquire(signal)).rejects.toMatchObject({ code: "QUEUE_FULL" });
+      slots.release();
+      await waiting;
+      expect(slots.waiting).toBe(0);
+    });
+
     it("rejects at once when the signal is already aborted", async () => {
       const slots = new Semaphore(1);
       await expect(slots.acquire(AbortSignal.abort())).rejects.toBeInstanceOf(AbortedError);

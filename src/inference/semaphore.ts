@@ -1,15 +1,18 @@
-import { AbortedError } from "../shared/index.js";
+import { AbortedError, AppError } from "../shared/index.js";
 
 /** A counting semaphore with a FIFO wait list whose waiters leave the list when their signal fires. */
 export class Semaphore {
   readonly #capacity: number;
+  readonly #maxWaiting: number;
   #inUse = 0;
   readonly #waiters: { grant: () => void; reject: (error: unknown) => void; signal: AbortSignal }[] = [];
 
-  constructor(capacity: number) {
+  /** `maxWaiting` bounds the wait list; an acquire beyond it fails at once with `QUEUE_FULL`. */
+  constructor(capacity: number, maxWaiting = Number.POSITIVE_INFINITY) {
     if (!Number.isInteger(capacity) || capacity < 1)
       throw new RangeError("capacity must be a positive integer");
     this.#capacity = capacity;
+    this.#maxWaiting = maxWaiting;
   }
 
   get capacity(): number {
@@ -30,6 +33,14 @@ export class Semaphore {
     if (this.#inUse < this.#capacity) {
       this.#inUse += 1;
       return Promise.resolve();
+    }
+    if (this.#waiters.length >= this.#maxWaiting) {
+      return Promise.reject(
+        new AppError(
+          "QUEUE_FULL",
+          `all ${this.#capacity} sequences are busy and ${this.#waiters.length} requests wait`,
+        ),
+      );
     }
     return new Promise<void>((resolve, reject) => {
       const waiter = {

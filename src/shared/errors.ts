@@ -88,6 +88,52 @@ export const errorCatalogue = {
     type: "server_error",
     description: "llama.cpp failed during generation.",
   },
+  QUEUE_FULL: {
+    status: 429,
+    type: "rate_limit_error",
+    description: "Every sequence is busy and the wait queue is full; retry after the Retry-After seconds.",
+  },
+  RATE_LIMITED: {
+    status: 429,
+    type: "rate_limit_error",
+    description:
+      "This API key (or client) sent more requests per minute than server.rateLimitPerMinute allows.",
+  },
+  UNAUTHORIZED: {
+    status: 401,
+    type: "authentication_error",
+    description: "The request has no valid bearer API key.",
+  },
+  ROUTE_NOT_FOUND: {
+    status: 404,
+    type: "invalid_request_error",
+    description: "No such route or method.",
+  },
+  PAYLOAD_TOO_LARGE: {
+    status: 413,
+    type: "invalid_request_error",
+    description: "The request body is larger than server.bodyLimitKb.",
+  },
+  REQUEST_TIMEOUT: {
+    status: 408,
+    type: "invalid_request_error",
+    description: "The request took longer than server.requestTimeoutMs.",
+  },
+  UPSTREAM_UNAVAILABLE: {
+    status: 503,
+    type: "server_error",
+    description: "The remote model server cannot be reached (after retries on connection errors).",
+  },
+  UPSTREAM_TIMEOUT: {
+    status: 504,
+    type: "server_error",
+    description: "The remote model server did not answer within its read timeout.",
+  },
+  SHUTTING_DOWN: {
+    status: 503,
+    type: "server_error",
+    description: "The server is shutting down and takes no new requests.",
+  },
   INTERNAL: {
     status: 500,
     type: "server_error",
