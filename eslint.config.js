@@ -12,8 +12,10 @@ const layers = {
   config: ["shared"],
   inference: ["shared", "config"],
   observability: ["shared", "config"],
-  app: ["shared", "config", "inference", "observability"],
-  cli: ["shared", "config", "inference", "observability", "app"],
+  assistant: ["shared", "config", "inference", "observability"],
+  app: ["shared", "config", "inference", "observability", "assistant"],
+  api: ["shared", "config", "inference", "observability", "assistant", "app"],
+  cli: ["shared", "config", "inference", "observability", "assistant", "app", "api"],
 };
 const allFolders = Object.keys(layers);
 const zones = Object.entries(layers)

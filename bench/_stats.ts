@@ -55,12 +55,13 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
 
 /**
  * A distribution-free confidence interval for the median (order statistics of the sorted values, from the
- * binomial distribution): no assumption about the shape of the noise. Needs about 6 values for 95%.
+ * binomial distribution): no assumption about the shape of the noise. `undefined` when there are too few
+ * values for that confidence (fewer than 6 for 95%).
  */
 export function medianConfidenceInterval(
   values: readonly number[],
   confidence = 0.95,
-): { low: number; high: number } {
+): { low: number; high: number } | undefined {
   const sorted = [...values].sort((a, b) => a - b);
   const n = sorted.length;
   // Largest k with P(Binomial(n, ½) < k) ≤ (1 − confidence) / 2; the interval is [x(k), x(n − k + 1)].
@@ -74,6 +75,6 @@ export function medianConfidenceInterval(
     k = i + 1;
     term = (term * (n - i)) / (i + 1);
   }
-  if (k === 0) return { low: Number.NEGATIVE_INFINITY, high: Number.POSITIVE_INFINITY };
+  if (k === 0) return undefined;
   return { low: sorted[k - 1] ?? Number.NaN, high: sorted[n - k] ?? Number.NaN };
 }

@@ -1,21 +1,28 @@
+import path from "node:path";
 import type { Llama } from "node-llama-cpp";
+import { TurnPipeline } from "./assistant/index.js";
 import type { ConfigStore, ResolvedConfig } from "./config/index.js";
 import {
   EmbeddedBackend,
   ModelPool,
+  modelRoles,
   resolveModels,
+  type ChatResponse,
   type LlmBackend,
+  type ModelRole,
   type PullProgress,
   type ResolvedModels,
 } from "./inference/index.js";
 import {
   checkFreeDisk,
   checkWritableDir,
+  createMetrics,
   summariseReadiness,
   type ComponentHealth,
+  type Metrics,
   type Readiness,
 } from "./observability/index.js";
-import type { Logger } from "./shared/index.js";
+import { AppError, type Logger } from "./shared/index.js";
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -29,12 +36,29 @@ export interface AppOptions {
   onNotice?: (message: string) => void;
 }
 
+/** A model the API offers, by the id clients use. */
+export interface OfferedModel {
+  id: string;
+  role: ModelRole;
+  file?: string;
+  remote?: string;
+  createdMs: number;
+}
+
 export interface App {
   readonly config: ResolvedConfig;
   readonly pool: ModelPool;
   readonly backend: LlmBackend;
+  readonly turns: TurnPipeline;
+  readonly metrics: Metrics;
   readonly models: ResolvedModels;
-  /** Model loaded, state directory writable, enough free disk; plus why the app is degraded. */
+  /** The models clients can ask for: one per configured role. */
+  listModels(): OfferedModel[];
+  /** The model a client's `model` field names: its id, its role name, or `sarai` for the main model. */
+  resolveModel(id: string): OfferedModel;
+  /** Feeds a finished generation's figures to the metrics. */
+  recordGeneration(role: ModelRole, response: ChatResponse): void;
+  /** Model loaded, state directory writable, enough free disk, queue not full; plus why it is degraded. */
   readiness(): Promise<Readiness>;
   /** Releases everything in reverse order of creation; idempotent. */
   dispose(): Promise<void>;
@@ -63,11 +87,32 @@ export async function createApp(options: AppOptions): Promise<App> {
     batchSize: config.inference.batchSize,
     contextSize: config.inference.contextSize,
     sequences: config.inference.sequences,
+    maxQueue: config.server.maxQueue,
     ramBudgetBytes: config.inference.ramBudgetMb * 2 ** 20,
     logger,
     ...(options.llama === undefined ? {} : { llama: options.llama }),
   });
   const backend = new EmbeddedBackend({ pool, logger });
+  const turns = new TurnPipeline({ backend });
+
+  const createdMs = Date.now();
+  const offered: OfferedModel[] = [];
+  for (const role of modelRoles) {
+    const local = models.roles[role];
+    if (local === undefined) continue;
+    offered.push({ id: path.basename(local.file, ".gguf"), role, file: local.file, createdMs });
+  }
+
+  // Gauges read the pool when Prometheus scrapes.
+  const collectPool = async () => {
+    for (const status of await pool.detailedStatus()) {
+      metrics.queueDepth.set({ role: status.role }, status.waiting ?? 0);
+      metrics.activeSequences.set({ role: status.role }, status.activeSequences ?? 0);
+      if (status.loadSeconds !== undefined)
+        metrics.modelLoadSeconds.set({ role: status.role }, status.loadSeconds);
+    }
+  };
+  const metrics = createMetrics({ onCollect: collectPool });
 
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
     if (next.log.level !== previous.log.level) {
@@ -84,16 +129,48 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     pool,
     backend,
+    turns,
+    metrics,
     models,
+    listModels: () => offered,
+    resolveModel(id) {
+      const wanted = id.trim();
+      const found =
+        offered.find((m) => m.id === wanted) ??
+        offered.find((m) => m.role === wanted) ??
+        (wanted === "sarai" ? offered.find((m) => m.role === "main") : undefined);
+      if (found === undefined) {
+        const known = offered.map((m) => m.id).join(", ");
+        throw new AppError("MODEL_NOT_FOUND", `model "${wanted}" is not served here; available: ${known}`, {
+          param: "model",
+        });
+      }
+      return found;
+    },
+    recordGeneration(role, response) {
+      metrics.generatedTokens.inc({ role }, response.usage.completionTokens);
+      metrics.timeToFirstToken.observe({ role }, response.timings.timeToFirstTokenMs / 1000);
+      if (response.usage.completionTokens > 1)
+        metrics.tokensPerSecond.observe({ role }, response.timings.tokensPerSecond);
+    },
     async readiness() {
       const components: Record<string, ComponentHealth> = {};
-      const main = (await pool.detailedStatus()).find((s) => s.role === "main");
+      const statuses = await pool.detailedStatus();
+      const main = statuses.find((s) => s.role === "main");
       components["model"] =
         main === undefined
           ? { status: "failed", detail: "no main model" }
           : main.loaded
             ? { status: models.demoModel ? "degraded" : "ok", detail: main.file }
             : { status: "failed", detail: `${main.file} is not loaded` };
+      const waiting = statuses.reduce((sum, s) => sum + (s.waiting ?? 0), 0);
+      const queueFull = statuses.some((s) => (s.waiting ?? 0) >= config.server.maxQueue);
+      components["queue"] = queueFull
+        ? {
+            status: "degraded",
+            detail: `overloaded: ${waiting} requests waiting (server.maxQueue ${config.server.maxQueue})`,
+          }
+        : { status: "ok", detail: `${waiting} waiting` };
       components["stateDir"] = await checkWritableDir(config.paths.stateDir);
       components["disk"] = await checkFreeDisk(config.paths.stateDir, minFreeDiskMb);
       return summariseReadiness(components, models.degraded);

@@ -34,6 +34,7 @@ class TerminalSession {
   readonly #observers: ((screen: string) => void)[] = [];
   #output = "";
   #exitCode: number | null | undefined;
+  #spawnError: Error | undefined;
   /** The exit code `script -e` passes on from the CLI. */
   readonly exited: Promise<number | null>;
 
@@ -61,13 +62,16 @@ class TerminalSession {
     });
     this.#child.stderr.on("data", (chunk: Buffer) => (this.#output += chunk.toString("utf8")));
     this.exited = new Promise((resolve, reject) => {
-      this.#child.on("error", reject);
+      this.#child.on("error", (error) => {
+        this.#spawnError = error;
+        reject(error);
+      });
       this.#child.on("exit", (code) => {
         this.#exitCode = code;
         resolve(code);
       });
     });
-    // A failed spawn rejects `exited`; `waitFor` reports it, and nothing else may be left unhandled.
+    // `waitFor` reports a failed spawn (no `script` on this machine); the rejection itself is not news.
     this.exited.catch(() => {});
   }
 
@@ -90,6 +94,9 @@ class TerminalSession {
   async waitFor(condition: (screen: string) => boolean, what: string): Promise<void> {
     const deadline = Date.now() + waitTimeoutMs;
     while (!condition(this.screen)) {
+      if (this.#spawnError !== undefined) {
+        throw new Error(`cannot run script(1): ${this.#spawnError.message}`);
+      }
       if (this.#exitCode !== undefined) {
         throw new Error(`the CLI exited (${this.#exitCode}) before ${what}; screen:\n${this.screen}`);
       }

@@ -1,4 +1,10 @@
-import { LlamaChat, type ChatHistoryItem, type Llama, type LlamaGrammar } from "node-llama-cpp";
+import {
+  LlamaChat,
+  type ChatHistoryItem,
+  type ChatWrapper,
+  type Llama,
+  type LlamaGrammar,
+} from "node-llama-cpp";
 import { AbortedError, AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
 import { AsyncQueue } from "./async-queue.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
@@ -13,6 +19,8 @@ import type {
   LlmBackend,
   SamplingOptions,
 } from "./types.js";
+
+const anyJsonObject = Object.freeze({ type: "object" });
 
 /** Sampling used where a request leaves a field out. */
 export const defaultSampling: Readonly<Required<Omit<SamplingOptions, "seed" | "stop">>> = Object.freeze({
@@ -92,9 +100,10 @@ export class EmbeddedBackend implements LlmBackend {
         autoDisposeSequence: false,
         ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
       });
+      const chatWrapper = chat.chatWrapper;
       const sampling = { ...defaultSampling, ...request.sampling };
       const history = toHistory(request.messages);
-      const promptTokens = checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
+      checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
       let firstTokenAt: number | undefined;
       let completionTokens = 0;
       let result;
@@ -126,6 +135,8 @@ export class EmbeddedBackend implements LlmBackend {
       if (result.metadata.stopReason === "abort" || signal.aborted) throw new AbortedError();
 
       const ended = performance.now();
+      // Counted after generating, so the count does not delay the first token.
+      const promptTokens = countPromptTokens(chatWrapper, lease, history);
       const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
       const firstAt = firstTokenAt ?? ended;
       const decodeSeconds = (ended - firstAt) / 1000;
@@ -172,6 +183,7 @@ export class EmbeddedBackend implements LlmBackend {
     pending = (async () => {
       try {
         if (request.grammar !== undefined) return await llama.createGrammar({ grammar: request.grammar });
+        if (request.jsonSchema === undefined) return await llama.getGrammarFor("json");
         // The schema arrives from clients as plain data; node-llama-cpp's generic types are for literal schemas.
         return await llama.createGrammarForJsonSchema(request.jsonSchema as never);
       } catch (error) {
@@ -204,17 +216,16 @@ function checkPromptFits(
   history: ChatHistoryItem[],
   messages: readonly ChatMessage[],
   maxTokens: number,
-): number {
-  const count = (items: ChatHistoryItem[]) =>
-    chat.chatWrapper.generateContextState({ chatHistory: items }).contextText.tokenize(lease.model.tokenizer)
-      .length;
-  const total = count(history);
+): void {
   const contextSize = lease.sequence.contextSize;
   const room = Math.min(maxTokens, minimumAnswerRoom);
-  if (total + room <= contextSize) return total;
+  // A token covers at least one byte of text, so bytes plus the template's tokens bound the count from
+  // above; only prompts near the limit pay for an exact count before generating.
+  if (boundPromptTokens(messages) + room <= contextSize) return;
+  if (countPromptTokens(chat.chatWrapper, lease, history) + room <= contextSize) return;
   const lastUser = messages.findLastIndex((m) => m.role === "user");
   const essential = toHistory(messages.filter((m, i) => m.role === "system" || i === lastUser));
-  const needed = count(essential);
+  const needed = countPromptTokens(chat.chatWrapper, lease, essential);
   if (needed + room > contextSize) {
     throw new AppError(
       "CONTEXT_OVERFLOW",
@@ -223,8 +234,28 @@ function checkPromptFits(
       { param: "messages" },
     );
   }
-  return total;
 }
+
+function countPromptTokens(
+  chatWrapper: ChatWrapper,
+  lease: SequenceLease,
+  history: ChatHistoryItem[],
+): number {
+  return chatWrapper
+    .generateContextState({ chatHistory: history })
+    .contextText.tokenize(lease.model.tokenizer).length;
+}
+
+/** An upper bound on a prompt's tokens: its UTF-8 bytes plus generous room for the chat template. */
+function boundPromptTokens(messages: readonly ChatMessage[]): number {
+  let bytes = templateTokensPerPrompt;
+  for (const message of messages)
+    bytes += Buffer.byteLength(message.content, "utf8") + templateTokensPerMessage;
+  return bytes;
+}
+
+const templateTokensPerMessage = 16;
+const templateTokensPerPrompt = 512;
 
 /** Tokens a prompt must leave free for the answer, at most (fewer when `maxTokens` is smaller). */
 const minimumAnswerRoom = 16;

@@ -11,7 +11,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from "node-llama-cpp";
-import { AppError, createSilentLogger, type Logger } from "../shared/index.js";
+import { AbortedError, AppError, createSilentLogger, type Logger } from "../shared/index.js";
 import { inspectModelFile, type ModelFileInfo } from "./model-file.js";
 import { Semaphore } from "./semaphore.js";
 import type { ModelRole } from "./types.js";
@@ -195,7 +195,7 @@ export class ModelPool {
 
   /** Waits for a free sequence of the role (FIFO) and lends it; rejects with `AbortedError` on abort. */
   async acquire(role: ModelRole, signal: AbortSignal): Promise<SequenceLease> {
-    const loaded = await this.load(role);
+    const loaded = await abortable(this.load(role), signal);
     await loaded.slots.acquire(signal);
     let sequence: LlamaContextSequence;
     try {
@@ -392,6 +392,25 @@ export class ModelPool {
   #assertNotDisposed(): void {
     if (this.#disposed) throw new AppError("INFERENCE_FAILED", "the model pool has been disposed");
   }
+}
+
+/** Waits for `promise` unless `signal` fires first; the work itself goes on (a model load is shared). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new AbortedError("aborted while the model was loading"));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new AbortedError("aborted while the model was loading"));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error instanceof Error ? error : new Error(String(error)));
+      },
+    );
+  });
 }
 
 function errorMessage(error: unknown): string {

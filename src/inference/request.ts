@@ -25,13 +25,17 @@ const chatRequestSchema = z
     sampling: samplingSchema.optional(),
     grammar: z.string().min(1).optional(),
     jsonSchema: z.record(z.string(), z.unknown()).optional(),
+    jsonObject: z.boolean().optional(),
     role: z.enum(["main", "draft", "fallback"]).optional(),
   })
   .strict()
-  .refine((r) => r.grammar === undefined || r.jsonSchema === undefined, {
-    message: "give either a grammar or a JSON schema, not both",
-    path: ["grammar"],
-  });
+  .refine(
+    (r) => [r.grammar, r.jsonSchema, r.jsonObject || undefined].filter((c) => c !== undefined).length <= 1,
+    {
+      message: "give at most one of a grammar, a JSON schema or JSON object mode",
+      path: ["grammar"],
+    },
+  );
 
 /** Validates a chat request at the port; the first issue becomes an `INVALID_REQUEST` naming its field. */
 export function parseChatRequest(request: ChatRequest): ChatRequest {

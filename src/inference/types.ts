@@ -35,6 +35,8 @@ export interface ChatRequest {
    * it is returned. Output that does not validate is an `OUTPUT_INVALID` error, never a result.
    */
   jsonSchema?: Readonly<Record<string, unknown>>;
+  /** Constrain the output to any JSON object (OpenAI's `json_object` mode); validated like `jsonSchema`. */
+  jsonObject?: boolean;
   /** Pool role that serves the request. Default `main`. */
   role?: ModelRole;
 }

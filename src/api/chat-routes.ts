@@ -1,0 +1,187 @@
+import { randomUUID } from "node:crypto";
+import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
+import type { App } from "../app.js";
+import type { TurnRequest } from "../assistant/index.js";
+import type { ChatMessage, ChatResponse, ModelRole, SamplingOptions } from "../inference/index.js";
+import { AppError, isAppError, toAppError } from "../shared/index.js";
+import { buildErrorBody, toValidationError } from "./errors.js";
+import {
+  chatCompletionRequest,
+  type ChatCompletion,
+  type ChatCompletionChunk,
+  type ChatCompletionRequest,
+  type Usage,
+} from "./wire.js";
+
+/** The OpenAI-compatible chat routes. They translate and delegate; the turn pipeline does the work. */
+export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
+  fastify.get("/v1/models", async () => ({
+    object: "list",
+    data: app.listModels().map((m) => ({
+      id: m.id,
+      object: "model",
+      created: Math.floor(m.createdMs / 1000),
+      owned_by: "sarai",
+      sarai: { role: m.role, file: m.file ?? null, remote: m.remote ?? null },
+    })),
+  }));
+
+  fastify.post("/v1/chat/completions", async (request, reply) => {
+    const parsed = chatCompletionRequest.safeParse(request.body);
+    if (!parsed.success) throw toValidationError(parsed.error);
+    const body = parsed.data;
+    const model = app.resolveModel(body.model);
+    const turn = toTurnRequest(body, model.role);
+    if (body.stream === true) {
+      await streamChat(request, reply, app, turn, model.id, body.stream_options?.include_usage === true);
+      return reply;
+    }
+    const response = await app.turns.run(turn, request.sarai.signal);
+    app.recordGeneration(model.role, response);
+    return toChatCompletion(response, model.id);
+  });
+}
+
+function toTurnRequest(body: ChatCompletionRequest, role: ModelRole): TurnRequest {
+  const messages: ChatMessage[] = body.messages.map((message, index) => ({
+    role: message.role === "developer" ? "system" : message.role,
+    content: flattenContent(message.content, index),
+  }));
+  const sampling: SamplingOptions = {};
+  if (body.temperature != null) sampling.temperature = body.temperature;
+  if (body.top_p != null) sampling.topP = body.top_p;
+  if (body.top_k != null) sampling.topK = body.top_k;
+  if (body.seed != null) sampling.seed = body.seed;
+  const maxTokens = body.max_completion_tokens ?? body.max_tokens;
+  if (maxTokens != null) sampling.maxTokens = maxTokens;
+  if (body.stop != null) sampling.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
+  const turn: TurnRequest = { userId: body.user ?? "anonymous", role, messages, sampling };
+  const format = body.response_format;
+  if (format?.type === "json_schema") {
+    if (format.json_schema.schema === undefined) {
+      throw new AppError("INVALID_REQUEST", "response_format.json_schema.schema: is required", {
+        param: "response_format.json_schema.schema",
+      });
+    }
+    turn.jsonSchema = format.json_schema.schema;
+  } else if (format?.type === "json_object") {
+    turn.jsonObject = true;
+  }
+  return turn;
+}
+
+function flattenContent(
+  content: ChatCompletionRequest["messages"][number]["content"],
+  index: number,
+): string {
+  if (content === null) return "";
+  if (typeof content === "string") return content;
+  return content
+    .map((part, partIndex) => {
+      if (part.type === "text") return part.text;
+      throw new AppError(
+        "INVALID_REQUEST",
+        `messages[${index}].content[${partIndex}]: image input is not supported yet`,
+        { param: `messages[${index}].content[${partIndex}]` },
+      );
+    })
+    .join("\n");
+}
+
+function toUsage(response: ChatResponse): Usage {
+  return {
+    prompt_tokens: response.usage.promptTokens,
+    completion_tokens: response.usage.completionTokens,
+    total_tokens: response.usage.promptTokens + response.usage.completionTokens,
+  };
+}
+
+function toChatCompletion(response: ChatResponse, model: string): ChatCompletion {
+  return {
+    id: `chatcmpl-${randomUUID()}`,
+    object: "chat.completion",
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [
+      {
+        index: 0,
+        message: { role: "assistant", content: response.text, refusal: null },
+        finish_reason: response.finishReason,
+        logprobs: null,
+      },
+    ],
+    usage: toUsage(response),
+    sarai: {
+      timings: {
+        time_to_first_token_ms: response.timings.timeToFirstTokenMs,
+        total_ms: response.timings.totalMs,
+        tokens_per_second: response.timings.tokensPerSecond,
+      },
+    },
+  };
+}
+
+/**
+ * Server-sent events in OpenAI's shape: a role chunk, content chunks, a finish chunk, the usage chunk when
+ * asked, then `[DONE]`. An error after the stream started (the output failed its schema, say) is sent as an
+ * `error` event, since the status line is already out.
+ */
+async function streamChat(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  app: App,
+  turn: TurnRequest,
+  model: string,
+  includeUsage: boolean,
+): Promise<void> {
+  const id = `chatcmpl-${randomUUID()}`;
+  const created = Math.floor(Date.now() / 1000);
+  const chunk = (delta: ChatCompletionChunk["choices"][number]["delta"], finish: "stop" | "length" | null) =>
+    ({
+      id,
+      object: "chat.completion.chunk",
+      created,
+      model,
+      choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
+      ...(includeUsage ? { usage: null } : {}),
+    }) satisfies ChatCompletionChunk;
+
+  const stream = app.turns.stream(turn, request.sarai.signal);
+  // Pull the first chunk before sending headers, so errors that happen up front (queue full, bad grammar,
+  // prompt too long) still get their proper status code.
+  const first = await stream.next();
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(200, {
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    connection: "keep-alive",
+    "x-request-id": request.id,
+  });
+  const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
+  send(chunk({ role: "assistant", content: "" }, null));
+  try {
+    for (let next = first; next.done !== true; next = await stream.next()) {
+      const item = next.value;
+      if (item.type === "delta") {
+        if (item.text !== "") send(chunk({ content: item.text }, null));
+        continue;
+      }
+      app.recordGeneration(turn.role ?? "main", item.response);
+      send(chunk({}, item.response.finishReason));
+      if (includeUsage) send({ ...chunk({}, null), choices: [], usage: toUsage(item.response) });
+    }
+    raw.write("data: [DONE]\n\n");
+  } catch (error) {
+    const appError = isAppError(error) ? error : toAppError(error);
+    if (appError.code !== "ABORTED") {
+      if (appError.code === "INTERNAL" || appError.code === "INFERENCE_FAILED") {
+        request.log.error({ err: error }, "stream failed");
+      }
+      send(buildErrorBody(appError.code, appError.message, appError.param));
+    }
+  } finally {
+    await stream.return(undefined);
+    raw.end();
+  }
+}

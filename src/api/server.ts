@@ -1,0 +1,187 @@
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
+import cors from "@fastify/cors";
+import rateLimit from "@fastify/rate-limit";
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from "fastify";
+import type { App } from "../app.js";
+import type { Logger } from "../shared/index.js";
+import { AppError } from "../shared/index.js";
+import { registerChatRoutes } from "./chat-routes.js";
+import { buildErrorBody, sendError } from "./errors.js";
+
+export interface ServerOptions {
+  app: App;
+  logger: Logger;
+}
+
+export interface Server {
+  readonly fastify: FastifyInstance;
+  /** Starts listening; resolves with the address, e.g. `http://127.0.0.1:8080`. */
+  listen(): Promise<string>;
+  /**
+   * Stops taking requests, lets in-flight generations finish within `server.shutdownGraceMs`, aborts the
+   * rest, then closes. Idempotent.
+   */
+  close(): Promise<void>;
+}
+
+/** Per-request state the routes share with the server's hooks. */
+export interface RequestContext {
+  /** Fires when the client disconnects or the server gives up on the request. */
+  readonly signal: AbortSignal;
+}
+
+declare module "fastify" {
+  interface FastifyRequest {
+    sarai: RequestContext;
+  }
+}
+
+const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
+
+/** Builds the HTTP server: OpenAI-compatible routes, health, metrics, auth, limits, errors. */
+export async function createServer(options: ServerOptions): Promise<Server> {
+  const { app, logger } = options;
+  const config = app.config.server;
+  const fastify = Fastify({
+    // Fastify's logger type is pino's base logger; ours is a full pino logger.
+    loggerInstance: logger as unknown as FastifyBaseLogger,
+    disableRequestLogging: true,
+    bodyLimit: config.bodyLimitKb * 1024,
+    requestTimeout: config.requestTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: "idle",
+    genReqId: (request) => {
+      const given = request.headers["x-request-id"];
+      return typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
+    },
+  });
+
+  const inFlight = new Set<AbortController>();
+  let closing = false;
+
+  fastify.decorateRequest("sarai", null as unknown as RequestContext);
+  fastify.addHook("onRequest", async (request, reply) => {
+    void reply.header("x-request-id", request.id);
+    if (closing) throw new AppError("SHUTTING_DOWN", "the server is shutting down");
+    const controller = new AbortController();
+    inFlight.add(controller);
+    request.sarai = { signal: controller.signal };
+    // The socket closing before the response finished means the client went away: stop its generation.
+    reply.raw.on("close", () => {
+      inFlight.delete(controller);
+      if (!reply.raw.writableFinished) controller.abort();
+    });
+    if (config.apiKeys.length > 0 && request.url !== "/health") authenticate(request, config.apiKeys);
+  });
+
+  fastify.addHook("onResponse", async (request, reply) => {
+    const route = request.routeOptions.url ?? "unmatched";
+    const labels = { route, method: request.method, status: String(reply.statusCode) };
+    app.metrics.httpRequests.inc(labels);
+    app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    request.log.info(
+      { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
+      "request",
+    );
+  });
+
+  fastify.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  fastify.setNotFoundHandler((request, reply) =>
+    sendError(
+      new AppError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
+      request,
+      reply,
+    ),
+  );
+
+  if (config.corsOrigins.length > 0) await fastify.register(cors, { origin: [...config.corsOrigins] });
+  if (config.rateLimitPerMinute > 0) {
+    await fastify.register(rateLimit, {
+      max: config.rateLimitPerMinute,
+      timeWindow: 60_000,
+      allowList: (request) => request.url === "/health",
+      keyGenerator: (request) => keyId(request) ?? request.ip,
+      errorResponseBuilder: (_request, context) => ({
+        statusCode: 429,
+        ...buildErrorBody(
+          "RATE_LIMITED",
+          `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`,
+        ),
+      }),
+    });
+  }
+
+  fastify.get("/health", async () => ({ status: "ok" }));
+  fastify.get("/ready", async (_request, reply) => {
+    const readiness = await app.readiness();
+    return reply.code(readiness.ready ? 200 : 503).send(readiness);
+  });
+  fastify.get("/metrics", async (_request, reply) => {
+    const text = await app.metrics.registry.metrics();
+    return reply.header("content-type", app.metrics.registry.contentType).send(text);
+  });
+  registerChatRoutes(fastify, app);
+
+  let closed: Promise<void> | undefined;
+  return {
+    fastify,
+    async listen() {
+      return fastify.listen({ host: config.host, port: config.port });
+    },
+    close() {
+      closed ??= (async () => {
+        closing = true;
+        const closing$ = fastify.close();
+        const grace = new Promise<"timeout">((resolve) => {
+          const timer = setTimeout(() => resolve("timeout"), config.shutdownGraceMs);
+          timer.unref();
+          void closing$.then(() => clearTimeout(timer));
+        });
+        if ((await Promise.race([closing$.then(() => "closed" as const), grace])) === "timeout") {
+          logger.warn(
+            { aborted: inFlight.size },
+            "shutdown grace ended; aborting the generations still running",
+          );
+          for (const controller of inFlight) controller.abort();
+        }
+        await closing$;
+      })();
+      return closed;
+    },
+  };
+}
+
+/** The API key's fingerprint (never the key): what rate limits count by. */
+function keyId(request: FastifyRequest): string | undefined {
+  const key = bearerToken(request);
+  return key === undefined ? undefined : createHash("sha256").update(key).digest("hex").slice(0, 16);
+}
+
+function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (typeof header !== "string") return undefined;
+  const match = /^Bearer\s+(.+)$/i.exec(header.trim());
+  return match?.[1];
+}
+
+/** Constant-time comparison of the bearer key against every configured key. */
+function authenticate(request: FastifyRequest, keys: readonly string[]): void {
+  const given = bearerToken(request);
+  if (given === undefined) {
+    throw new AppError("UNAUTHORIZED", "missing API key: send Authorization: Bearer <key>");
+  }
+  const givenHash = createHash("sha256").update(given).digest();
+  let ok = false;
+  for (const key of keys) {
+    // Hashing first makes both sides the same length, so the comparison time says nothing about the key.
+    if (timingSafeEqual(givenHash, createHash("sha256").update(key).digest())) ok = true;
+  }
+  if (!ok) throw new AppError("UNAUTHORIZED", "invalid API key");
+}
+
+export type { FastifyReply };

@@ -1,0 +1,134 @@
+/**
+ * OpenAI wire types and their validation: the only place where snake_case lives. Unknown fields are ignored
+ * (clients send many), but every field SARAi reads is checked, and fields it cannot honour are refused with a
+ * message naming them rather than silently dropped.
+ */
+import { z } from "zod";
+
+const textPart = z.object({ type: z.literal("text"), text: z.string() });
+const imagePart = z.object({ type: z.literal("image_url") }).loose();
+const contentPart = z.discriminatedUnion("type", [textPart, imagePart]);
+
+const message = z
+  .object({
+    role: z.enum(["system", "developer", "user", "assistant"]),
+    content: z.union([z.string(), z.array(contentPart).min(1)]).nullable(),
+    name: z.string().max(256).optional(),
+  })
+  .loose();
+
+const stop = z.union([z.string().min(1), z.array(z.string().min(1)).max(4)]);
+
+const responseFormat = z.discriminatedUnion("type", [
+  z.object({ type: z.literal("text") }),
+  z.object({ type: z.literal("json_object") }),
+  z.object({
+    type: z.literal("json_schema"),
+    json_schema: z
+      .object({
+        name: z.string().min(1).max(64),
+        description: z.string().optional(),
+        schema: z.record(z.string(), z.unknown()).optional(),
+        strict: z.boolean().nullable().optional(),
+      })
+      .loose(),
+  }),
+]);
+
+const sampling = {
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().gt(0).max(1).nullable().optional(),
+  top_k: z.int().min(0).max(100_000).nullable().optional(),
+  seed: z
+    .int()
+    .min(0)
+    .max(2 ** 32 - 1)
+    .nullable()
+    .optional(),
+  stop: stop.nullable().optional(),
+  n: z.literal(1, "only n = 1 is supported").nullable().optional(),
+  user: z.string().max(256).optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional() }).loose().nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+};
+
+export const chatCompletionRequest = z
+  .object({
+    model: z.string().min(1).max(256),
+    messages: z.array(message).min(1).max(10_000),
+    max_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
+    max_completion_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
+    response_format: responseFormat.optional(),
+    tools: z.array(z.unknown()).max(0, "tools (function calling) are not supported yet").optional(),
+    logprobs: z.literal(false, "logprobs are not supported").nullable().optional(),
+    ...sampling,
+  })
+  .loose();
+
+export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
+
+export const completionRequest = z
+  .object({
+    model: z.string().min(1).max(256),
+    prompt: z.union([z.string(), z.array(z.string()).length(1, "only one prompt per request is supported")]),
+    max_tokens: z.int().min(1).max(1_000_000).nullable().optional(),
+    echo: z.literal(false, "echo is not supported").nullable().optional(),
+    suffix: z.null("suffix is not supported").optional(),
+    ...sampling,
+  })
+  .loose();
+
+export type CompletionRequest = z.infer<typeof completionRequest>;
+
+export const embeddingRequest = z
+  .object({
+    model: z.string().min(1).max(256),
+    input: z.union([z.string(), z.array(z.string()).min(1).max(256)]),
+    encoding_format: z.enum(["float"], "only float encoding is supported").optional(),
+    user: z.string().max(256).optional(),
+  })
+  .loose();
+
+export type EmbeddingRequest = z.infer<typeof embeddingRequest>;
+
+export interface ChatCompletion {
+  id: string;
+  object: "chat.completion";
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    message: { role: "assistant"; content: string; refusal: null };
+    finish_reason: "stop" | "length";
+    logprobs: null;
+  }[];
+  usage: Usage;
+  /** Non-standard: SARAi's own timings. */
+  sarai: { timings: { time_to_first_token_ms: number; total_ms: number; tokens_per_second: number } };
+}
+
+export interface ChatCompletionChunk {
+  id: string;
+  object: "chat.completion.chunk";
+  created: number;
+  model: string;
+  choices: {
+    index: number;
+    delta: { role?: "assistant"; content?: string };
+    finish_reason: "stop" | "length" | null;
+    logprobs: null;
+  }[];
+  usage?: Usage | null;
+}
+
+export interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  total_tokens: number;
+}
+
+export interface ErrorBody {
+  error: { message: string; type: string; param: string | null; code: string };
+}

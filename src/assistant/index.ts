@@ -1,0 +1,2 @@
+export { TurnPipeline } from "./turn.js";
+export type { TurnPipelineOptions, TurnRequest } from "./turn.js";

@@ -1,0 +1,92 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+
+/** SARAi's Prometheus metrics. Every name starts with `sarai_`; where the seeds name a metric, theirs is used. */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly httpRequests: Counter<"route" | "method" | "status">;
+  readonly httpDuration: Histogram<"route" | "method" | "status">;
+  readonly timeToFirstToken: Histogram<"role">;
+  readonly tokensPerSecond: Histogram<"role">;
+  readonly generatedTokens: Counter<"role">;
+  readonly queueDepth: Gauge<"role">;
+  readonly activeSequences: Gauge<"role">;
+  readonly modelLoadSeconds: Gauge<"role">;
+  readonly ramGb: Gauge;
+}
+
+export interface MetricsOptions {
+  /** Called on every scrape before the values are read: where gauges of other subsystems get refreshed. */
+  onCollect?: () => Promise<void>;
+}
+
+/** Creates a registry with SARAi's metrics and Node's process metrics (prefixed `sarai_`). */
+export function createMetrics(options: MetricsOptions = {}): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "sarai_" });
+  const registers = [registry];
+  return {
+    registry,
+    httpRequests: new Counter({
+      name: "sarai_http_requests_total",
+      help: "HTTP requests by route, method and status",
+      labelNames: ["route", "method", "status"],
+      registers,
+    }),
+    httpDuration: new Histogram({
+      name: "sarai_http_request_duration_seconds",
+      help: "HTTP request latency (to the last byte) by route, method and status",
+      labelNames: ["route", "method", "status"],
+      buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+      registers,
+    }),
+    timeToFirstToken: new Histogram({
+      name: "sarai_time_to_first_token_seconds",
+      help: "Time from the request to the first generated token",
+      labelNames: ["role"],
+      buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    tokensPerSecond: new Histogram({
+      name: "sarai_generated_tokens_per_second",
+      help: "Decode speed of each generation, in tokens per second",
+      labelNames: ["role"],
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000],
+      registers,
+    }),
+    generatedTokens: new Counter({
+      name: "sarai_generated_tokens_total",
+      help: "Completion tokens generated",
+      labelNames: ["role"],
+      registers,
+    }),
+    queueDepth: new Gauge({
+      name: "sarai_queue_depth",
+      help: "Requests waiting for a free sequence",
+      labelNames: ["role"],
+      registers,
+      async collect() {
+        await options.onCollect?.();
+      },
+    }),
+    activeSequences: new Gauge({
+      name: "sarai_active_sequences",
+      help: "Sequences generating right now",
+      labelNames: ["role"],
+      registers,
+    }),
+    modelLoadSeconds: new Gauge({
+      name: "sarai_model_load_seconds",
+      help: "How long loading the role's model took",
+      labelNames: ["role"],
+      registers,
+    }),
+    ramGb: new Gauge({
+      name: "sarai_ram_gb",
+      help: "Resident memory of the SARAi process, in GB",
+      registers,
+      collect() {
+        this.set(process.memoryUsage.rss() / 1e9);
+      },
+    }),
+  };
+}
