@@ -49,6 +49,8 @@ export interface App {
   readonly config: ResolvedConfig;
   readonly pool: ModelPool;
   readonly backend: LlmBackend;
+  /** The in-process backend: raw completions and embeddings, which the chat port does not cover. */
+  readonly embedded: EmbeddedBackend;
   readonly turns: TurnPipeline;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
@@ -129,6 +131,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     pool,
     backend,
+    embedded: backend,
     turns,
     metrics,
     models,

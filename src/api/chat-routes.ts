@@ -3,19 +3,20 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../app.js";
 import type { TurnRequest } from "../assistant/index.js";
 import type { ChatMessage, ChatResponse, ModelRole, SamplingOptions } from "../inference/index.js";
-import { AppError, isAppError, toAppError } from "../shared/index.js";
-import { buildErrorBody, toValidationError } from "./errors.js";
+import { AppError } from "../shared/index.js";
+import { toUsage } from "./completion-routes.js";
+import { toValidationError } from "./errors.js";
+import { writeEventStream } from "./event-stream.js";
 import {
   chatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
-  type Usage,
 } from "./wire.js";
 
 /** The OpenAI-compatible chat routes. They translate and delegate; the turn pipeline does the work. */
 export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
-  fastify.get("/v1/models", async () => ({
+  fastify.get("/v1/models", () => ({
     object: "list",
     data: app.listModels().map((m) => ({
       id: m.id,
@@ -88,14 +89,6 @@ function flattenContent(
     .join("\n");
 }
 
-function toUsage(response: ChatResponse): Usage {
-  return {
-    prompt_tokens: response.usage.promptTokens,
-    completion_tokens: response.usage.completionTokens,
-    total_tokens: response.usage.promptTokens + response.usage.completionTokens,
-  };
-}
-
 function toChatCompletion(response: ChatResponse, model: string): ChatCompletion {
   return {
     id: `chatcmpl-${randomUUID()}`,
@@ -121,11 +114,7 @@ function toChatCompletion(response: ChatResponse, model: string): ChatCompletion
   };
 }
 
-/**
- * Server-sent events in OpenAI's shape: a role chunk, content chunks, a finish chunk, the usage chunk when
- * asked, then `[DONE]`. An error after the stream started (the output failed its schema, say) is sent as an
- * `error` event, since the status line is already out.
- */
+/** Streams a chat turn as OpenAI's chunks: a role chunk, content chunks, a finish chunk, usage if asked. */
 async function streamChat(
   request: FastifyRequest,
   reply: FastifyReply,
@@ -145,43 +134,15 @@ async function streamChat(
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...(includeUsage ? { usage: null } : {}),
     }) satisfies ChatCompletionChunk;
-
-  const stream = app.turns.stream(turn, request.sarai.signal);
-  // Pull the first chunk before sending headers, so errors that happen up front (queue full, bad grammar,
-  // prompt too long) still get their proper status code.
-  const first = await stream.next();
-  reply.hijack();
-  const raw = reply.raw;
-  raw.writeHead(200, {
-    "content-type": "text/event-stream; charset=utf-8",
-    "cache-control": "no-cache",
-    connection: "keep-alive",
-    "x-request-id": request.id,
+  await writeEventStream(request, reply, app.turns.stream(turn, request.sarai.signal), {
+    start: chunk({ role: "assistant", content: "" }, null),
+    onDelta: (text) => chunk({ content: text }, null),
+    onDone: (response) => {
+      app.recordGeneration(turn.role ?? "main", response);
+      return [
+        chunk({}, response.finishReason),
+        ...(includeUsage ? [{ ...chunk({}, null), choices: [], usage: toUsage(response) }] : []),
+      ];
+    },
   });
-  const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
-  send(chunk({ role: "assistant", content: "" }, null));
-  try {
-    for (let next = first; next.done !== true; next = await stream.next()) {
-      const item = next.value;
-      if (item.type === "delta") {
-        if (item.text !== "") send(chunk({ content: item.text }, null));
-        continue;
-      }
-      app.recordGeneration(turn.role ?? "main", item.response);
-      send(chunk({}, item.response.finishReason));
-      if (includeUsage) send({ ...chunk({}, null), choices: [], usage: toUsage(item.response) });
-    }
-    raw.write("data: [DONE]\n\n");
-  } catch (error) {
-    const appError = isAppError(error) ? error : toAppError(error);
-    if (appError.code !== "ABORTED") {
-      if (appError.code === "INTERNAL" || appError.code === "INFERENCE_FAILED") {
-        request.log.error({ err: error }, "stream failed");
-      }
-      send(buildErrorBody(appError.code, appError.message, appError.param));
-    }
-  } finally {
-    await stream.return(undefined);
-    raw.end();
-  }
 }

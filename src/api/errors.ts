@@ -13,7 +13,7 @@ export function toValidationError(error: z.ZodError): AppError {
   const message =
     issue === undefined
       ? "invalid request"
-      : `${param ?? "body"}: ${describeIssue(issue as z.core.$ZodIssue)}`;
+      : `${param ?? "body"}: ${describeIssue(issue)}`;
   return new AppError("INVALID_REQUEST", message, param === undefined ? {} : { param });
 }
 

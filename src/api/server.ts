@@ -2,6 +2,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
 import Fastify, {
+  LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
   type FastifyReply,
@@ -11,6 +12,7 @@ import type { App } from "../app.js";
 import type { Logger } from "../shared/index.js";
 import { AppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
+import { registerCompletionRoutes } from "./completion-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
@@ -50,7 +52,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   const fastify = Fastify({
     // Fastify's logger type is pino's base logger; ours is a full pino logger.
     loggerInstance: logger as unknown as FastifyBaseLogger,
-    disableRequestLogging: true,
+    // One line per request comes from our onResponse hook, without bodies (prompts stay out of the log).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.bodyLimitKb * 1024,
     requestTimeout: config.requestTimeoutMs,
     return503OnClosing: true,
@@ -116,7 +119,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     });
   }
 
-  fastify.get("/health", async () => ({ status: "ok" }));
+  fastify.get("/health", () => ({ status: "ok" }));
   fastify.get("/ready", async (_request, reply) => {
     const readiness = await app.readiness();
     return reply.code(readiness.ready ? 200 : 503).send(readiness);
@@ -126,6 +129,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     return reply.header("content-type", app.metrics.registry.contentType).send(text);
   });
   registerChatRoutes(fastify, app);
+  registerCompletionRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {

@@ -2,6 +2,7 @@
 import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Command, InvalidArgumentError, Option } from "commander";
+import { createServer } from "../api/index.js";
 import { createApp, type App } from "../app.js";
 import {
   ConfigStore,
@@ -236,12 +237,20 @@ function buildProgram(): Command {
     .showHelpAfterError("(run with --help for usage)");
   const global = () => program.opts<GlobalOptions>();
 
-  program
-    .command("start")
-    .description("run SARAi's main job (the chat REPL until the HTTP server lands)")
-    .action(async () => {
-      await withApp(global(), {}, (app) => runChat(app, {}), { watch: true });
-    });
+  for (const name of ["serve", "start"]) {
+    program
+      .command(name)
+      .description(
+        name === "serve"
+          ? "serve the OpenAI-compatible HTTP API (127.0.0.1:8080 by default)"
+          : "run SARAi's main job: the same as serve",
+      )
+      .option("--host <address>", "listen address (server.host)")
+      .option("--port <n>", "TCP port (server.port)", parseInteger("--port", 0, 65_535))
+      .action(async (flags: { host?: string; port?: number }) => {
+        await runServe(global(), flags);
+      });
+  }
 
   addGenerationOptions(
     program
@@ -502,6 +511,56 @@ function buildProgram(): Command {
     });
 
   return program;
+}
+
+async function runServe(global: GlobalOptions, flags: { host?: string; port?: number }): Promise<void> {
+  const overrides: ConfigPatch = {};
+  if (flags.host !== undefined || flags.port !== undefined) {
+    overrides.server = {
+      ...(flags.host === undefined ? {} : { host: flags.host }),
+      ...(flags.port === undefined ? {} : { port: flags.port }),
+    };
+  }
+  const loaded = loadConfigFor(global, overrides);
+  const appLogger = await createCliLogger(loaded, global, "stdout");
+  const logger = appLogger.logger;
+  const store = new ConfigStore({ logger, initial: loaded, file: global.config, overrides });
+  store.watch();
+  const progress = createProgressBar({ stream: process.stderr });
+  const app = await createApp({
+    config: loaded.config,
+    logger,
+    configStore: store,
+    onPullProgress: (p) => progress.update(p),
+    onNotice: (message) => {
+      progress.done();
+      logger.warn(message);
+    },
+  });
+  progress.done();
+  if (app.models.demoModel) printDemoBanner();
+  try {
+    await app.pool.load("main");
+  } catch (error) {
+    // The server still starts: /ready says why it is not ready, and the process keeps running.
+    logger.error({ code: isAppError(error) ? error.code : "INTERNAL", message: (error as Error).message }, "main model failed to load");
+  }
+  const server = await createServer({ app, logger });
+  const address = await server.listen();
+  process.stderr.write(`sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1)\n`);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, "shutting down");
+      resolve();
+    };
+    process.once("SIGTERM", () => stop("SIGTERM"));
+    process.once("SIGINT", () => stop("SIGINT"));
+  });
+  await server.close();
+  store.dispose();
+  await app.dispose();
+  logger.info("stopped");
+  await appLogger.dispose();
 }
 
 async function runChat(app: App, flags: GenerationFlags): Promise<void> {

@@ -1,5 +1,6 @@
 import {
   LlamaChat,
+  LlamaCompletion,
   type ChatHistoryItem,
   type ChatWrapper,
   type Llama,
@@ -17,10 +18,25 @@ import type {
   ChatStreamChunk,
   FinishReason,
   LlmBackend,
+  ModelRole,
   SamplingOptions,
 } from "./types.js";
 
 const anyJsonObject = Object.freeze({ type: "object" });
+
+/** A raw completion request: the model continues `prompt`, with no chat template. */
+export type CompletionRequest = Omit<ChatRequest, "messages"> & { prompt: string };
+
+export interface EmbeddingResult {
+  vectors: number[][];
+  promptTokens: number;
+}
+
+function toPromptRequest(request: CompletionRequest): ChatRequest {
+  // Validated like a chat request; the prompt stands in as the one message.
+  const { prompt, ...rest } = request;
+  return { ...rest, messages: [{ role: "user", content: prompt }] };
+}
 
 /** Sampling used where a request leaves a field out. */
 export const defaultSampling: Readonly<Required<Omit<SamplingOptions, "seed" | "stop">>> = Object.freeze({
@@ -54,9 +70,31 @@ export class EmbeddedBackend implements LlmBackend {
     return this.#generate(request, signal, undefined);
   }
 
-  async *chatStream(
+  chatStream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    return this.#stream(request, signal);
+  }
+
+  /** Raw text completion (no chat template): the model continues `prompt`. */
+  complete(request: CompletionRequest, signal: AbortSignal): Promise<ChatResponse> {
+    return this.#generate(toPromptRequest(request), signal, undefined, request.prompt);
+  }
+
+  completeStream(
+    request: CompletionRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    return this.#stream(toPromptRequest(request), signal, request.prompt);
+  }
+
+  /** Embeds texts with the role's model. */
+  embed(texts: readonly string[], role: ModelRole, signal: AbortSignal): Promise<EmbeddingResult> {
+    return this.#pool.embed(role, texts, signal);
+  }
+
+  async *#stream(
     request: ChatRequest,
     signal: AbortSignal,
+    rawPrompt?: string,
   ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     // The consumer may stop iterating early; that must stop the generation and free its sequence too.
     const controller = new AbortController();
@@ -65,8 +103,11 @@ export class EmbeddedBackend implements LlmBackend {
     else signal.addEventListener("abort", onAbort, { once: true });
 
     const queue = new AsyncQueue<ChatStreamChunk>();
-    const generation = this.#generate(request, controller.signal, (text) =>
-      queue.push({ type: "delta", text }),
+    const generation = this.#generate(
+      request,
+      controller.signal,
+      (text) => queue.push({ type: "delta", text }),
+      rawPrompt,
     ).then(
       (response) => queue.end({ type: "done", response }),
       (error: unknown) => queue.fail(error),
@@ -84,59 +125,88 @@ export class EmbeddedBackend implements LlmBackend {
     rawRequest: ChatRequest,
     signal: AbortSignal,
     onText: ((text: string) => void) | undefined,
+    rawPrompt?: string,
   ): Promise<ChatResponse> {
     const started = performance.now();
     const request = parseChatRequest(rawRequest);
     if (signal.aborted) throw new AbortedError();
     const role = request.role ?? "main";
     const llama = await this.#pool.getLlama();
-    const validate =
-      request.jsonSchema === undefined ? undefined : compileJsonSchemaValidator(request.jsonSchema);
+    const schema = request.jsonSchema ?? (request.jsonObject === true ? anyJsonObject : undefined);
+    const validate = schema === undefined ? undefined : compileJsonSchemaValidator(schema);
     const grammar = await this.#grammarFor(llama, request);
     const lease = await this.#pool.acquire(role, signal);
     try {
-      const chat = new LlamaChat({
-        contextSequence: lease.sequence,
-        autoDisposeSequence: false,
-        ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
-      });
-      const chatWrapper = chat.chatWrapper;
       const sampling = { ...defaultSampling, ...request.sampling };
-      const history = toHistory(request.messages);
-      checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
       let firstTokenAt: number | undefined;
       let completionTokens = 0;
-      let result;
+      const options = {
+        signal,
+        stopOnAbortSignal: false,
+        maxTokens: sampling.maxTokens,
+        temperature: sampling.temperature,
+        topP: sampling.topP,
+        topK: sampling.topK,
+        ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
+        ...(sampling.stop === undefined || sampling.stop.length === 0
+          ? {}
+          : { customStopTriggers: sampling.stop }),
+        ...(grammar === undefined ? {} : { grammar }),
+        onToken: (tokens: readonly unknown[]) => {
+          firstTokenAt ??= performance.now();
+          completionTokens += tokens.length;
+        },
+        ...(onText === undefined ? {} : { onTextChunk: onText }),
+      };
+      let result: { response: string; metadata: { stopReason: string } };
+      let countPrompt: () => number;
       try {
-        result = await chat.generateResponse(history, {
-          signal,
-          stopOnAbortSignal: false,
-          maxTokens: sampling.maxTokens,
-          temperature: sampling.temperature,
-          topP: sampling.topP,
-          topK: sampling.topK,
-          ...(sampling.seed === undefined ? {} : { seed: sampling.seed }),
-          ...(sampling.stop === undefined || sampling.stop.length === 0
-            ? {}
-            : { customStopTriggers: sampling.stop }),
-          ...(grammar === undefined ? {} : { grammar }),
-          onToken: (tokens) => {
-            firstTokenAt ??= performance.now();
-            completionTokens += tokens.length;
-          },
-          ...(onText === undefined ? {} : { onTextChunk: onText }),
-        });
+        if (rawPrompt !== undefined) {
+          const tokens = lease.model.tokenize(rawPrompt);
+          if (tokens.length + Math.min(sampling.maxTokens, minimumAnswerRoom) > lease.sequence.contextSize) {
+            throw new AppError(
+              "CONTEXT_OVERFLOW",
+              `the prompt has ${tokens.length} tokens plus room to answer, but the context holds ` +
+                `${lease.sequence.contextSize} (inference.contextSize)`,
+              { param: "prompt" },
+            );
+          }
+          const completion = new LlamaCompletion({
+            contextSequence: lease.sequence,
+            autoDisposeSequence: false,
+          });
+          try {
+            result = await completion.generateCompletionWithMeta(tokens, options);
+          } finally {
+            completion.dispose({ disposeSequence: false });
+          }
+          countPrompt = () => tokens.length;
+        } else {
+          const chat = new LlamaChat({
+            contextSequence: lease.sequence,
+            autoDisposeSequence: false,
+            ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
+          });
+          const chatWrapper = chat.chatWrapper;
+          const history = toHistory(request.messages);
+          try {
+            checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
+            result = await chat.generateResponse(history, options);
+          } finally {
+            chat.dispose({ disposeSequence: false });
+          }
+          // Counted after generating, so the count does not delay the first token.
+          countPrompt = () => countPromptTokens(chatWrapper, lease, history);
+        }
       } catch (error) {
+        if (isAppError(error)) throw error;
         if (signal.aborted) throw new AbortedError("generation aborted", { cause: error });
         throw new AppError("INFERENCE_FAILED", `generation failed: ${errorMessage(error)}`, { cause: error });
-      } finally {
-        chat.dispose({ disposeSequence: false });
       }
       if (result.metadata.stopReason === "abort" || signal.aborted) throw new AbortedError();
 
       const ended = performance.now();
-      // Counted after generating, so the count does not delay the first token.
-      const promptTokens = countPromptTokens(chatWrapper, lease, history);
+      const promptTokens = countPrompt();
       const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
       const firstAt = firstTokenAt ?? ended;
       const decodeSeconds = (ended - firstAt) / 1000;
@@ -168,11 +238,15 @@ export class EmbeddedBackend implements LlmBackend {
   }
 
   async #grammarFor(llama: Llama, request: ChatRequest): Promise<LlamaGrammar | undefined> {
-    if (request.grammar === undefined && request.jsonSchema === undefined) return undefined;
+    if (request.grammar === undefined && request.jsonSchema === undefined && request.jsonObject !== true) {
+      return undefined;
+    }
     const key =
       request.grammar !== undefined
         ? `gbnf:${request.grammar}`
-        : `schema:${JSON.stringify(request.jsonSchema)}`;
+        : request.jsonSchema !== undefined
+          ? `schema:${JSON.stringify(request.jsonSchema)}`
+          : "json";
     let pending = this.#grammars.get(key);
     if (pending !== undefined) {
       // Refresh its place in the LRU order.

@@ -1,5 +1,5 @@
 export { EmbeddedBackend, defaultSampling } from "./embedded-backend.js";
-export type { EmbeddedBackendOptions } from "./embedded-backend.js";
+export type { CompletionRequest, EmbeddedBackendOptions, EmbeddingResult } from "./embedded-backend.js";
 export {
   ensureSynthesizedModel,
   resolveSynthCacheFileName,

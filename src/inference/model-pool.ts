@@ -9,6 +9,7 @@ import {
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
+  type LlamaEmbeddingContext,
   type LlamaModel,
 } from "node-llama-cpp";
 import { AbortedError, AppError, createSilentLogger, type Logger } from "../shared/index.js";
@@ -52,6 +53,9 @@ interface LoadedRole {
   context: LlamaContext;
   slots: Semaphore;
   freeSequences: LlamaContextSequence[];
+  /** Created on the first embedding request; one request at a time uses it. */
+  embedding?: Promise<LlamaEmbeddingContext>;
+  embeddingSlots: Semaphore;
   estimatedBytes: number;
   loadSeconds: number;
 }
@@ -229,6 +233,42 @@ export class ModelPool {
     };
   }
 
+  /**
+   * Embeds each text with the role's model (llama.cpp's embedding mode, a context of its own). A text longer
+   * than that context is a `CONTEXT_OVERFLOW` naming its index.
+   */
+  async embed(
+    role: ModelRole,
+    texts: readonly string[],
+    signal: AbortSignal,
+  ): Promise<{ vectors: number[][]; promptTokens: number }> {
+    const loaded = await abortable(this.load(role), signal);
+    const contextSize = Math.min(loaded.context.contextSize, 8192);
+    loaded.embedding ??= loaded.model.createEmbeddingContext({ contextSize, threads: this.#threads });
+    const context = await loaded.embedding;
+    await loaded.embeddingSlots.acquire(signal);
+    try {
+      const vectors: number[][] = [];
+      let promptTokens = 0;
+      for (const [index, text] of texts.entries()) {
+        if (signal.aborted) throw new AbortedError();
+        const tokens = loaded.model.tokenize(text);
+        if (tokens.length > contextSize) {
+          throw new AppError(
+            "CONTEXT_OVERFLOW",
+            `input[${index}] has ${tokens.length} tokens; the embedding context holds ${contextSize}`,
+            { param: `input[${index}]` },
+          );
+        }
+        promptTokens += tokens.length;
+        vectors.push([...(await context.getEmbeddingFor(tokens)).vector]);
+      }
+      return { vectors, promptTokens };
+    } finally {
+      loaded.embeddingSlots.release();
+    }
+  }
+
   status(): RoleStatus[] {
     return this.roles.map((role) => ({ role, file: this.#roleOptions(role).file, loaded: false }));
   }
@@ -267,6 +307,7 @@ export class ModelPool {
     this.#roles.clear();
     for (const pending of roles) {
       const loaded = await pending.catch(() => undefined);
+      await (await loaded?.embedding?.catch(() => undefined))?.dispose();
       await loaded?.context.dispose();
     }
     const models = [...this.#models.values()];
@@ -316,6 +357,7 @@ export class ModelPool {
         context,
         slots: new Semaphore(sequences, this.#options.maxQueue),
         freeSequences: [],
+        embeddingSlots: new Semaphore(1, this.#options.maxQueue),
         estimatedBytes: neededBytes,
         loadSeconds,
       };

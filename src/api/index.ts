@@ -1,0 +1,2 @@
+export { createServer } from "./server.js";
+export type { Server, ServerOptions } from "./server.js";
