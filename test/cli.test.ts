@@ -285,7 +285,7 @@ describe("cli", () => {
     });
 
     it("runs on a loud demo model when no model can be had, and reports degraded readiness", async () => {
-      const start = await runCli(["start"], {
+      const start = await runCli(["chat"], {
         input: "hola\n",
         env: { SARAI_INFERENCE_CONTEXT_SIZE: "512" },
       });
@@ -300,6 +300,40 @@ describe("cli", () => {
       expect(readiness.ready).toBe(true);
       expect(readiness.degraded).toContain("demo model: random weights, answers are noise");
     }, 120_000);
+
+    it("serves the API as `serve` (what npm start runs) and stops cleanly on SIGTERM", async () => {
+      const child = spawn(
+        process.execPath,
+        ["--import", tsx, cli, "serve", "--port", "0", "--model", tinyModel],
+        {
+          cwd: dataDir,
+          env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.resume();
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      await waitFor(() => /listening on (http:\/\/127\.0\.0\.1:\d+)/.test(stderr), 60_000);
+      const base = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr)?.[1] ?? "";
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      const ready = (await (await fetch(`${base}/ready`)).json()) as { ready: boolean };
+      expect(ready.ready).toBe(true);
+      const chat = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          model: "sarai",
+          messages: [{ role: "user", content: "hola" }],
+          max_tokens: 4,
+        }),
+      });
+      expect(chat.status).toBe(200);
+      const body = (await chat.json()) as { choices: { message: { content: string } }[] };
+      expect(body.choices[0]?.message.content.length).toBeGreaterThan(0);
+      child.kill("SIGTERM");
+      expect(await exited).toBe(0);
+    }, 90_000);
 
     it("stops the current answer on SIGINT and keeps the REPL going", async () => {
       const slowModel = await ensureTestModel(slowModelOptions);

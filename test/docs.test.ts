@@ -10,7 +10,10 @@ describe("docs", () => {
   it("lists every error code in the README with its HTTP status", async () => {
     const readme = await readFile(path.join(root, "README.md"), "utf8");
     const rows = new Map(
-      [...readme.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((match) => [match[1], Number(match[2])]),
+      [...readme.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((match) => [
+        match[1],
+        Number(match[2]),
+      ]),
     );
     for (const [code, entry] of Object.entries(errorCatalogue)) {
       expect(rows.get(code), `README error table row for ${code}`).toBe(entry.status);

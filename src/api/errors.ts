@@ -10,10 +10,7 @@ export const queueRetryAfterSeconds = 2;
 export function toValidationError(error: z.ZodError): AppError {
   const issue = error.issues[0];
   const param = issue === undefined || issue.path.length === 0 ? undefined : formatPath(issue.path);
-  const message =
-    issue === undefined
-      ? "invalid request"
-      : `${param ?? "body"}: ${describeIssue(issue)}`;
+  const message = issue === undefined ? "invalid request" : `${param ?? "body"}: ${describeIssue(issue)}`;
   return new AppError("INVALID_REQUEST", message, param === undefined ? {} : { param });
 }
 

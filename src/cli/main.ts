@@ -247,7 +247,8 @@ function buildProgram(): Command {
       )
       .option("--host <address>", "listen address (server.host)")
       .option("--port <n>", "TCP port (server.port)", parseInteger("--port", 0, 65_535))
-      .action(async (flags: { host?: string; port?: number }) => {
+      .option("-m, --model <source>", "main model for this run (models.main)")
+      .action(async (flags: { host?: string; port?: number; model?: string }) => {
         await runServe(global(), flags);
       });
   }
@@ -513,8 +514,12 @@ function buildProgram(): Command {
   return program;
 }
 
-async function runServe(global: GlobalOptions, flags: { host?: string; port?: number }): Promise<void> {
-  const overrides: ConfigPatch = {};
+async function runServe(
+  global: GlobalOptions,
+  flags: { host?: string; port?: number; model?: string },
+): Promise<void> {
+  const overrides: ConfigPatch =
+    flags.model === undefined ? {} : { models: { main: { source: flags.model } } };
   if (flags.host !== undefined || flags.port !== undefined) {
     overrides.server = {
       ...(flags.host === undefined ? {} : { host: flags.host }),
@@ -543,7 +548,10 @@ async function runServe(global: GlobalOptions, flags: { host?: string; port?: nu
     await app.pool.load("main");
   } catch (error) {
     // The server still starts: /ready says why it is not ready, and the process keeps running.
-    logger.error({ code: isAppError(error) ? error.code : "INTERNAL", message: (error as Error).message }, "main model failed to load");
+    logger.error(
+      { code: isAppError(error) ? error.code : "INTERNAL", message: (error as Error).message },
+      "main model failed to load",
+    );
   }
   const server = await createServer({ app, logger });
   const address = await server.listen();
