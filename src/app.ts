@@ -6,7 +6,9 @@ import {
   EmbeddedBackend,
   ModelPool,
   modelRoles,
+  RemoteBackend,
   resolveModels,
+  RoleRouter,
   type ChatResponse,
   type LlmBackend,
   type ModelRole,
@@ -94,15 +96,29 @@ export async function createApp(options: AppOptions): Promise<App> {
     logger,
     ...(options.llama === undefined ? {} : { llama: options.llama }),
   });
-  const backend = new EmbeddedBackend({ pool, logger });
+  const embedded = new EmbeddedBackend({ pool, logger });
+  const backends = new Map<ModelRole, LlmBackend>();
+  const remotes: RemoteBackend[] = [];
+  for (const role of modelRoles) {
+    if (models.roles[role] !== undefined) backends.set(role, embedded);
+    const remote = config.models[role]?.remote;
+    if (remote === undefined) continue;
+    const backend = new RemoteBackend({ ...remote, logger });
+    remotes.push(backend);
+    backends.set(role, backend);
+  }
+  const backend = new RoleRouter(backends);
   const turns = new TurnPipeline({ backend });
 
   const createdMs = Date.now();
   const offered: OfferedModel[] = [];
   for (const role of modelRoles) {
     const local = models.roles[role];
-    if (local === undefined) continue;
-    offered.push({ id: path.basename(local.file, ".gguf"), role, file: local.file, createdMs });
+    const remote = config.models[role]?.remote;
+    if (local !== undefined)
+      offered.push({ id: path.basename(local.file, ".gguf"), role, file: local.file, createdMs });
+    else if (remote !== undefined)
+      offered.push({ id: remote.model, role, remote: remote.baseUrl, createdMs });
   }
 
   // Gauges read the pool when Prometheus scrapes.
@@ -131,7 +147,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     config,
     pool,
     backend,
-    embedded: backend,
+    embedded,
     turns,
     metrics,
     models,
@@ -160,12 +176,15 @@ export async function createApp(options: AppOptions): Promise<App> {
       const components: Record<string, ComponentHealth> = {};
       const statuses = await pool.detailedStatus();
       const main = statuses.find((s) => s.role === "main");
+      const remoteMain = config.models.main?.remote;
       components["model"] =
-        main === undefined
-          ? { status: "failed", detail: "no main model" }
-          : main.loaded
-            ? { status: models.demoModel ? "degraded" : "ok", detail: main.file }
-            : { status: "failed", detail: `${main.file} is not loaded` };
+        remoteMain !== undefined
+          ? { status: "ok", detail: `remote ${remoteMain.model} at ${remoteMain.baseUrl}` }
+          : main === undefined
+            ? { status: "failed", detail: "no main model" }
+            : main.loaded
+              ? { status: models.demoModel ? "degraded" : "ok", detail: main.file }
+              : { status: "failed", detail: `${main.file} is not loaded` };
       const waiting = statuses.reduce((sum, s) => sum + (s.waiting ?? 0), 0);
       const queueFull = statuses.some((s) => (s.waiting ?? 0) >= config.server.maxQueue);
       components["queue"] = queueFull
@@ -182,6 +201,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (disposed) return;
       disposed = true;
       unsubscribe?.();
+      for (const remote of remotes) remote.dispose();
       await pool.dispose();
     },
   };

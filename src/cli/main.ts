@@ -545,7 +545,7 @@ async function runServe(
   progress.done();
   if (app.models.demoModel) printDemoBanner();
   try {
-    await app.pool.load("main");
+    if (app.pool.hasRole("main")) await app.pool.load("main");
   } catch (error) {
     // The server still starts: /ready says why it is not ready, and the process keeps running.
     logger.error(

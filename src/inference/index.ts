@@ -25,6 +25,9 @@ export { demoModelBanner, demoModelOptions, resolveModels } from "./model-resolv
 export type { ResolvedModels, ResolveModelsOptions } from "./model-resolver.js";
 export { parseModelSource, resolveModelSourcePath, safeParseModelSource } from "./model-source.js";
 export type { ModelSource } from "./model-source.js";
+export { RemoteBackend } from "./remote-backend.js";
+export type { RemoteBackendOptions, RemoteModelInfo } from "./remote-backend.js";
+export { RoleRouter } from "./role-router.js";
 export { modelRoles } from "./types.js";
 export type {
   ChatMessage,
