@@ -9,6 +9,7 @@ import {
   formatConfigIssues,
   formatConfigYaml,
   loadConfig,
+  logLevels,
   type ConfigPatch,
   type LoadedConfig,
 } from "../config/index.js";
@@ -222,17 +223,7 @@ function buildProgram(): Command {
     .description("SARAi: a private AI assistant that runs on this machine, CPU first")
     .version(packageJson.version, "-V, --version")
     .option("-c, --config <file>", "config file (default: $SARAI_CONFIG, else ./sarai.yaml if present)")
-    .addOption(
-      new Option("--log-level <level>", "log level").choices([
-        "fatal",
-        "error",
-        "warn",
-        "info",
-        "debug",
-        "trace",
-        "silent",
-      ]),
-    )
+    .addOption(new Option("--log-level <level>", "log level").choices(logLevels))
     .option("-v, --verbose", "also print the log on stderr")
     .showHelpAfterError("(run with --help for usage)");
   const global = () => program.opts<GlobalOptions>();

@@ -11,6 +11,7 @@ import { AsyncQueue } from "./async-queue.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import type { ModelPool, SequenceLease } from "./model-pool.js";
 import { parseChatRequest } from "./request.js";
+import { measureTimings } from "./timings.js";
 import type {
   ChatMessage,
   ChatRequest,
@@ -208,20 +209,11 @@ export class EmbeddedBackend implements LlmBackend {
       const ended = performance.now();
       const promptTokens = countPrompt();
       const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
-      const firstAt = firstTokenAt ?? ended;
-      const decodeSeconds = (ended - firstAt) / 1000;
       const response: ChatResponse = {
         text: result.response,
         finishReason,
         usage: { promptTokens, completionTokens },
-        timings: {
-          timeToFirstTokenMs: firstAt - started,
-          totalMs: ended - started,
-          tokensPerSecond:
-            completionTokens > 1 && decodeSeconds > 0
-              ? (completionTokens - 1) / decodeSeconds
-              : completionTokens / Math.max((ended - started) / 1000, 1e-9),
-        },
+        timings: measureTimings(started, firstTokenAt, ended, completionTokens),
         model: lease.file,
       };
       if (validate !== undefined) {
