@@ -15,7 +15,9 @@ export function toValidationError(error: z.ZodError): AppError {
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string {
-  if (issue.code === "invalid_type" && issue.input === undefined) return "is required";
+  // zod leaves `input` out of issues (unless parsing with `reportInput`), so only the message tells a missing
+  // field from one of the wrong type.
+  if (issue.code === "invalid_type" && issue.message.endsWith("received undefined")) return "is required";
   if (issue.code === "unrecognized_keys")
     return `unknown field ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
   return issue.message;

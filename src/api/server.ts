@@ -10,10 +10,10 @@ import Fastify, {
 } from "fastify";
 import type { App } from "../app.js";
 import type { Logger } from "../shared/index.js";
-import { AppError } from "../shared/index.js";
+import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
-import { buildErrorBody, sendError } from "./errors.js";
+import { sendError } from "./errors.js";
 
 export interface ServerOptions {
   app: App;
@@ -62,6 +62,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       const given = request.headers["x-request-id"];
       return typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
     },
+    // Errors Fastify raises before routing (a malformed percent-encoding in the URL) get our body too.
+    frameworkErrors: (error, request, reply) => void sendError(error, request, reply),
   });
 
   const inFlight = new Set<AbortController>();
@@ -74,10 +76,19 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     const controller = new AbortController();
     inFlight.add(controller);
     request.sarai = { signal: controller.signal };
+    // Node's requestTimeout only bounds receiving the request; server.requestTimeoutMs bounds generation too.
+    const timeout = setTimeout(() => {
+      const message = `the request took longer than server.requestTimeoutMs (${config.requestTimeoutMs} ms)`;
+      controller.abort(new AppError("REQUEST_TIMEOUT", message));
+    }, config.requestTimeoutMs);
+    timeout.unref();
     // The socket closing before the response finished means the client went away: stop its generation.
     reply.raw.on("close", () => {
+      clearTimeout(timeout);
       inFlight.delete(controller);
       if (!reply.raw.writableFinished) controller.abort();
+      // A connection kept alive after its last response would hold close() open for keepAliveTimeout (72 s).
+      if (closing) fastify.server.closeIdleConnections();
     });
     if (config.apiKeys.length > 0 && request.url !== "/health") authenticate(request, config.apiKeys);
   });
@@ -93,7 +104,12 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     );
   });
 
-  fastify.setErrorHandler((error, request, reply) => sendError(error, request, reply));
+  fastify.setErrorHandler((error, request, reply) => {
+    // A generation stopped by the request timeout fails as aborted; the client is told why instead.
+    const reason: unknown = (request.sarai as RequestContext | null)?.signal.reason;
+    const timedOut = isAppError(error) && error.code === "ABORTED" && isAppError(reason);
+    return sendError(timedOut ? reason : error, request, reply);
+  });
   fastify.setNotFoundHandler((request, reply) =>
     sendError(
       new AppError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
@@ -108,14 +124,14 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       max: config.rateLimitPerMinute,
       timeWindow: 60_000,
       allowList: (request) => request.url === "/health",
-      keyGenerator: (request) => keyId(request) ?? request.ip,
-      errorResponseBuilder: (_request, context) => ({
-        statusCode: 429,
-        ...buildErrorBody(
+      // Without auth, any bearer token passes unchecked: counting by it would let a client dodge the limit.
+      keyGenerator: (request) => (config.apiKeys.length > 0 ? keyId(request) : undefined) ?? request.ip,
+      // The plugin throws what this returns, so it must be an error our error handler maps to 429.
+      errorResponseBuilder: (_request, context) =>
+        new AppError(
           "RATE_LIMITED",
           `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`,
         ),
-      }),
     });
   }
 
