@@ -52,6 +52,17 @@ describe("config", () => {
       expect(loaded.file).toBeUndefined();
       expect(loaded.envVars).toEqual([]);
       expect(loaded.config).toEqual({
+        server: {
+          host: "127.0.0.1",
+          port: 8080,
+          apiKeys: [],
+          bodyLimitKb: 1024,
+          requestTimeoutMs: 600_000,
+          rateLimitPerMinute: 120,
+          corsOrigins: [],
+          maxQueue: 16,
+          shutdownGraceMs: 10_000,
+        },
         paths: {
           dataDir,
           modelsDir: path.join(dataDir, "models"),
@@ -197,7 +208,7 @@ describe("config", () => {
           "log.maxFiles: must be >= 1",
           "inference.threads: expected integer, received 1.5",
           "inference.batchSize: must be <= 8192",
-          "models.main.source: required",
+          "models.main: give exactly one of source (a local model) or remote (a server)",
           "models.draft: must not be empty",
           "models.fallback: expected string or object, received number",
           "extra: unknown key",
@@ -290,7 +301,11 @@ describe("config", () => {
       const size = load({}, { SARAI_MODELS_MAIN_CONTEXT_SIZE: "512", SARAI_MODELS_MAIN_SEQUENCES: "4" });
       expect(size.config.models.main).toEqual({ source: "alias-a", contextSize: 512, sequences: 4 });
       expect(loadConfigError({}, { SARAI_MODELS_DRAFT_CONTEXT_SIZE: "512" }).issues).toEqual([
-        { path: "models.draft.source", message: "required", source: "SARAI_MODELS_DRAFT_CONTEXT_SIZE" },
+        {
+          path: "models.draft",
+          message: "give exactly one of source (a local model) or remote (a server)",
+          source: "SARAI_MODELS_DRAFT_CONTEXT_SIZE",
+        },
       ]);
       const shorthand = load({}, { SARAI_MODELS_FALLBACK: "/f.gguf", SARAI_MODELS_MAIN: "alias-b" });
       expect(shorthand.config.models.fallback).toEqual({ source: "/f.gguf" });

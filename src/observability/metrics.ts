@@ -15,7 +15,10 @@ export interface Metrics {
 }
 
 export interface MetricsOptions {
-  /** Called on every scrape before the values are read: where gauges of other subsystems get refreshed. */
+  /**
+   * Called by each subsystem gauge on every scrape before its value is read (prom-client reads gauges in
+   * parallel, so each one refreshes itself): where gauges of other subsystems get their values.
+   */
   onCollect?: () => Promise<void>;
 }
 
@@ -73,12 +76,18 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: "Sequences generating right now",
       labelNames: ["role"],
       registers,
+      async collect() {
+        await options.onCollect?.();
+      },
     }),
     modelLoadSeconds: new Gauge({
       name: "sarai_model_load_seconds",
       help: "How long loading the role's model took",
       labelNames: ["role"],
       registers,
+      async collect() {
+        await options.onCollect?.();
+      },
     }),
     ramGb: new Gauge({
       name: "sarai_ram_gb",
