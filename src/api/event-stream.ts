@@ -45,7 +45,9 @@ export async function writeEventStream(
     }
     raw.write("data: [DONE]\n\n");
   } catch (error) {
-    const appError = isAppError(error) ? error : toAppError(error);
+    // A stream cut by the server (request timeout) says so; one cut by the client has nobody to tell.
+    const reason: unknown = request.sarai.signal.reason;
+    const appError = isAppError(reason) ? reason : isAppError(error) ? error : toAppError(error);
     if (appError.code !== "ABORTED") {
       if (appError.code === "INTERNAL" || appError.code === "INFERENCE_FAILED") {
         request.log.error({ err: error }, "stream failed");

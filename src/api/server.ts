@@ -13,7 +13,7 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
-import { sendError } from "./errors.js";
+import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
   app: App;
@@ -61,6 +61,14 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     genReqId: (request) => {
       const given = request.headers["x-request-id"];
       return typeof given === "string" && requestIdPattern.test(given) ? given : randomUUID();
+    },
+    // Requests Node's HTTP parser rejects (bad request line, bad headers) get an OpenAI-shaped 400 as well.
+    clientErrorHandler: (_error, socket) => {
+      if (!socket.writable) return;
+      const body = JSON.stringify(buildErrorBody("INVALID_REQUEST", "malformed HTTP request"));
+      socket.end(
+        `HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     },
     // Errors Fastify raises before routing (a malformed percent-encoding in the URL) get our body too.
     frameworkErrors: (error, request, reply) => void sendError(error, request, reply),
