@@ -12,6 +12,7 @@ import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import type { ModelPool, SequenceLease } from "./model-pool.js";
 import { parseChatRequest } from "./request.js";
 import { measureTimings } from "./timings.js";
+import { defaultSampling } from "./types.js";
 import type {
   ChatMessage,
   ChatRequest,
@@ -20,7 +21,6 @@ import type {
   FinishReason,
   LlmBackend,
   ModelRole,
-  SamplingOptions,
 } from "./types.js";
 
 const anyJsonObject = Object.freeze({ type: "object" });
@@ -38,14 +38,6 @@ function toPromptRequest(request: CompletionRequest): ChatRequest {
   const { prompt, ...rest } = request;
   return { ...rest, messages: [{ role: "user", content: prompt }] };
 }
-
-/** Sampling used where a request leaves a field out. */
-export const defaultSampling: Readonly<Required<Omit<SamplingOptions, "seed" | "stop">>> = Object.freeze({
-  temperature: 0.7,
-  topP: 0.95,
-  topK: 40,
-  maxTokens: 512,
-});
 
 export interface EmbeddedBackendOptions {
   pool: ModelPool;

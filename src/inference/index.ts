@@ -1,4 +1,4 @@
-export { EmbeddedBackend, defaultSampling } from "./embedded-backend.js";
+export { EmbeddedBackend } from "./embedded-backend.js";
 export type { CompletionRequest, EmbeddedBackendOptions, EmbeddingResult } from "./embedded-backend.js";
 export {
   ensureSynthesizedModel,
@@ -28,7 +28,7 @@ export type { ModelSource } from "./model-source.js";
 export { RemoteBackend } from "./remote-backend.js";
 export type { RemoteBackendOptions, RemoteModelInfo } from "./remote-backend.js";
 export { RoleRouter } from "./role-router.js";
-export { modelRoles } from "./types.js";
+export { defaultSampling, modelRoles } from "./types.js";
 export type {
   ChatMessage,
   ChatRequest,

@@ -9,7 +9,9 @@ import {
   type ErrorCode,
   type Logger,
 } from "../shared/index.js";
-import { defaultSampling, type EmbeddingResult } from "./embedded-backend.js";
+import type { EmbeddingResult } from "./embedded-backend.js";
+import { measureTimings } from "./timings.js";
+import { defaultSampling } from "./types.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import { parseChatRequest } from "./request.js";
 import type { ChatRequest, ChatResponse, ChatStreamChunk, FinishReason, LlmBackend, Usage } from "./types.js";
@@ -238,7 +240,6 @@ export class RemoteBackend implements LlmBackend {
         done = true;
         if (text !== "") yield { type: "delta", text };
       } else {
-        const parser = new SseParser();
         const handle = (event: ServerSentEvent): string | undefined => {
           if (event.data === "[DONE]") {
             done = true;
@@ -260,28 +261,14 @@ export class RemoteBackend implements LlmBackend {
           if (parsed.finishReason !== undefined) finishReason = parsed.finishReason;
           return parsed.text;
         };
-        reading: for await (const bytes of exchange.body()) {
-          for (const event of parser.push(bytes)) {
-            const delta = handle(event);
-            if (done) break reading;
-            if (delta !== undefined && delta !== "") {
-              firstAt ??= performance.now();
-              deltas += 1;
-              text += delta;
-              yield { type: "delta", text: delta };
-            }
-          }
-        }
-        if (!done) {
-          for (const event of parser.end()) {
-            const delta = handle(event);
-            if (done) break;
-            if (delta !== undefined && delta !== "") {
-              firstAt ??= performance.now();
-              deltas += 1;
-              text += delta;
-              yield { type: "delta", text: delta };
-            }
+        for await (const event of readEvents(exchange.body())) {
+          const delta = handle(event);
+          if (done) break;
+          if (delta !== undefined && delta !== "") {
+            firstAt ??= performance.now();
+            deltas += 1;
+            text += delta;
+            yield { type: "delta", text: delta };
           }
         }
       }
@@ -295,25 +282,17 @@ export class RemoteBackend implements LlmBackend {
       }
       const ended = performance.now();
       const completionTokens = usage?.completionTokens ?? deltas;
-      const first = firstAt ?? ended;
-      const decodeSeconds = (ended - first) / 1000;
       const response: ChatResponse = {
         text,
         finishReason: finishReason ?? "stop",
         usage: { promptTokens: usage?.promptTokens ?? 0, completionTokens },
-        timings: {
-          timeToFirstTokenMs: first - started,
-          totalMs: ended - started,
-          tokensPerSecond:
-            completionTokens > 1 && decodeSeconds > 0
-              ? (completionTokens - 1) / decodeSeconds
-              : completionTokens / Math.max((ended - started) / 1000, 1e-9),
-        },
+        timings: measureTimings(started, firstAt, ended, completionTokens),
         model: model ?? this.#model,
       };
       if (validate !== undefined) {
         response.json = parseJsonOutput(text, validate, response.finishReason, sampling.maxTokens);
       }
+      await exchange.release();
       this.#logger.debug(
         {
           url: this.#display + path,
@@ -357,7 +336,7 @@ export class RemoteBackend implements LlmBackend {
     accept: string,
     signal: AbortSignal,
   ): Promise<Exchange> {
-    if (this.#disposed) throw new AppError("INTERNAL", "the remote backend was disposed");
+    if (this.#disposed) throw new AppError("SHUTTING_DOWN", "the remote backend was disposed");
     const url = new URL(this.#root);
     url.pathname = `${url.pathname}${path}`;
     const display = `${this.#display}${path}`;
@@ -448,7 +427,8 @@ export class RemoteBackend implements LlmBackend {
     if (status === 401 || status === 403) hint = " (check the remote apiKey)";
     else if (code === "INFERENCE_FAILED" && status === 404) hint = " (is baseUrl the server's API root?)";
     const message = this.#redact(`the remote model server ${this.#display}${path} ${what}: ${detail}${hint}`);
-    const passParam = code === "INVALID_REQUEST" || code === "CONTEXT_OVERFLOW" || code === "GRAMMAR_INVALID";
+    // A param names a field of the request, which only means something for the caller's own mistakes.
+    const passParam = errorCatalogue[code].status < 500 || code === "OUTPUT_INVALID";
     return new AppError(code, message, passParam && info.param !== undefined ? { param: info.param } : {});
   }
 
@@ -469,6 +449,10 @@ export class RemoteBackend implements LlmBackend {
 const anyJsonObject = Object.freeze({ type: "object" });
 const maxJsonBytes = 256 * 2 ** 20;
 const maxErrorBytes = 64 * 2 ** 10;
+/** Longest wait for the rest of a body after `[DONE]` before its connection is cut rather than reused. */
+const drainGraceMs = 2_000;
+/** Longest the `done` chunk waits for that before it goes out anyway. */
+const drainWaitMs = 50;
 const midStream = "reported an error in the middle of the stream";
 
 /** Errors worth another attempt: the connection failed before the server sent anything. */
@@ -493,8 +477,8 @@ const connectionErrorCodes = new Set([
 
 const connectionErrorNames: Record<string, string> = {
   ECONNREFUSED: "connection refused",
-  ECONNRESET: "connection reset before any response",
-  EPIPE: "connection closed before any response",
+  ECONNRESET: "connection reset",
+  EPIPE: "connection closed",
   ENOTFOUND: "host not found",
   EAI_AGAIN: "temporary DNS failure",
   EHOSTUNREACH: "host unreachable",
@@ -520,13 +504,11 @@ interface UpstreamErrorInfo {
 
 function errorCodeFor(status: number, info: UpstreamErrorInfo): ErrorCode {
   const upstream = typeof info.code === "string" ? info.code.toUpperCase() : undefined;
-  if (upstream !== undefined && upstream in errorCatalogue && passThroughCodes.has(upstream as ErrorCode)) {
-    return upstream as ErrorCode;
-  }
+  if (upstream !== undefined && passThroughCodes.has(upstream as ErrorCode)) return upstream as ErrorCode;
   if (
     upstream === "CONTEXT_LENGTH_EXCEEDED" ||
     info.type === "exceed_context_size_error" ||
-    (status === 400 && /maximum context length|context (size|length|window)/i.test(info.message ?? ""))
+    (status === 400 && /maximum context length|exceeds the (available )?context/i.test(info.message ?? ""))
   ) {
     return "CONTEXT_OVERFLOW";
   }
@@ -627,6 +609,14 @@ function readUsage(usage: unknown): Usage | undefined {
 function mapFinishReason(reason: unknown): FinishReason | undefined {
   if (typeof reason !== "string" || reason === "") return undefined;
   return reason === "length" || reason === "max_tokens" ? "length" : "stop";
+}
+
+async function* readEvents(
+  body: AsyncIterable<Uint8Array>,
+): AsyncGenerator<ServerSentEvent, void, undefined> {
+  const parser = new SseParser();
+  for await (const bytes of body) yield* parser.push(bytes);
+  yield* parser.end();
 }
 
 /** One event of a `text/event-stream`. */
@@ -841,16 +831,63 @@ class Exchange {
 
   /** Ends the exchange; an unfinished response is cut, which the server sees as a closed connection. */
   close(): void {
-    if (this.#closed) return;
+    if (!this.#finish()) return;
+    if (this.#response?.readableEnded !== true) {
+      this.#request?.destroy();
+      this.#response?.destroy();
+    }
+  }
+
+  /**
+   * Ends an exchange whose answer is complete (`[DONE]` has come). What is left of the body, usually just the
+   * end of the chunked encoding, is read and dropped so the connection can serve the next request; if it does
+   * not come soon, the connection is cut. Resolves once the connection is back in the pool, or after a short
+   * wait while the draining goes on in the background.
+   */
+  release(): Promise<void> {
+    const response = this.#response;
+    if (response === undefined || response.readableEnded) {
+      this.close();
+      return Promise.resolve();
+    }
+    if (!this.#finish()) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const cut = setTimeout(
+        () => {
+          this.#request?.destroy();
+          response.destroy();
+        },
+        Math.min(this.#options.readTimeoutMs, drainGraceMs),
+      );
+      cut.unref();
+      const waited = setTimeout(resolve, drainWaitMs);
+      waited.unref();
+      const drain = () => {
+        while (response.read() !== null);
+      };
+      response.on("readable", drain);
+      response.once("end", () => {
+        clearTimeout(waited);
+        // The agent takes the socket back on the next tick.
+        process.nextTick(resolve);
+      });
+      response.once("close", () => {
+        clearTimeout(cut);
+        clearTimeout(waited);
+        resolve();
+      });
+      drain();
+    });
+  }
+
+  /** Stops the timers and listeners; false if the exchange had already ended. */
+  #finish(): boolean {
+    if (this.#closed) return false;
     this.#closed = true;
     this.#disarm();
     this.#options.signal.removeEventListener("abort", this.#onAbort);
     this.#socket?.removeListener("data", this.#onSocketData);
-    const response = this.#response;
-    if (response === undefined || !response.complete) {
-      this.#request?.destroy();
-      response?.destroy();
-    }
+    return true;
   }
 
   #waitForHeaders(): void {

@@ -25,6 +25,14 @@ export interface SamplingOptions {
   stop?: readonly string[];
 }
 
+/** Sampling used where a request leaves a field out, by every backend. */
+export const defaultSampling: Readonly<Required<Omit<SamplingOptions, "seed" | "stop">>> = Object.freeze({
+  temperature: 0.7,
+  topP: 0.95,
+  topK: 40,
+  maxTokens: 512,
+});
+
 export interface ChatRequest {
   messages: readonly ChatMessage[];
   sampling?: SamplingOptions;
