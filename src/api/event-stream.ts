@@ -32,7 +32,22 @@ export async function writeEventStream(
     connection: "keep-alive",
     "x-request-id": request.id,
   });
-  const send = (data: unknown) => raw.write(`data: ${JSON.stringify(data)}\n\n`);
+  // Events are written in a later turn of the event loop, batched: by then node-llama-cpp has handed the next
+  // token's evaluation to its native thread, so serialising and writing overlap with generation instead of
+  // delaying it.
+  let pending: unknown[] = [];
+  let scheduled: NodeJS.Immediate | undefined;
+  const flush = () => {
+    scheduled = undefined;
+    if (pending.length === 0) return;
+    const text = pending.map((data) => `data: ${JSON.stringify(data)}\n\n`).join("");
+    pending = [];
+    raw.write(text);
+  };
+  const send = (data: unknown) => {
+    pending.push(data);
+    scheduled ??= setImmediate(flush);
+  };
   if (shape.start !== undefined) send(shape.start);
   try {
     for (let next = first; next.done !== true; next = await stream.next()) {
@@ -43,6 +58,8 @@ export async function writeEventStream(
         for (const event of shape.onDone(item.response)) send(event);
       }
     }
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    flush();
     raw.write("data: [DONE]\n\n");
   } catch (error) {
     // A stream cut by the server (request timeout) says so; one cut by the client has nobody to tell.
@@ -55,6 +72,8 @@ export async function writeEventStream(
       send(buildErrorBody(appError.code, appError.message, appError.param));
     }
   } finally {
+    if (scheduled !== undefined) clearImmediate(scheduled);
+    flush();
     await stream.return(undefined);
     raw.end();
   }
