@@ -60,10 +60,21 @@ export function registerCompletionRoutes(fastify: FastifyInstance, app: App): vo
     return {
       object: "list",
       model: model.id,
-      data: result.vectors.map((embedding, index) => ({ object: "embedding", index, embedding })),
+      data: result.vectors.map((vector, index) => ({
+        object: "embedding",
+        index,
+        // The official clients ask for base64: little-endian float32s, as OpenAI sends them.
+        embedding: body.encoding_format === "base64" ? encodeFloat32Base64(vector) : vector,
+      })),
       usage: { prompt_tokens: result.promptTokens, total_tokens: result.promptTokens },
     };
   });
+}
+
+function encodeFloat32Base64(vector: readonly number[]): string {
+  const bytes = Buffer.alloc(vector.length * 4);
+  vector.forEach((value, i) => bytes.writeFloatLE(value, i * 4));
+  return bytes.toString("base64");
 }
 
 function toSampling(body: CompletionRequest): SamplingOptions {

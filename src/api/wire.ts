@@ -86,7 +86,7 @@ export const embeddingRequest = z
   .object({
     model: z.string().min(1).max(256),
     input: z.union([z.string(), z.array(z.string()).min(1).max(256)]),
-    encoding_format: z.enum(["float"], "only float encoding is supported").optional(),
+    encoding_format: z.enum(["float", "base64"]).optional(),
     user: z.string().max(256).optional(),
   })
   .loose();
