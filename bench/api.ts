@@ -38,16 +38,19 @@ import {
   inspectModelFile,
   type ChatMessage,
   type ChatRequest,
-  type SynthOptions,
 } from "../src/inference/index.js";
 import { createSilentLogger } from "../src/shared/index.js";
 import {
+  assertSameOutput,
+  benchMessages,
+  benchModelShape,
+  formatSpread,
   formatTable,
   medianConfidenceInterval,
   pairRatios,
+  parseIntegerOption,
   quantileOfSorted,
   summarize,
-  type Summary,
 } from "./_stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -56,25 +59,10 @@ const cliEntry = path.join(root, "src", "cli", "main.ts");
 // The server runs in a temp folder, where `--import tsx` would not resolve.
 const tsxLoader = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
-/** The model bench/inference.ts uses: the model's work dominates per-token JavaScript. Same cache file. */
-const streamModelShape = {
-  layers: 8,
-  width: 512,
-  ffn: 2048,
-  heads: 8,
-  kvHeads: 4,
-  quantization: "Q8_0",
-  seed: 11,
-  tokenizer: "byte",
-} as const satisfies Omit<SynthOptions, "outPath">;
+/** The model bench/inference.ts uses (the same cache file). */
+const streamModelShape = { ...benchModelShape, tokenizer: "byte" } as const;
 
-const messages: ChatMessage[] = [
-  { role: "system", content: "You are SARAi, a private assistant that runs on this computer." },
-  {
-    role: "user",
-    content: "Explain in a few sentences why the sky looks blue during the day and red at sunset.",
-  },
-];
+const messages: ChatMessage[] = [...benchMessages];
 const seed = 42;
 
 /** Sequences per context on both sides; SARAi's default. */
@@ -509,17 +497,6 @@ function toSample(
   };
 }
 
-function assertSameOutput(reference: StreamSample, sample: StreamSample, arm: string): void {
-  if (sample.text === reference.text && sample.completionTokens === reference.completionTokens) return;
-  let at = 0;
-  while (at < sample.text.length && sample.text[at] === reference.text[at]) at += 1;
-  throw new Error(
-    `outputs identical: no — the ${arm} run gave ${sample.completionTokens} tokens ` +
-      `(reference ${reference.completionTokens}) and differs from character ${at}: ` +
-      `${JSON.stringify(sample.text.slice(at, at + 40))} vs ${JSON.stringify(reference.text.slice(at, at + 40))}`,
-  );
-}
-
 function reportStream(api: readonly StreamSample[], direct: readonly StreamSample[]): void {
   const metrics = [
     { name: "TTFT (ms)", pick: (s: StreamSample) => s.ttftMs, digits: 1 },
@@ -581,11 +558,6 @@ function reportStream(api: readonly StreamSample[], direct: readonly StreamSampl
   console.log(
     `target: API/direct ≥ ${tokensPerSecondTarget} on decode tokens/s: ${ratio.median.toFixed(3)} → ${verdict}`,
   );
-}
-
-function formatSpread(summary: Summary, digits: number): string {
-  const f = (value: number) => value.toFixed(digits);
-  return `${f(summary.median)} [${f(summary.p25)}–${f(summary.p75)}]`;
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -905,13 +877,7 @@ function parseOptions(args: string[]): BenchOptions | undefined {
     console.log(usage);
     return undefined;
   }
-  const integer = (name: string, value: string, min: number) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) {
-      throw new RangeError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}\n${usage}`);
-    }
-    return parsed;
-  };
+  const integer = (name: string, value: string, min: number) => parseIntegerOption(name, value, min, usage);
   const only = values.only;
   if (only !== undefined && only !== "stream" && only !== "load") {
     throw new RangeError(`--only must be stream or load, got ${JSON.stringify(only)}\n${usage}`);

@@ -30,9 +30,18 @@ import {
   ModelPool,
   type ChatMessage,
   type ChatRequest,
-  type SynthOptions,
 } from "../src/inference/index.js";
-import { formatTable, medianConfidenceInterval, pairRatios, summarize, type Summary } from "./_stats.js";
+import {
+  assertSameOutput,
+  benchMessages,
+  benchModelShape,
+  formatSpread,
+  formatTable,
+  medianConfidenceInterval,
+  pairRatios,
+  parseIntegerOption,
+  summarize,
+} from "./_stats.js";
 
 /** What one generation looked like from the caller's side. */
 interface Sample {
@@ -66,30 +75,12 @@ interface BenchOptions {
   tokenizer: "byte" | "qwen2";
 }
 
-/**
- * Big enough that the model's work dominates per-token JavaScript (about 6 ms of CPU per token on one
- * EPYC core, 0.2 s of prompt), small enough that the default run takes about 1.5 minutes.
- */
-const modelShape = {
-  layers: 8,
-  width: 512,
-  ffn: 2048,
-  heads: 8,
-  kvHeads: 4,
-  quantization: "Q8_0",
-  seed: 11,
-} as const satisfies Omit<SynthOptions, "outPath">;
+const modelShape = benchModelShape;
 
 /** SARAi's configuration defaults (`inference.batchSize`, `contextSize`, `sequences`). */
 const contextOptions = { batchSize: 512, contextSize: 4096, sequences: 2 } as const;
 
-const messages: ChatMessage[] = [
-  { role: "system", content: "You are SARAi, a private assistant that runs on this computer." },
-  {
-    role: "user",
-    content: "Explain in a few sentences why the sky looks blue during the day and red at sunset.",
-  },
-];
+const messages: ChatMessage[] = [...benchMessages];
 
 const usage =
   "usage: npm run bench -- inference [--runs N] [--warmup N] [--tokens N] [--threads 1|2] [--model byte|qwen2]";
@@ -264,17 +255,6 @@ function toSample(
   };
 }
 
-function assertSameOutput(reference: Sample, sample: Sample, arm: string): void {
-  if (sample.text === reference.text && sample.completionTokens === reference.completionTokens) return;
-  let at = 0;
-  while (at < sample.text.length && sample.text[at] === reference.text[at]) at += 1;
-  throw new Error(
-    `outputs identical: no — the ${arm} run gave ${sample.completionTokens} tokens ` +
-      `(reference ${reference.completionTokens}) and differs from character ${at}: ` +
-      `${JSON.stringify(sample.text.slice(at, at + 40))} vs ${JSON.stringify(reference.text.slice(at, at + 40))}`,
-  );
-}
-
 /** The overhead target of the port, in percent, on wall-clock TTFT and decode tokens/s. */
 const overheadTargetPercent = 3;
 
@@ -365,11 +345,6 @@ function formatPercent(value: number): string {
   return `${value >= 0 ? "+" : ""}${value.toFixed(1)}%`;
 }
 
-function formatSpread(summary: Summary, digits: number): string {
-  const f = (value: number) => value.toFixed(digits);
-  return `${f(summary.median)} [${f(summary.p25)}–${f(summary.p75)}]`;
-}
-
 /** The options, or `undefined` when only the usage was asked for (and printed). */
 function parseOptions(args: string[]): BenchOptions | undefined {
   const { values } = parseArgs({
@@ -388,13 +363,7 @@ function parseOptions(args: string[]): BenchOptions | undefined {
     console.log(usage);
     return undefined;
   }
-  const integer = (name: string, value: string, min: number) => {
-    const parsed = Number(value);
-    if (!Number.isInteger(parsed) || parsed < min) {
-      throw new RangeError(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(value)}\n${usage}`);
-    }
-    return parsed;
-  };
+  const integer = (name: string, value: string, min: number) => parseIntegerOption(name, value, min, usage);
   if (values.model !== "byte" && values.model !== "qwen2") {
     throw new RangeError(`--model must be byte or qwen2, got ${JSON.stringify(values.model)}\n${usage}`);
   }

@@ -5,7 +5,6 @@ import Fastify, {
   LogController,
   type FastifyBaseLogger,
   type FastifyInstance,
-  type FastifyReply,
   type FastifyRequest,
 } from "fastify";
 import type { App } from "../app.js";
@@ -211,5 +210,3 @@ function authenticate(request: FastifyRequest, keys: readonly string[]): void {
   }
   if (!ok) throw new AppError("UNAUTHORIZED", "invalid API key");
 }
-
-export type { FastifyReply };
