@@ -5,17 +5,18 @@ import importX from "eslint-plugin-import-x";
 
 /**
  * Layer direction from ARCHITECTURE.md: a folder may import only from folders to its left.
- * shared ← config ← {inference, …} ← assistant ← app ← {api, cli}
+ * shared ← config ← {inference, memory, …} ← assistant ← app ← {api, cli}
  */
 const layers = {
   shared: [],
   config: ["shared"],
   inference: ["shared", "config"],
+  memory: ["shared", "config"],
   observability: ["shared", "config"],
-  assistant: ["shared", "config", "inference", "observability"],
-  app: ["shared", "config", "inference", "observability", "assistant"],
-  api: ["shared", "config", "inference", "observability", "assistant", "app"],
-  cli: ["shared", "config", "inference", "observability", "assistant", "app", "api"],
+  assistant: ["shared", "config", "inference", "memory", "observability"],
+  app: ["shared", "config", "inference", "memory", "observability", "assistant"],
+  api: ["shared", "config", "inference", "memory", "observability", "assistant", "app"],
+  cli: ["shared", "config", "inference", "memory", "observability", "assistant", "app", "api"],
 };
 const allFolders = Object.keys(layers);
 const zones = Object.entries(layers)

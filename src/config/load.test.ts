@@ -73,7 +73,25 @@ describe("config", () => {
         log: { level: "info", file: true, maxSizeMb: 10, maxFiles: 5 },
         inference: { threads: 0, batchSize: 512, contextSize: 4096, sequences: 2, ramBudgetMb: 8192 },
         models: { autoPull: true, default: "qwen2.5-1.5b" },
+        memory: {
+          enabled: true,
+          database: path.join(dataDir, "state", "sarai.db"),
+          synchronous: "normal",
+          recallTokens: 256,
+          recallLimit: 24,
+          maxExtractChars: 4000,
+          storeAssistantFacts: true,
+          modelExtraction: false,
+          retentionDays: 365,
+        },
       });
+    });
+
+    it("puts the memory database under the state directory and resolves a relative one against the file", () => {
+      const file = writeConfig("conf/sarai.yaml", ["memory:", "  database: ./db/mem.db"].join("\n"));
+      expect(load({ file }).config.memory.database).toBe(path.join(path.dirname(file), "db", "mem.db"));
+      const moved = writeConfig("conf2/sarai.yaml", ["paths:", "  stateDir: /srv/state"].join("\n"));
+      expect(load({ file: moved }).config.memory.database).toBe("/srv/state/sarai.db");
     });
 
     it("puts the data directory under an absolute XDG_DATA_HOME and ignores a relative one", () => {

@@ -24,7 +24,7 @@ export function resolveLayerPaths(
     } else if (typeof value === "string" && value.trim() !== "") {
       const kind = getPathKind(field);
       result[key] =
-        kind === "directory"
+        kind === "directory" || kind === "file"
           ? resolvePath(value, baseDir, homeDir)
           : kind === "model-source"
             ? resolveModelSource(value, baseDir, homeDir)

@@ -33,12 +33,13 @@ export const autoRamBudgetShare = 0.8;
  * How path resolution treats a string field: a `directory` is always made absolute; a `model-source` only when it
  * looks like a file path (see `isPathLikeSource`), since it may also be an alias, an `hf:` URI or a URL.
  */
-export type PathKind = "directory" | "model-source";
+export type PathKind = "directory" | "file" | "model-source";
 
 /** Marks the string schemas whose values are paths, so that loaders can find them by walking the schema. */
 export const pathFields = z.registry<{ pathKind: PathKind }>();
 
 const directoryPath = z.string().min(1).register(pathFields, { pathKind: "directory" });
+const filePath = z.string().min(1).register(pathFields, { pathKind: "file" });
 
 const modelSource = z.string().trim().min(1).register(pathFields, { pathKind: "model-source" });
 
@@ -222,6 +223,35 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const memory = z
+    .object({
+      /** Recall facts into every turn and store the facts each turn states. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** The SQLite database file. Default: `<stateDir>/sarai.db`. */
+      database: filePath.optional(),
+      /**
+       * `normal` survives a crash of SARAi (WAL); `full` also survives a power cut, at a cost per write.
+       * Default: `normal`.
+       */
+      synchronous: z.enum(["normal", "full"]).default("normal"),
+      /** Tokens of recalled facts added to the system prompt, 0–4096 (about 4 characters a token). Default: `256`. */
+      recallTokens: z.int().min(0).max(4096).default(256),
+      /** Most facts recalled into one turn, 1–200. Default: `24`. */
+      recallLimit: z.int().min(1).max(200).default(24),
+      /** Characters of a message the extractor reads; the rest is ignored and the cut reported. Default: `4000`. */
+      maxExtractChars: z.int().min(100).max(100_000).default(4000),
+      /** Also store facts the assistant's reply states (confidence 0.7). Default: `true`. */
+      storeAssistantFacts: z.boolean().default(true),
+      /**
+       * Also extract facts with the main model under a JSON-schema grammar, merged with the rules. Worth it only
+       * with a capable model. Default: `false`.
+       */
+      modelExtraction: z.boolean().default(false),
+      /** Days after which unpinned facts not seen again are removed by `rotate`. Default: `365`. */
+      retentionDays: z.int().min(1).max(36_500).default(365),
+    })
+    .strict();
+
   // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
   return z
     .object({
@@ -230,6 +260,7 @@ function createConfigObjectSchema(system: SystemContext) {
       log: log.prefault({}),
       inference: inference.prefault({}),
       models: models.prefault({}),
+      memory: memory.prefault({}),
     })
     .strict();
 }
@@ -285,6 +316,13 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
       stateDir: resolveUnderData(parsed.paths.stateDir, "state"),
       logDir: resolveUnderData(parsed.paths.logDir, "logs"),
       cacheDir: resolveUnderData(parsed.paths.cacheDir, "cache"),
+    },
+    memory: {
+      ...parsed.memory,
+      database:
+        parsed.memory.database === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "sarai.db")
+          : resolveDir(parsed.memory.database),
     },
     log: parsed.log,
     inference: {

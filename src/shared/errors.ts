@@ -134,6 +134,21 @@ export const errorCatalogue = {
     type: "server_error",
     description: "The server is shutting down and takes no new requests.",
   },
+  NOT_FOUND: {
+    status: 404,
+    type: "invalid_request_error",
+    description: "The fact (or other stored item) does not exist for this user.",
+  },
+  STORE_FAILED: {
+    status: 500,
+    type: "server_error",
+    description: "The SQLite database could not be opened or written (disk full, permissions, corruption).",
+  },
+  STORE_TOO_NEW: {
+    status: 500,
+    type: "server_error",
+    description: "The database was written by a newer SARAi (schema version above this one's); nothing was changed.",
+  },
   INTERNAL: {
     status: 500,
     type: "server_error",
