@@ -24,6 +24,7 @@ import {
   type Metrics,
   type Readiness,
 } from "./observability/index.js";
+import { EntityMemory, EntityStore, type JsonModel, type StoreStats } from "./memory/index.js";
 import { AppError, type Logger } from "./shared/index.js";
 
 export interface AppOptions {
@@ -54,6 +55,8 @@ export interface App {
   /** The in-process backend: raw completions and embeddings, which the chat port does not cover. */
   readonly embedded: EmbeddedBackend;
   readonly turns: TurnPipeline;
+  /** Entity memory; undefined when `memory.enabled` is false. */
+  readonly memory: EntityMemory | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -108,7 +111,37 @@ export async function createApp(options: AppOptions): Promise<App> {
     backends.set(role, backend);
   }
   const backend = new RoleRouter(backends);
-  const turns = new TurnPipeline({ backend });
+  let store: EntityStore | undefined;
+  let memory: EntityMemory | undefined;
+  if (config.memory.enabled) {
+    try {
+      store = EntityStore.open({ file: config.memory.database, synchronous: config.memory.synchronous });
+    } catch (error) {
+      await pool.dispose();
+      throw error;
+    }
+    memory = new EntityMemory({
+      store,
+      maxExtractChars: config.memory.maxExtractChars,
+      recallTokens: config.memory.recallTokens,
+      recallLimit: config.memory.recallLimit,
+      storeAssistantFacts: config.memory.storeAssistantFacts,
+      ...(config.memory.modelExtraction ? { model: createJsonModel(backend) } : {}),
+      onModelError: (error) => logger.warn({ err: error }, "model fact extraction failed; rules only"),
+    });
+  }
+  const turns = new TurnPipeline({
+    backend,
+    ...(memory === undefined ? {} : { memory }),
+    onMemory: (report) => {
+      metrics.memoryFactsRecalled.observe(report.recalled);
+      for (const result of report.stored)
+        metrics.memoryFactsStored.inc({ source: result.fact.source, outcome: result.outcome });
+      logger.debug({ recalled: report.recalled, stored: report.stored.length }, "memory turn");
+    },
+    onMemoryError: (error) =>
+      logger.warn({ err: error }, "memory failed during a turn; the answer is unaffected"),
+  });
 
   const createdMs = Date.now();
   const offered: OfferedModel[] = [];
@@ -130,7 +163,15 @@ export async function createApp(options: AppOptions): Promise<App> {
         metrics.modelLoadSeconds.set({ role: status.role }, status.loadSeconds);
     }
   };
-  const metrics = createMetrics({ onCollect: collectPool });
+  // Counting a large facts table takes a while: scrapes and readiness probes share one count per 10 s.
+  let statsCache: { at: number; stats: StoreStats } | undefined;
+  const memoryStats = (): StoreStats | undefined => {
+    if (store === undefined) return undefined;
+    if (statsCache === undefined || Date.now() - statsCache.at > 10_000)
+      statsCache = { at: Date.now(), stats: store.stats() };
+    return statsCache.stats;
+  };
+  const metrics = createMetrics({ onCollect: collectPool, memoryStats });
 
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
     if (next.log.level !== previous.log.level) {
@@ -149,6 +190,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     backend,
     embedded,
     turns,
+    memory,
     metrics,
     models,
     listModels: () => offered,
@@ -194,6 +236,7 @@ export async function createApp(options: AppOptions): Promise<App> {
           }
         : { status: "ok", detail: `${waiting} waiting` };
       components["stateDir"] = await checkWritableDir(config.paths.stateDir);
+      if (store !== undefined) components["memory"] = checkMemory(memoryStats);
       components["disk"] = await checkFreeDisk(config.paths.stateDir, minFreeDiskMb);
       return summariseReadiness(components, models.degraded);
     },
@@ -201,8 +244,43 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (disposed) return;
       disposed = true;
       unsubscribe?.();
+      await turns.drain();
       for (const remote of remotes) remote.dispose();
       await pool.dispose();
+      store?.close();
     },
   };
+}
+
+/** The model port memory uses for extraction: greedy, grammar-constrained, validated JSON from the main role. */
+function createJsonModel(backend: LlmBackend): JsonModel {
+  return {
+    async generateJson(request, signal) {
+      const response = await backend.chat(
+        {
+          messages: [
+            { role: "system", content: request.system },
+            { role: "user", content: request.user },
+          ],
+          jsonSchema: request.schema,
+          sampling: { temperature: 0, maxTokens: request.maxTokens },
+        },
+        signal,
+      );
+      return response.json;
+    },
+  };
+}
+
+function checkMemory(memoryStats: () => StoreStats | undefined): ComponentHealth {
+  try {
+    const stats = memoryStats();
+    if (stats === undefined) return { status: "ok", detail: "off" };
+    return { status: "ok", detail: `${stats.activeFacts} active facts, ${stats.sizeMb} MiB` };
+  } catch (error) {
+    return {
+      status: "failed",
+      detail: `memory database: ${error instanceof Error ? error.message : String(error)}`,
+    };
+  }
 }

@@ -481,6 +481,84 @@ function generateCases(seed: number): FuzzCase[] {
     request: { method: "POST", url: "/v1/embeddings", headers: json, payload: "]" },
   });
 
+  // 9. Memory routes: every field of a fact, the extract and import bodies, the query strings.
+  const validFact = (): Record<string, Json> => ({
+    user: "fuzz",
+    subject: "Ana",
+    relation: "is",
+    object: "médica",
+  });
+  const factFields: [string, (v: Json) => boolean][] = [
+    ["user", isShortString(128)],
+    ["subject", (v) => typeof v === "string" && v.trim().length >= 1 && v.length <= 300],
+    ["relation", never],
+    ["object", (v) => typeof v === "string" && v.trim().length >= 1 && v.length <= 300],
+    ["negated", (v) => typeof v === "boolean"],
+    ["confidence", isNumberIn(0, 1)],
+    ["when", orNull((v) => typeof v === "string" && v.trim().length >= 1 && v.length <= 300)],
+    ["pinned", (v) => typeof v === "boolean"],
+  ];
+  for (const [field, accepts] of factFields) {
+    for (const [label, value] of [...hostileValues, ["lone surrogate", "a\ud800b"] as const]) {
+      if (accepts(value)) continue;
+      cases.push({
+        name: `memory fact ${field} = ${label}`,
+        request: {
+          method: "POST",
+          url: "/v1/memory/facts",
+          headers: json,
+          payload: JSON.stringify({ ...validFact(), [field]: value }),
+        },
+      });
+    }
+  }
+  const memoryBodies: [string, Json][] = [
+    ["/v1/memory/facts", []],
+    ["/v1/memory/facts", "text"],
+    ["/v1/memory/facts", { subject: "a", relation: "b" }],
+    ["/v1/memory/extract", {}],
+    ["/v1/memory/extract", { text: 5 }],
+    ["/v1/memory/extract", { text: "a", language: "fr" }],
+    ["/v1/memory/extract", { text: "a", store: "yes" }],
+    ["/v1/memory/extract", { text: "a\udc00" }],
+    ["/v1/memory/import", {}],
+    ["/v1/memory/import", { facts: 5 }],
+    ["/v1/memory/import", { facts: [{}] }],
+    ["/v1/memory/import", { facts: [{ subject: "a", relation: "b", object: "c", valid_to: "yesterday" }] }],
+    ["/v1/memory/import", { facts: [{ subject: "a", relation: "b", object: "c", confidence: 7 }] }],
+    ["/v1/memory/import", { facts: [{ subject: "a", relation: "???", object: "c" }] }],
+    ["/v1/memory/import", { format: "other", facts: [] }],
+    ["/v1/memory/import", { facts: nestArrays(1000) }],
+  ];
+  for (const [url, body] of memoryBodies) {
+    cases.push({
+      name: `${url} ${JSON.stringify(body).slice(0, 60)}`,
+      request: { method: "POST", url, headers: json, payload: JSON.stringify(body) },
+    });
+  }
+  const memoryQueries: [InjectOptions["method"], string][] = [
+    ["GET", "/v1/memory/facts?limit=0"],
+    ["GET", "/v1/memory/facts?limit=abc"],
+    ["GET", "/v1/memory/facts?limit=100000"],
+    ["GET", "/v1/memory/facts?include_history=maybe"],
+    ["GET", "/v1/memory/facts?min_confidence=2"],
+    ["GET", "/v1/memory/facts?colour=red"],
+    ["GET", `/v1/memory/facts?subject=${"x".repeat(400)}`],
+    ["GET", "/v1/memory/search"],
+    ["GET", "/v1/memory/facts/0"],
+    ["GET", "/v1/memory/facts/-1"],
+    ["GET", "/v1/memory/facts/1.5"],
+    ["GET", "/v1/memory/facts/99999999999999999999999"],
+    ["DELETE", "/v1/memory/facts"],
+    ["DELETE", "/v1/memory/facts/abc"],
+    ["DELETE", "/v1/memory/facts/424242?user=nobody"],
+    ["PUT", "/v1/memory/facts"],
+    ["GET", "/v1/memory/stats?user="],
+  ];
+  for (const [method, url] of memoryQueries) {
+    cases.push({ name: `${method} ${url.slice(0, 60)}`, request: { method, url } });
+  }
+
   return cases;
 }
 

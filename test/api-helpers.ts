@@ -17,6 +17,8 @@ export interface TestServerOptions {
   sequences?: number;
   /** Whether to listen on a loopback port; in-process `inject()` needs no socket. Default: `true`. */
   listen?: boolean;
+  /** `memory.*` settings. */
+  memory?: NonNullable<ConfigPatch["memory"]>;
 }
 
 export interface TestServer {
@@ -42,6 +44,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       server: { port: 0, rateLimitPerMinute: 0, ...options.server },
       // One thread: more than there are idle cores makes llama.cpp spin (see resolveThreadCount).
       inference: { threads: 1, sequences: options.sequences ?? 1, contextSize: 1024 },
+      ...(options.memory === undefined ? {} : { memory: options.memory }),
     },
   });
   const app = await createApp({ config, logger: createSilentLogger(), llama: await getTestLlama() });

@@ -1,9 +1,10 @@
-import { execFile, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { copyFile, mkdtemp, readFile, rm, stat, truncate, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
 import { ensureTestModel, slowModelOptions } from "./models.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -11,48 +12,9 @@ const cli = path.join(root, "src", "cli", "main.ts");
 // Children run in temp folders, where `--import tsx` would not resolve.
 const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
-interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
 let dataDir: string;
 let tinyModel: string;
-
-/** Runs the real CLI in a child process with its own data directory and an unreachable model host. */
-function runCli(
-  args: string[],
-  options: { env?: Record<string, string>; input?: string; cwd?: string } = {},
-) {
-  return new Promise<RunResult>((resolve) => {
-    const child = execFile(
-      process.execPath,
-      ["--import", tsx, cli, ...args],
-      {
-        cwd: options.cwd ?? dataDir,
-        env: {
-          PATH: process.env["PATH"] ?? "",
-          HOME: dataDir,
-          SARAI_PATHS_DATA_DIR: dataDir,
-          // RFC 2606: .invalid never resolves, so "offline" is the same on every machine.
-          SARAI_MODELS_HUGGING_FACE_ENDPOINT: "https://sarai-offline.invalid/",
-          ...options.env,
-        },
-        maxBuffer: 16 * 2 ** 20,
-      },
-      (error, stdout, stderr) => {
-        const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1;
-        resolve({ code, stdout, stderr });
-      },
-    );
-    child.stdin?.end(options.input ?? "");
-  });
-}
-
-function expectNoStackTrace(result: RunResult): void {
-  expect(result.stderr).not.toMatch(/^\s+at .+:\d+:\d+\)?$/m);
-}
+const runCli = createCliRunner(() => dataDir);
 
 beforeAll(async () => {
   dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-cli-"));

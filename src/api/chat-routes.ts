@@ -1,12 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../app.js";
-import type { TurnRequest } from "../assistant/index.js";
-import type { ChatMessage, ChatResponse, ModelRole, SamplingOptions } from "../inference/index.js";
+import type { TurnRequest, TurnResponse } from "../assistant/index.js";
+import type { ChatMessage, ModelRole, SamplingOptions } from "../inference/index.js";
 import { AppError } from "../shared/index.js";
 import { toUsage } from "./completion-routes.js";
 import { toValidationError } from "./errors.js";
 import { writeEventStream } from "./event-stream.js";
+import { resolveUserId } from "./user-scope.js";
 import {
   chatCompletionRequest,
   type ChatCompletion,
@@ -32,18 +33,19 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     if (!parsed.success) throw toValidationError(parsed.error);
     const body = parsed.data;
     const model = app.resolveModel(body.model);
-    const turn = toTurnRequest(body, model.role);
+    const turn = toTurnRequest(body, model.role, resolveUserId(request, body.user ?? undefined));
     if (body.stream === true) {
       await streamChat(request, reply, app, turn, model.id, body.stream_options?.include_usage === true);
       return reply;
     }
-    const response = await app.turns.run(turn, request.sarai.signal);
+    const id = `chatcmpl-${randomUUID()}`;
+    const response = await app.turns.run({ ...turn, turnId: id }, request.sarai.signal);
     app.recordGeneration(model.role, response);
-    return toChatCompletion(response, model.id);
+    return toChatCompletion(response, model.id, id);
   });
 }
 
-function toTurnRequest(body: ChatCompletionRequest, role: ModelRole): TurnRequest {
+function toTurnRequest(body: ChatCompletionRequest, role: ModelRole, userId: string): TurnRequest {
   const messages: ChatMessage[] = body.messages.map((message, index) => ({
     role: message.role === "developer" ? "system" : message.role,
     content: flattenContent(message.content, index),
@@ -56,7 +58,7 @@ function toTurnRequest(body: ChatCompletionRequest, role: ModelRole): TurnReques
   const maxTokens = body.max_completion_tokens ?? body.max_tokens;
   if (maxTokens != null) sampling.maxTokens = maxTokens;
   if (body.stop != null) sampling.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
-  const turn: TurnRequest = { userId: body.user ?? "anonymous", role, messages, sampling };
+  const turn: TurnRequest = { userId, role, messages, sampling };
   const format = body.response_format;
   if (format?.type === "json_schema") {
     if (format.json_schema.schema === undefined) {
@@ -89,9 +91,9 @@ function flattenContent(
     .join("\n");
 }
 
-function toChatCompletion(response: ChatResponse, model: string): ChatCompletion {
+function toChatCompletion(response: TurnResponse, model: string, id: string): ChatCompletion {
   return {
-    id: `chatcmpl-${randomUUID()}`,
+    id,
     object: "chat.completion",
     created: Math.floor(Date.now() / 1000),
     model,
@@ -110,6 +112,9 @@ function toChatCompletion(response: ChatResponse, model: string): ChatCompletion
         total_ms: response.timings.totalMs,
         tokens_per_second: response.timings.tokensPerSecond,
       },
+      ...(response.memory === undefined
+        ? {}
+        : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
     },
   };
 }
@@ -134,7 +139,7 @@ async function streamChat(
       choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
       ...(includeUsage ? { usage: null } : {}),
     }) satisfies ChatCompletionChunk;
-  await writeEventStream(request, reply, app.turns.stream(turn, request.sarai.signal), {
+  await writeEventStream(request, reply, app.turns.stream({ ...turn, turnId: id }, request.sarai.signal), {
     start: chunk({ role: "assistant", content: "" }, null),
     onDelta: (text) => chunk({ content: text }, null),
     onDone: (response) => {

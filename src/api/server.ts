@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import cors from "@fastify/cors";
 import rateLimit from "@fastify/rate-limit";
@@ -12,6 +13,7 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
+import { registerMemoryRoutes } from "./memory-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
@@ -34,6 +36,8 @@ export interface Server {
 export interface RequestContext {
   /** Fires when the client disconnects or the server gives up on the request. */
   readonly signal: AbortSignal;
+  /** The user the request's API key is bound to, if it is. */
+  boundUser?: string;
 }
 
 declare module "fastify" {
@@ -73,6 +77,20 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     frameworkErrors: (error, request, reply) => void sendError(error, request, reply),
   });
 
+  // JSON bodies must be UTF-8: Node would silently turn invalid bytes into U+FFFD and store or answer garbage.
+  const parseJson = fastify.getDefaultJsonParser("error", "error");
+  fastify.removeContentTypeParser("application/json");
+  fastify.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
+    const bytes = body as Buffer;
+    if (!isUtf8(bytes)) {
+      done(new AppError("INVALID_REQUEST", "the request body is not valid UTF-8"), undefined);
+      return;
+    }
+    // The default parser is synchronous: it calls done before returning.
+    void parseJson(request, bytes.toString("utf8"), done);
+  });
+
+  const apiKeys = config.apiKeys.map((entry) => (typeof entry === "string" ? { key: entry } : entry));
   const inFlight = new Set<AbortController>();
   let closing = false;
 
@@ -97,7 +115,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       // A connection kept alive after its last response would hold close() open for keepAliveTimeout (72 s).
       if (closing) fastify.server.closeIdleConnections();
     });
-    if (config.apiKeys.length > 0 && request.url !== "/health") authenticate(request, config.apiKeys);
+    if (apiKeys.length > 0 && request.url !== "/health") {
+      const user = authenticate(request, apiKeys);
+      if (user !== undefined) request.sarai.boundUser = user;
+    }
   });
 
   fastify.addHook("onResponse", async (request, reply) => {
@@ -153,6 +174,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   });
   registerChatRoutes(fastify, app);
   registerCompletionRoutes(fastify, app);
+  registerMemoryRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {
@@ -196,17 +218,21 @@ function bearerToken(request: FastifyRequest): string | undefined {
   return match?.[1];
 }
 
-/** Constant-time comparison of the bearer key against every configured key. */
-function authenticate(request: FastifyRequest, keys: readonly string[]): void {
+/** Constant-time comparison of the bearer key against every configured key; returns the key's bound user. */
+function authenticate(
+  request: FastifyRequest,
+  keys: readonly { key: string; user?: string }[],
+): string | undefined {
   const given = bearerToken(request);
   if (given === undefined) {
     throw new AppError("UNAUTHORIZED", "missing API key: send Authorization: Bearer <key>");
   }
   const givenHash = createHash("sha256").update(given).digest();
-  let ok = false;
-  for (const key of keys) {
+  let match: { key: string; user?: string } | undefined;
+  for (const entry of keys) {
     // Hashing first makes both sides the same length, so the comparison time says nothing about the key.
-    if (timingSafeEqual(givenHash, createHash("sha256").update(key).digest())) ok = true;
+    if (timingSafeEqual(givenHash, createHash("sha256").update(entry.key).digest())) match = entry;
   }
-  if (!ok) throw new AppError("UNAUTHORIZED", "invalid API key");
+  if (match === undefined) throw new AppError("UNAUTHORIZED", "invalid API key");
+  return match.user;
 }

@@ -106,7 +106,11 @@ export interface ChatCompletion {
   }[];
   usage: Usage;
   /** Non-standard: SARAi's own timings. */
-  sarai: { timings: { time_to_first_token_ms: number; total_ms: number; tokens_per_second: number } };
+  sarai: {
+    timings: { time_to_first_token_ms: number; total_ms: number; tokens_per_second: number };
+    /** Ids of the facts recalled into the prompt and stored from this exchange. */
+    memory?: { recalled: number[]; stored: number[] };
+  };
 }
 
 export interface ChatCompletionChunk {

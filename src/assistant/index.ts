@@ -1,2 +1,2 @@
 export { TurnPipeline } from "./turn.js";
-export type { TurnPipelineOptions, TurnRequest } from "./turn.js";
+export type { TurnMemoryReport, TurnPipelineOptions, TurnRequest, TurnResponse } from "./turn.js";

@@ -1,37 +1,147 @@
-import type { ChatRequest, ChatResponse, ChatStreamChunk, LlmBackend } from "../inference/index.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ChatStreamChunk,
+  LlmBackend,
+} from "../inference/index.js";
+import type { EntityMemory, LearnResult, RecallContext } from "../memory/index.js";
 
 /** One user turn as the assistant sees it: the chat request plus who asked. */
 export interface TurnRequest extends ChatRequest {
   /** The user every subsystem scopes by (memory, feedback, audit); `anonymous` when the client gives none. */
   userId: string;
+  /** Identifies the turn in stored facts (`messageId`); the API's completion id. */
+  turnId?: string;
+  /** Skip memory for this turn: no recall, nothing stored. Default: false. */
+  noMemory?: boolean;
+}
+
+/** What memory did in a turn: facts recalled into the prompt and facts stored from the exchange. */
+export interface TurnMemoryReport {
+  userId: string;
+  recalled: number;
+  stored: LearnResult["results"];
+}
+
+/** A turn's answer: the model's response plus what memory did. */
+export interface TurnResponse extends ChatResponse {
+  memory?: { recalled: number[]; stored: number[] };
 }
 
 export interface TurnPipelineOptions {
   backend: LlmBackend;
+  /** Entity memory; without it turns are plain generation. */
+  memory?: EntityMemory;
+  /** Called after each turn that used memory (metrics, logs). */
+  onMemory?: (report: TurnMemoryReport) => void;
+  /** Called when memory fails; the turn itself still succeeds. */
+  onMemoryError?: (error: unknown) => void;
 }
 
 /**
  * The assistant's turn pipeline (ARCHITECTURE.md): guard → memory recall → skill routing → generation →
- * reflection → memory store → events. Today only generation exists; the routes and the CLI already go through
- * here so the other steps plug in without touching them. Pure orchestration: no I/O of its own.
+ * reflection → memory store → events. Memory recall puts what is known about the entities in the message into
+ * the system prompt; after the answer, the facts of the user's message (0.9) and of the reply (0.7) are stored.
+ * Pure orchestration: no I/O of its own.
  */
 export class TurnPipeline {
   readonly #backend: LlmBackend;
+  readonly #memory: EntityMemory | undefined;
+  readonly #options: TurnPipelineOptions;
+  readonly #background = new Set<Promise<unknown>>();
 
   constructor(options: TurnPipelineOptions) {
     this.#backend = options.backend;
+    this.#memory = options.memory;
+    this.#options = options;
   }
 
-  run(turn: TurnRequest, signal: AbortSignal): Promise<ChatResponse> {
-    return this.#backend.chat(toChatRequest(turn), signal);
+  async run(turn: TurnRequest, signal: AbortSignal): Promise<TurnResponse> {
+    const recalled = this.#recall(turn);
+    const response = await this.#backend.chat(toChatRequest(turn, recalled), signal);
+    const stored = this.#learn(turn, recalled, response.text);
+    if (recalled === undefined && stored === undefined) return response;
+    return {
+      ...response,
+      memory: {
+        recalled: recalled?.facts.map((fact) => fact.id) ?? [],
+        stored: stored?.map((result) => result.fact.id) ?? [],
+      },
+    };
   }
 
-  stream(turn: TurnRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
-    return this.#backend.chatStream(toChatRequest(turn), signal);
+  async *stream(turn: TurnRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    const recalled = this.#recall(turn);
+    for await (const chunk of this.#backend.chatStream(toChatRequest(turn, recalled), signal)) {
+      if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
+      yield chunk;
+    }
+  }
+
+  /** Waits for background work (model fact extraction) to settle; call before disposing the backend. */
+  async drain(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  #recall(turn: TurnRequest): RecallContext | undefined {
+    if (this.#memory === undefined || turn.noMemory === true) return undefined;
+    try {
+      return this.#memory.recallContext(turn.userId, lastUserText(turn.messages));
+    } catch (error) {
+      this.#options.onMemoryError?.(error);
+      return undefined;
+    }
+  }
+
+  #learn(
+    turn: TurnRequest,
+    recalled: RecallContext | undefined,
+    reply: string,
+  ): LearnResult["results"] | undefined {
+    const memory = this.#memory;
+    if (memory === undefined || turn.noMemory === true) return undefined;
+    const userText = lastUserText(turn.messages);
+    const base = {
+      userId: turn.userId,
+      ...(turn.turnId === undefined ? {} : { messageId: turn.turnId }),
+    };
+    let stored: LearnResult["results"] = [];
+    try {
+      stored = [
+        ...memory.learn({ ...base, text: userText, source: "user_input" }).results,
+        ...memory.learn({ ...base, text: reply, source: "assistant" }).results,
+      ];
+      this.#options.onMemory?.({ userId: turn.userId, recalled: recalled?.facts.length ?? 0, stored });
+    } catch (error) {
+      this.#options.onMemoryError?.(error);
+    }
+    if (memory.hasModel && userText.trim() !== "") {
+      const task = memory
+        .learnFromModel({ ...base, text: userText, source: "user_input" })
+        .catch((error: unknown) => this.#options.onMemoryError?.(error))
+        .finally(() => this.#background.delete(task));
+      this.#background.add(task);
+    }
+    return stored;
   }
 }
 
-function toChatRequest(turn: TurnRequest): ChatRequest {
-  const { userId: _userId, ...request } = turn;
-  return request;
+function lastUserText(messages: readonly ChatMessage[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i];
+    if (message?.role === "user") return message.content;
+  }
+  return "";
+}
+
+function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {
+  const { userId: _userId, turnId: _turnId, noMemory: _noMemory, ...request } = turn;
+  if (recalled === undefined || recalled.prompt === "") return request;
+  const [first, ...rest] = request.messages;
+  const messages: ChatMessage[] =
+    first?.role === "system"
+      ? [{ role: "system", content: `${first.content}\n\n${recalled.prompt}` }, ...rest]
+      : [{ role: "system", content: recalled.prompt }, ...request.messages];
+  return { ...request, messages };
 }

@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createServer } from "../api/index.js";
+import type { TurnRequest } from "../assistant/index.js";
 import { createApp, type App } from "../app.js";
 import {
   ConfigStore,
@@ -29,8 +30,10 @@ import {
   type SynthOptions,
 } from "../inference/index.js";
 import { createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { registerMemoryCommands } from "./memory-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import { runRepl } from "./repl.js";
+import { UsageError } from "./usage-error.js";
 
 const packageJson = createRequire(import.meta.url)("../../package.json") as { version: string };
 
@@ -48,10 +51,10 @@ interface GenerationFlags {
   topP?: number;
   topK?: number;
   maxTokens?: number;
+  user: string;
+  /** Commander's `--no-memory` sets this to false. */
+  memory: boolean;
 }
-
-/** A CLI usage or input error: printed without a stack trace, exit code 2. */
-class UsageError extends Error {}
 
 function parseInteger(name: string, min: number, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -75,6 +78,8 @@ function parseNumber(name: string, min: number, max: number) {
 
 function addGenerationOptions(command: Command): Command {
   return command
+    .option("-u, --user <id>", "who is talking: memory recalls and stores this user's facts", "anonymous")
+    .option("--no-memory", "neither recall nor store facts for this run")
     .option(
       "-m, --model <source>",
       "model for this run: a file, an alias, hf:user/repo/file.gguf or an https URL",
@@ -138,7 +143,7 @@ async function createCliLogger(
 /** Loads config, logger and app for a generation command, runs `body`, and always cleans up. */
 async function withApp(
   global: GlobalOptions,
-  flags: GenerationFlags,
+  flags: Pick<GenerationFlags, "model">,
   body: (app: App, loaded: LoadedConfig) => Promise<void>,
   options: { watch?: boolean } = {},
 ): Promise<void> {
@@ -284,13 +289,14 @@ function buildProgram(): Command {
         const onSigint = () => controller.abort();
         process.once("SIGINT", onSigint);
         try {
+          const turn: TurnRequest = { ...request, userId: flags.user, noMemory: !flags.memory };
           if (flags.json === true || flags.schema !== undefined) {
-            const response = await app.backend.chat(request, controller.signal);
+            const response = await app.turns.run(turn, controller.signal);
             if (flags.json === true) process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
             else process.stdout.write(`${JSON.stringify(response.json)}\n`);
             return;
           }
-          for await (const chunk of app.backend.chatStream(request, controller.signal)) {
+          for await (const chunk of app.turns.stream(turn, controller.signal)) {
             if (chunk.type === "delta") process.stdout.write(chunk.text);
           }
           process.stdout.write("\n");
@@ -502,6 +508,8 @@ function buildProgram(): Command {
       });
     });
 
+  registerMemoryCommands(program, () => loadConfigFor(global()));
+
   return program;
 }
 
@@ -563,8 +571,13 @@ async function runServe(
 }
 
 async function runChat(app: App, flags: GenerationFlags): Promise<void> {
+  const turn = { userId: flags.user, noMemory: !flags.memory };
   await runRepl({
-    backend: app.backend,
+    // The REPL speaks the backend port; each of its requests becomes a turn of this user.
+    backend: {
+      chat: (request, signal) => app.turns.run({ ...request, ...turn }, signal),
+      chatStream: (request, signal) => app.turns.stream({ ...request, ...turn }, signal),
+    },
     input: process.stdin,
     output: process.stdout,
     errorOutput: process.stderr,

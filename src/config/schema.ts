@@ -41,6 +41,8 @@ export const pathFields = z.registry<{ pathKind: PathKind }>();
 const directoryPath = z.string().min(1).register(pathFields, { pathKind: "directory" });
 const filePath = z.string().min(1).register(pathFields, { pathKind: "file" });
 
+const apiKey = z.string().min(8, "an API key needs at least 8 characters");
+
 const modelSource = z.string().trim().min(1).register(pathFields, { pathKind: "model-source" });
 
 const contextSize = z.int().min(64);
@@ -206,8 +208,13 @@ function createConfigObjectSchema(system: SystemContext) {
       host: z.string().min(1).default("127.0.0.1"),
       /** TCP port; `0` picks a free one. Default: `8080`. */
       port: z.int().min(0).max(65_535).default(8080),
-      /** Bearer keys accepted by the API; none means no auth, allowed on loopback only. Never logged. */
-      apiKeys: z.array(z.string().min(8, "an API key needs at least 8 characters")).default([]),
+      /**
+       * Bearer keys accepted by the API; none means no auth, allowed on loopback only. Never logged. An entry
+       * `{ key, user }` binds the key to one user: its requests act as that user, whatever `user` they send.
+       */
+      apiKeys: z
+        .array(z.union([apiKey, z.object({ key: apiKey, user: z.string().trim().min(1).max(128) }).strict()]))
+        .default([]),
       /** Largest request body, in KiB. Default: `1024`. */
       bodyLimitKb: z.int().min(1).max(1_048_576).default(1024),
       /** Longest a request may take, generation included, in ms. Default: `600000`. */

@@ -192,6 +192,9 @@ export class EntityStore {
         db.pragma("journal_mode = WAL");
         db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
         db.pragma("foreign_keys = ON");
+        // Index pages of a large table stay in memory: inserts with random keys touch many of them.
+        db.pragma("cache_size = -65536");
+        db.pragma("temp_store = MEMORY");
         migrate(db, file);
       }
       return new EntityStore(file, db, options.now ?? Date.now);
@@ -271,7 +274,27 @@ export class EntityStore {
       }).lastInsertRowid,
     );
     for (const row of toClose) s.supersede.run(id, row.id);
-    return { outcome: "inserted", fact: this.#get(id), closed: toClose.map((row) => row.id) };
+    // Built from what was inserted: reading the row back would cost a query per fact in a bulk insert.
+    const stored: Fact = {
+      id,
+      userId: fact.userId,
+      subject: fact.subject,
+      relation: fact.relation,
+      object: fact.object,
+      negated: fact.negated,
+      confidence: roundConfidence(Math.min(maxConfidence, fact.confidence)),
+      source: fact.source,
+      messageId: fact.messageId,
+      when: fact.when,
+      mentions: 1,
+      pinned: fact.pinned,
+      createdAt: now,
+      updatedAt: now,
+      validFrom: now,
+      validTo: null,
+      supersededBy: null,
+    };
+    return { outcome: "inserted", fact: stored, closed: toClose.map((row) => row.id) };
   }
 
   /** One fact of this user, or undefined. */
@@ -588,6 +611,10 @@ export function reinforce(old: number, incoming: number): number {
   return Math.min(maxConfidence, strong + (1 - strong) * Math.min(old, incoming) * 0.5);
 }
 
+function roundConfidence(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
 function toFact(row: FactRow): Fact {
   return {
     id: row.id,
@@ -596,7 +623,7 @@ function toFact(row: FactRow): Fact {
     relation: row.relation,
     object: row.object,
     negated: row.negated === 1,
-    confidence: Math.round(row.confidence * 1000) / 1000,
+    confidence: roundConfidence(row.confidence),
     source: row.source,
     messageId: row.message_id,
     when: row.when_text,
@@ -643,11 +670,14 @@ function prepareStatements(db: Database.Database) {
     deleteOne: db.prepare("DELETE FROM facts WHERE id = ? AND user_id = ?"),
     deleteUser: db.prepare("DELETE FROM facts WHERE user_id = ?"),
     pin: db.prepare("UPDATE facts SET pinned = ? WHERE id = ? AND user_id = ?"),
+    // One sort of the table (a window), not a correlated subquery per row.
     deduplicate: db.prepare(
-      `DELETE FROM facts WHERE valid_to IS NOT NULL AND EXISTS (
-         SELECT 1 FROM facts AS newer WHERE newer.user_id = facts.user_id AND newer.subject_key = facts.subject_key
-           AND newer.relation = facts.relation AND newer.object_key = facts.object_key
-           AND newer.negated = facts.negated AND newer.id > facts.id)`,
+      `DELETE FROM facts WHERE id IN (
+         SELECT id FROM (
+           SELECT id, valid_to, ROW_NUMBER() OVER (
+             PARTITION BY user_id, subject_key, relation, object_key, negated ORDER BY id DESC) AS newer
+           FROM facts)
+         WHERE newer > 1 AND valid_to IS NOT NULL)`,
     ),
     rotateAll: db.prepare("DELETE FROM facts WHERE pinned = 0 AND COALESCE(valid_to, updated_at) < ?"),
     rotateUser: db.prepare(

@@ -15,3 +15,23 @@ export { normalizeKey } from "./normalize.js";
 export { isSingleValuedRelation, normalizeRelation } from "./relations.js";
 export { factSources } from "./types.js";
 export type { ExtractedFact, FactSource, Language } from "./types.js";
+export { EntityMemory, assertWellFormed, formatFact } from "./entity-memory.js";
+export type {
+  EntityMemoryOptions,
+  ExtractionResult,
+  LearnOptions,
+  LearnResult,
+  RecallContext,
+} from "./entity-memory.js";
+export {
+  buildExtractionRequest,
+  factExtractionSchema,
+  mergeFacts,
+  parseModelFacts,
+} from "./model-extraction.js";
+export type { JsonModel, JsonRequest } from "./model-extraction.js";
+export { detectLanguage, extractFacts } from "./extract/index.js";
+export { exportFacts, importFacts, memoryImportSchema, toFactJson } from "./portable.js";
+export type { FactJson, ImportReport, MemoryExport, MemoryImport } from "./portable.js";
+export { factKey, parseLabelledSet, scoreExtraction } from "./scoring.js";
+export type { ExtractionScore, LabelledUtterance } from "./scoring.js";

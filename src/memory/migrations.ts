@@ -29,11 +29,10 @@ const migrations: readonly string[] = [
      superseded_by INTEGER REFERENCES facts (id) ON DELETE SET NULL
    );
    CREATE UNIQUE INDEX facts_active_unique ON facts (user_id, subject_key, relation, object_key) WHERE valid_to IS NULL;
-   CREATE INDEX facts_by_subject ON facts (user_id, subject_key, confidence DESC) WHERE valid_to IS NULL;
-   CREATE INDEX facts_by_object ON facts (user_id, object_key, confidence DESC) WHERE valid_to IS NULL;
-   CREATE INDEX facts_history ON facts (user_id, subject_key, relation, object_key, id);
+   CREATE INDEX facts_by_subject ON facts (user_id, subject_key);
+   CREATE INDEX facts_by_object ON facts (user_id, object_key) WHERE valid_to IS NULL;
    CREATE INDEX facts_by_time ON facts (user_id, updated_at);
-   CREATE INDEX facts_by_confidence ON facts (user_id, confidence DESC, updated_at DESC) WHERE valid_to IS NULL;
+   CREATE INDEX facts_by_confidence ON facts (user_id, confidence DESC) WHERE valid_to IS NULL;
    CREATE INDEX facts_superseded_by ON facts (superseded_by) WHERE superseded_by IS NOT NULL;`,
 ];
 

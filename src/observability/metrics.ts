@@ -12,6 +12,10 @@ export interface Metrics {
   readonly activeSequences: Gauge<"role">;
   readonly modelLoadSeconds: Gauge<"role">;
   readonly ramGb: Gauge;
+  readonly memoryFactsStored: Counter<"source" | "outcome">;
+  readonly memoryFactsRecalled: Histogram;
+  readonly memoryFacts: Gauge<"state">;
+  readonly memoryDatabaseMb: Gauge;
 }
 
 export interface MetricsOptions {
@@ -20,6 +24,8 @@ export interface MetricsOptions {
    * parallel, so each one refreshes itself): where gauges of other subsystems get their values.
    */
   onCollect?: () => Promise<void>;
+  /** Read on every scrape: fact counts and database size (absent when memory is off). */
+  memoryStats?: () => { activeFacts: number; historicFacts: number; sizeMb: number } | undefined;
 }
 
 /** Creates a registry with SARAi's metrics and Node's process metrics (prefixed `sarai_`). */
@@ -95,6 +101,39 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       registers,
       collect() {
         this.set(process.memoryUsage.rss() / 1e9);
+      },
+    }),
+    memoryFactsStored: new Counter({
+      name: "sarai_memory_facts_stored_total",
+      help: "Facts stored by entity memory, by source and outcome (inserted, reinforced, kept_existing)",
+      labelNames: ["source", "outcome"],
+      registers,
+    }),
+    memoryFactsRecalled: new Histogram({
+      name: "sarai_memory_facts_recalled",
+      help: "Facts put into a turn's system prompt",
+      buckets: [0, 1, 2, 4, 8, 16, 32],
+      registers,
+    }),
+    memoryFacts: new Gauge({
+      name: "sarai_memory_facts",
+      help: "Facts in the memory database, active or historic",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const stats = options.memoryStats?.();
+        if (stats === undefined) return;
+        this.set({ state: "active" }, stats.activeFacts);
+        this.set({ state: "historic" }, stats.historicFacts);
+      },
+    }),
+    memoryDatabaseMb: new Gauge({
+      name: "sarai_memory_database_mb",
+      help: "Size of the memory database file and its WAL, in MiB",
+      registers,
+      collect() {
+        const stats = options.memoryStats?.();
+        if (stats !== undefined) this.set(stats.sizeMb);
       },
     }),
   };

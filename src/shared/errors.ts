@@ -104,6 +104,11 @@ export const errorCatalogue = {
     type: "authentication_error",
     description: "The request has no valid bearer API key.",
   },
+  FORBIDDEN: {
+    status: 403,
+    type: "permission_error",
+    description: "The API key is bound to another user than the request names.",
+  },
   ROUTE_NOT_FOUND: {
     status: 404,
     type: "invalid_request_error",
@@ -147,7 +152,8 @@ export const errorCatalogue = {
   STORE_TOO_NEW: {
     status: 500,
     type: "server_error",
-    description: "The database was written by a newer SARAi (schema version above this one's); nothing was changed.",
+    description:
+      "The database was written by a newer SARAi (schema version above this one's); nothing was changed.",
   },
   INTERNAL: {
     status: 500,

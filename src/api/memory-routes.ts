@@ -1,0 +1,216 @@
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { z } from "zod";
+import type { App } from "../app.js";
+import {
+  assertWellFormed,
+  exportFacts,
+  importFacts,
+  maxFactTextLength,
+  maxUserIdLength,
+  toFactJson,
+  type EntityMemory,
+} from "../memory/index.js";
+import { AppError } from "../shared/index.js";
+import { toValidationError } from "./errors.js";
+import { resolveUserId } from "./user-scope.js";
+
+const user = z.string().min(1).max(maxUserIdLength).optional();
+const factText = z.string().trim().min(1).max(maxFactTextLength);
+const booleanQuery = z
+  .enum(["true", "false", "1", "0"])
+  .transform((value) => value === "true" || value === "1");
+
+const listQuery = z
+  .object({
+    user,
+    subject: factText.optional(),
+    relation: z.string().min(1).max(64).optional(),
+    object: factText.optional(),
+    q: z.string().min(1).max(4000).optional(),
+    include_history: booleanQuery.optional(),
+    min_confidence: z.coerce.number().min(0).max(1).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+const userQuery = z.object({ user }).strict();
+
+const deleteQuery = z
+  .object({
+    user,
+    subject: factText.optional(),
+    relation: z.string().min(1).max(64).optional(),
+    object: factText.optional(),
+  })
+  .strict();
+
+const idParams = z.object({ id: z.coerce.number().int().positive() }).strict();
+
+const addBody = z
+  .object({
+    user,
+    subject: factText,
+    relation: z.string().trim().min(1).max(64),
+    object: factText,
+    negated: z.boolean().optional(),
+    confidence: z.number().min(0).max(1).optional(),
+    when: factText.nullable().optional(),
+    pinned: z.boolean().optional(),
+  })
+  .strict();
+
+const extractBody = z
+  .object({
+    text: z.string(),
+    language: z.enum(["es", "en"]).optional(),
+    /** Also store the facts (source `user_input`) for the user. */
+    store: z.boolean().optional(),
+    user,
+  })
+  .strict();
+
+const importBody = z.object({ user }).loose();
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) throw toValidationError(parsed.error);
+  return parsed.data;
+}
+
+/**
+ * `/v1/memory`: the user's facts — list and search, add, delete, export, import, extract, stats. Every route is
+ * scoped to one user: the API key's bound user, or the `user` the client names (default `anonymous`).
+ */
+export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
+  const memoryOf = (): EntityMemory => {
+    if (app.memory === undefined)
+      throw new AppError("ROUTE_NOT_FOUND", "memory is turned off on this server (memory.enabled: false)");
+    return app.memory;
+  };
+  const userOf = (request: FastifyRequest, given: string | undefined) => resolveUserId(request, given);
+
+  fastify.get("/v1/memory/facts", (request) => {
+    const query = parse(listQuery, request.query);
+    if (query.q !== undefined) assertWellFormed(query.q, "q");
+    const facts = memoryOf().store.recall({
+      userId: userOf(request, query.user),
+      ...(query.subject === undefined ? {} : { subject: query.subject }),
+      ...(query.relation === undefined ? {} : { relation: query.relation }),
+      ...(query.object === undefined ? {} : { object: query.object }),
+      ...(query.q === undefined ? {} : { text: query.q }),
+      ...(query.min_confidence === undefined ? {} : { minConfidence: query.min_confidence }),
+      limit: query.limit ?? 100,
+      includeHistory: query.include_history ?? false,
+    });
+    return { object: "list", data: facts.map(toFactJson) };
+  });
+
+  fastify.get("/v1/memory/search", (request) => {
+    const query = parse(listQuery.required({ q: true }), request.query);
+    assertWellFormed(query.q, "q");
+    const facts = memoryOf().store.recall({
+      userId: userOf(request, query.user),
+      text: query.q,
+      limit: query.limit ?? 50,
+      includeHistory: query.include_history ?? false,
+    });
+    return { object: "list", data: facts.map(toFactJson) };
+  });
+
+  fastify.get("/v1/memory/facts/:id", (request) => {
+    const { id } = parse(idParams, request.params);
+    const query = parse(userQuery, request.query);
+    const fact = memoryOf().store.get(userOf(request, query.user), id);
+    if (fact === undefined) throw new AppError("NOT_FOUND", `no fact ${id} for this user`, { param: "id" });
+    return toFactJson(fact);
+  });
+
+  fastify.post("/v1/memory/facts", async (request, reply) => {
+    const body = parse(addBody, request.body);
+    for (const field of ["subject", "relation", "object"] as const) assertWellFormed(body[field], field);
+    const result = memoryOf().store.remember({
+      userId: userOf(request, body.user),
+      subject: body.subject,
+      relation: body.relation,
+      object: body.object,
+      negated: body.negated ?? false,
+      confidence: body.confidence ?? 0.95,
+      source: "manual",
+      when: body.when ?? null,
+      pinned: body.pinned ?? false,
+    });
+    return reply
+      .code(result.outcome === "inserted" ? 201 : 200)
+      .send({ ...toFactJson(result.fact), outcome: result.outcome, closed: result.closed });
+  });
+
+  fastify.delete("/v1/memory/facts/:id", (request) => {
+    const { id } = parse(idParams, request.params);
+    const query = parse(userQuery, request.query);
+    const deleted = memoryOf().store.forget({ userId: userOf(request, query.user), id });
+    if (deleted === 0) throw new AppError("NOT_FOUND", `no fact ${id} for this user`, { param: "id" });
+    return { id, deleted: true };
+  });
+
+  fastify.delete("/v1/memory/facts", (request) => {
+    const query = parse(deleteQuery, request.query);
+    const { user: given, ...filters } = query;
+    if (Object.keys(filters).length === 0)
+      throw new AppError("INVALID_REQUEST", "give subject, relation or object to say which facts to delete", {
+        param: "subject",
+      });
+    const deleted = memoryOf().store.forget({ userId: userOf(request, given), ...filters });
+    return { deleted };
+  });
+
+  fastify.get("/v1/memory/export", (request) => {
+    const query = parse(userQuery, request.query);
+    return exportFacts(memoryOf().store, userOf(request, query.user));
+  });
+
+  fastify.post("/v1/memory/import", (request) => {
+    const { user: given } = parse(importBody, request.body);
+    const { user: _fileUser, ...document } = request.body as Record<string, unknown>;
+    // The body's own `user` names who imports; an export's `user` is where it came from and is ignored.
+    return importFacts(memoryOf().store, userOf(request, given), document);
+  });
+
+  fastify.post("/v1/memory/extract", (request) => {
+    const body = parse(extractBody, request.body);
+    const memory = memoryOf();
+    const userId = userOf(request, body.user);
+    const language = body.language === undefined ? {} : { language: body.language };
+    if (body.store === true) {
+      const learned = memory.learn({ userId, text: body.text, source: "user_input", ...language });
+      return {
+        ...describeExtraction(learned.extraction, memory),
+        stored: learned.results.map((result) => ({ id: result.fact.id, outcome: result.outcome })),
+      };
+    }
+    return describeExtraction(memory.extractRules(body.text, body.language), memory);
+  });
+
+  fastify.get("/v1/memory/stats", (request) => {
+    const query = parse(userQuery, request.query);
+    const stats = memoryOf().store.stats(userOf(request, query.user));
+    return {
+      facts: stats.facts,
+      active_facts: stats.activeFacts,
+      historic_facts: stats.historicFacts,
+      database_mb: stats.sizeMb,
+    };
+  });
+}
+
+function describeExtraction(
+  extraction: ReturnType<EntityMemory["extractRules"]>,
+  memory: EntityMemory,
+): Record<string, unknown> {
+  return {
+    language: extraction.language,
+    truncated: extraction.truncated,
+    ...(extraction.truncated ? { warning: `only the first ${extraction.chars} characters were read` } : {}),
+    facts: extraction.facts,
+    model: memory.hasModel,
+  };
+}

@@ -1,0 +1,181 @@
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { AppError } from "../shared/index.js";
+import { EntityMemory, formatFact } from "./entity-memory.js";
+import { EntityStore } from "./entity-store.js";
+import { mergeFacts, parseModelFacts } from "./model-extraction.js";
+import type { ExtractedFact } from "./types.js";
+
+let store: EntityStore;
+let memory: EntityMemory;
+
+function createMemory(overrides: Partial<ConstructorParameters<typeof EntityMemory>[0]> = {}): EntityMemory {
+  return new EntityMemory({
+    store,
+    maxExtractChars: 200,
+    recallTokens: 256,
+    recallLimit: 24,
+    storeAssistantFacts: true,
+    ...overrides,
+  });
+}
+
+beforeEach(() => {
+  store = EntityStore.open({ file: ":memory:" });
+  memory = createMemory();
+});
+afterEach(() => store.close());
+
+describe("memory", () => {
+  describe("EntityMemory", () => {
+    describe("learn", () => {
+      it("stores the user's facts at 0.9 and a reply's third-party facts at 0.7", () => {
+        memory.learn({ userId: "u", text: "Mi hermana Lucía vive en Madrid.", source: "user_input" });
+        memory.learn({ userId: "u", text: "Pedro trabaja en Google.", source: "assistant" });
+        const lucia = store.recall({ userId: "u", subject: "Lucía" });
+        expect(lucia).toEqual([
+          expect.objectContaining({ object: "Madrid", confidence: 0.9, source: "user_input" }),
+        ]);
+        expect(store.recall({ userId: "u", subject: "Pedro" })).toEqual([
+          expect.objectContaining({ object: "Google", confidence: 0.7, source: "assistant" }),
+        ]);
+      });
+
+      it("drops a reply's first-person facts: the assistant's I is not the user", () => {
+        const { results } = memory.learn({
+          userId: "u",
+          text: "I live in Paris and I love jazz.",
+          source: "assistant",
+        });
+        expect(results).toEqual([]);
+        expect(store.stats("u").facts).toBe(0);
+      });
+
+      it("stores nothing from a reply when storeAssistantFacts is off", () => {
+        memory = createMemory({ storeAssistantFacts: false });
+        memory.learn({ userId: "u", text: "Pedro trabaja en Google.", source: "assistant" });
+        expect(store.stats().facts).toBe(0);
+      });
+
+      it("reads only maxExtractChars and reports the cut", () => {
+        const text = `Vivo en Bilbao. ${"x ".repeat(200)}Vivo en Cádiz.`;
+        const { extraction } = memory.learn({ userId: "u", text, source: "user_input" });
+        expect(extraction.truncated).toBe(true);
+        expect(extraction.chars).toBe(200);
+        expect(store.recall({ userId: "u" }).map((fact) => fact.object)).toEqual(["Bilbao"]);
+      });
+
+      it("refuses a lone surrogate naming the field", () => {
+        expect(() => memory.learn({ userId: "u", text: "Vivo en \ud800", source: "user_input" })).toThrow(
+          AppError,
+        );
+        expect(() => memory.extractRules("a\udc00")).toThrow(/lone surrogate at character 1/);
+      });
+    });
+
+    describe("recallContext", () => {
+      it("lists facts about the named entities and the user's own, within the token budget", () => {
+        memory.learn({
+          userId: "u",
+          text: "Vivo en Bilbao. Mi hermana Lucía es médica.",
+          source: "user_input",
+        });
+        store.remember({
+          userId: "u",
+          subject: "Marta",
+          relation: "lives_in",
+          object: "Sevilla",
+          confidence: 0.9,
+          source: "manual",
+        });
+        const context = memory.recallContext("u", "¿Qué hace lucia?");
+        expect(context.prompt.split("\n")[0]).toMatch(/^Facts remembered/);
+        expect(context.prompt).toContain("- Lucía · is · médica");
+        expect(context.prompt).toContain("- usuario · lives in · Bilbao");
+        expect(context.prompt).not.toContain("Marta");
+        expect(context.tokens).toBe(Math.ceil(context.prompt.length / 4));
+
+        const tight = createMemory({ recallTokens: 30 }).recallContext("u", "¿Qué hace lucia?");
+        expect(tight.facts.length).toBeLessThan(context.facts.length);
+        expect(tight.tokens).toBeLessThanOrEqual(30);
+        expect(createMemory({ recallTokens: 0 }).recallContext("u", "lucia").prompt).toBe("");
+      });
+
+      it("is empty for a user with no facts", () => {
+        memory.learn({ userId: "u", text: "Vivo en Bilbao.", source: "user_input" });
+        expect(memory.recallContext("other", "Bilbao")).toEqual({ facts: [], prompt: "", tokens: 0 });
+      });
+
+      it("writes a negated fact with NOT and keeps the time qualifier", () => {
+        const fact = store.remember({
+          userId: "u",
+          subject: "user",
+          relation: "likes",
+          object: "café",
+          negated: true,
+          when: "desde 2019",
+          confidence: 0.9,
+          source: "manual",
+        }).fact;
+        expect(formatFact(fact)).toBe("- user · NOT likes · café (desde 2019)");
+      });
+    });
+
+    describe("model extraction", () => {
+      const rule = (overrides: Partial<ExtractedFact> = {}): ExtractedFact => ({
+        subject: "Lucía",
+        relation: "lives_in",
+        object: "Madrid",
+        confidence: 0.9,
+        negated: false,
+        ...overrides,
+      });
+
+      it("keeps valid items of the model's output and drops the rest one by one", () => {
+        expect(
+          parseModelFacts({
+            facts: [
+              { subject: "Ana", relation: "Works At", object: "Repsol", negated: false },
+              { subject: "", relation: "is", object: "x", negated: false },
+              { subject: "Ana", relation: "!!", object: "x", negated: false },
+              { subject: "Ana", relation: "is", object: "x" },
+              "junk",
+            ],
+          }),
+        ).toEqual([
+          { subject: "Ana", relation: "works_at", object: "Repsol", negated: false, confidence: 0.75 },
+        ]);
+        expect(parseModelFacts(null)).toEqual([]);
+        expect(parseModelFacts({ facts: "no" })).toEqual([]);
+      });
+
+      it("merges: agreement raises confidence, model-only facts are added, contradictions dropped", () => {
+        const merged = mergeFacts(
+          [rule(), rule({ relation: "likes", object: "café", negated: true })],
+          [
+            rule({ subject: "lucia", object: "MADRID", confidence: 0.75 }),
+            rule({ relation: "likes", object: "cafe", negated: false, confidence: 0.75 }),
+            rule({ subject: "Ana", relation: "is", object: "médica", confidence: 0.75 }),
+          ],
+        );
+        expect(merged.map((fact) => [fact.subject, fact.object, fact.negated, fact.confidence])).toEqual([
+          ["Lucía", "Madrid", false, 0.95],
+          ["Lucía", "café", true, 0.9],
+          ["Ana", "médica", false, 0.75],
+        ]);
+      });
+
+      it("falls back to the rules when the model fails, and says so", async () => {
+        const errors: unknown[] = [];
+        memory = createMemory({
+          model: {
+            generateJson: () => Promise.reject(new Error("model down")),
+          },
+          onModelError: (error) => errors.push(error),
+        });
+        const result = await memory.extract("Vivo en Bilbao.");
+        expect(result.facts.map((fact) => fact.object)).toEqual(["Bilbao"]);
+        expect(errors).toHaveLength(1);
+      });
+    });
+  });
+});

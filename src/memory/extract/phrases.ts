@@ -1,0 +1,301 @@
+/**
+ * Objects and names: where a noun phrase starts and ends, what is dropped from it (articles, "un poco de"),
+ * and how a coordinated list ("inglés, francés y alemán") splits into one object per item.
+ */
+import type { ObjectPhrase, SentenceState } from "./clause.js";
+import { places } from "./lexicon.js";
+import { matchTime } from "./time.js";
+import { capitalizeWords, fold, type Token } from "./tokens.js";
+import type { Language } from "../types.js";
+
+/** The word lists and language hooks the phrase reader needs for one language. */
+export interface PhraseLexicon {
+  lang: Language;
+  articles: ReadonlySet<string>;
+  /** Words never read as a name (function words, common nouns and adjectives). */
+  common: ReadonlySet<string>;
+  vague: ReadonlySet<string>;
+  /** Words that end an object ("también", "because"). */
+  stops: ReadonlySet<string>;
+  /** Prepositions that end a place or thing ("en", "con" / "in", "at"). */
+  placeStops: ReadonlySet<string>;
+  /** Words that may sit inside a name between capitalised words ("de", "del" / "of"). */
+  connectors: ReadonlySet<string>;
+  coordinators: ReadonlySet<string>;
+  prefixes: ReadonlyArray<readonly string[]>;
+  possessiveUser: ReadonlySet<string>;
+  possessiveOther: ReadonlySet<string>;
+  /** True when a new clause starts at `i` (after a comma or a coordinator). */
+  clauseStartsAt(s: SentenceState, i: number): boolean;
+  /** True when the token at `i` is a finite verb that cannot be part of an object. */
+  isVerbAt(s: SentenceState, i: number): boolean;
+  /** "mi jefe" / "my boss" at `i` as an object: "jefe de usuario" / "user's boss", and where it ends. */
+  readPossessive(s: SentenceState, i: number): { text: string; end: number } | undefined;
+}
+
+/** What kind of object a slot takes. */
+export type ObjectKind = "place" | "thing" | "activity";
+
+export interface ObjectOptions {
+  kind: ObjectKind;
+  /** Accept "mi jefe" as an object, written "jefe de usuario" (appointments). */
+  possessive?: boolean;
+  /** More words that end this object (the verb's other prepositions). */
+  stopAt?: ReadonlySet<string>;
+  /** When given, the object's first word must be one of these (languages, instruments). */
+  accept?: ReadonlySet<string>;
+  maxTokens?: number;
+}
+
+/** Two-word stop phrases ("un montón", "a lot", "very much"), by first word. */
+function stopAt(lex: PhraseLexicon, toks: readonly Token[], j: number): boolean {
+  const t = toks[j];
+  if (t === undefined) return true;
+  if (lex.stops.has(t.key)) return true;
+  const next = toks[j + 1];
+  return next !== undefined && lex.stops.has(`${t.key} ${next.key}`);
+}
+
+function matchesSequence(toks: readonly Token[], j: number, seq: readonly string[]): boolean {
+  for (let k = 0; k < seq.length; k++) if (toks[j + k]?.key !== seq[k]) return false;
+  return true;
+}
+
+/** Reads one object at `i`. Leading articles and quantifiers are dropped; returns undefined when none. */
+export function readObject(
+  s: SentenceState,
+  lex: PhraseLexicon,
+  i: number,
+  options: ObjectOptions,
+): ObjectPhrase | undefined {
+  const toks = s.toks;
+  let j = i;
+  if (toks[j]?.key === "ni" || toks[j]?.key === "either" || toks[j]?.key === "neither") j++;
+  for (const prefix of lex.prefixes) {
+    if (matchesSequence(toks, j, prefix)) {
+      j += prefix.length;
+      break;
+    }
+  }
+  let hadArticle = false;
+  const first = toks[j];
+  if (first === undefined) return undefined;
+  if (lex.articles.has(first.key) && !(first.cap && j > 0 && toks[j + 1]?.cap === true)) {
+    j++;
+    hadArticle = true;
+  } else if (lex.lang === "es" && (first.key === "al" || first.key === "del")) {
+    j++;
+    hadArticle = true;
+  }
+  const head = toks[j];
+  if (head === undefined || head.kind === "punct") return undefined;
+  if (lex.possessiveUser.has(head.key)) {
+    if (options.possessive !== true) return undefined;
+    const owned = lex.readPossessive(s, j);
+    return owned ? { text: owned.text, start: j, end: owned.end, long: false } : undefined;
+  }
+  if (lex.possessiveOther.has(head.key) || lex.vague.has(head.low)) return undefined;
+  if (options.accept !== undefined && !options.accept.has(head.key)) return undefined;
+  const start = j;
+  const nameMode = head.cap;
+  const max = options.maxTokens ?? (options.kind === "activity" ? 8 : 6);
+  while (j < toks.length && j - start < max) {
+    const t = toks[j];
+    if (t === undefined) break;
+    if (t.kind === "punct") {
+      // "AT&T", "Coca-Cola", "St. Mary's"
+      const abbreviation =
+        t.text === "." && nameMode && /^(?:St|Sta|Sto|Mt|Dr|Av|Sr|Sra)$/.test(toks[j - 1]?.text ?? "");
+      const joins =
+        (t.text === "&" || t.text === "-" || t.text === "+" || abbreviation) && toks[j + 1]?.kind === "word";
+      if (!joins || j === start) break;
+      j++;
+      continue;
+    }
+    if (j > start) {
+      if (stopAt(lex, toks, j) || lex.coordinators.has(t.key) || options.stopAt?.has(t.key) === true) break;
+      if (options.kind !== "activity" && lex.placeStops.has(t.key)) break;
+      if (
+        options.kind === "activity" &&
+        t.key === "a" &&
+        (toks[j + 1]?.cap === true || toks[j + 1]?.key === "mi")
+      )
+        break;
+      if (matchTime(toks, j, lex.lang) > 0 && !(nameMode && t.cap)) break;
+      if (lex.isVerbAt(s, j)) break;
+      if (nameMode && !t.cap && t.key !== "'s") {
+        // "Universidad de Salamanca", "Bank of America", "Hospital de la Paz"
+        if (!lex.connectors.has(t.key)) break;
+        let k = j + 1;
+        if (lex.articles.has(toks[k]?.key ?? "") || lex.connectors.has(toks[k]?.key ?? "")) k++;
+        if (toks[k]?.cap !== true) break;
+        j = k;
+        continue;
+      }
+    } else if (t.kind === "word" && lex.vague.has(t.low)) {
+      return undefined;
+    }
+    j++;
+  }
+  // Drop what cannot end an object: "jefa de", "University of the".
+  while (j > start) {
+    const last = toks[j - 1];
+    if (last === undefined) break;
+    if (lex.connectors.has(last.key) || lex.articles.has(last.key) || lex.coordinators.has(last.key)) j--;
+    else if (last.kind === "punct") j--;
+    else break;
+  }
+  if (j <= start) return undefined;
+  const startTok = toks[start];
+  const endTok = toks[j - 1];
+  if (startTok === undefined || endTok === undefined) return undefined;
+  let text = s.text.slice(startTok.start, endTok.end).replace(/\s+/g, " ");
+  if (options.kind === "place" && !hadArticle && !nameMode) text = spellPlace(text, lex, toks, start, j);
+  return { text, start, end: j, long: text.split(" ").length > 4 };
+}
+
+/** A lowercase place with no article: "valencia" → "Valencia", "new york" → "New York". */
+function spellPlace(
+  text: string,
+  lex: PhraseLexicon,
+  toks: readonly Token[],
+  start: number,
+  end: number,
+): string {
+  const known = places.get(fold(text));
+  if (known !== undefined) return known;
+  for (let k = start; k < end; k++) {
+    const key = toks[k]?.key ?? "";
+    if (lex.common.has(key) && !lex.connectors.has(key)) return text;
+  }
+  return capitalizeWords(text);
+}
+
+/** A list of objects: "té y café", "inglés, francés y alemán", "tea, coffee, and juice". */
+export function readObjectList(
+  s: SentenceState,
+  lex: PhraseLexicon,
+  i: number,
+  options: ObjectOptions,
+): { objects: ObjectPhrase[]; next: number } {
+  const firstObject = readObject(s, lex, i, options);
+  if (firstObject === undefined) return { objects: [], next: i };
+  const objects = [firstObject];
+  const pending: ObjectPhrase[] = [];
+  let next = firstObject.end;
+  let j = firstObject.end;
+  const toks = s.toks;
+  for (let guard = 0; guard < 12; guard++) {
+    const t = toks[j];
+    if (t === undefined) break;
+    let k = j + 1;
+    if (t.text === ",") {
+      if (lex.coordinators.has(toks[k]?.key ?? "")) {
+        k++;
+      } else {
+        if (lex.clauseStartsAt(s, k)) break;
+        const item = readObject(s, lex, k, options);
+        if (item === undefined) break;
+        pending.push(item);
+        j = item.end;
+        continue;
+      }
+    } else if (!lex.coordinators.has(t.key)) {
+      break;
+    }
+    if (lex.clauseStartsAt(s, k)) break;
+    const item = readObject(s, lex, k, options);
+    if (item === undefined) break;
+    objects.push(...pending, item);
+    pending.length = 0;
+    j = item.end;
+    next = j;
+  }
+  return { objects, next };
+}
+
+/**
+ * A name at `i`: a run of capitalised words with connectors ("José Luis", "María de los Ángeles"), or, when
+ * `lowercase` is set, up to three words that are not common words ("juan carlos" → "Juan Carlos").
+ */
+export function readName(
+  s: SentenceState,
+  lex: PhraseLexicon,
+  i: number,
+  lowercase: boolean,
+): { text: string; end: number; guessed: boolean } | undefined {
+  const toks = s.toks;
+  const first = toks[i];
+  if (first === undefined || first.kind !== "word") return undefined;
+  if (lex.vague.has(first.low) || lex.articles.has(first.key) || lex.possessiveUser.has(first.key))
+    return undefined;
+  let j = i;
+  if (first.cap) {
+    while (j < toks.length && j - i < 6) {
+      const t = toks[j];
+      if (t === undefined || t.kind !== "word") break;
+      if (t.cap) {
+        j++;
+        continue;
+      }
+      if (!lex.connectors.has(t.key) || j === i) break;
+      let k = j + 1;
+      if (lex.articles.has(toks[k]?.key ?? "")) k++;
+      if (toks[k]?.cap !== true || toks[k]?.kind !== "word") break;
+      j = k;
+    }
+    const last = toks[j - 1];
+    if (last === undefined) return undefined;
+    return { text: s.text.slice(first.start, last.end), end: j, guessed: false };
+  }
+  if (!lowercase) return undefined;
+  while (j < toks.length && j - i < 3) {
+    const t = toks[j];
+    if (t === undefined || t.kind !== "word" || t.cap) break;
+    if (lex.common.has(t.key) || lex.vague.has(t.low) || stopAt(lex, toks, j) || lex.isVerbAt(s, j)) break;
+    if (lex.coordinators.has(t.key) || matchTime(toks, j, lex.lang) > 0) break;
+    j++;
+  }
+  if (j === i) return undefined;
+  const last = toks[j - 1];
+  if (last === undefined) return undefined;
+  return { text: capitalizeWords(s.text.slice(first.start, last.end)), end: j, guessed: true };
+}
+
+/** Names joined by "y", "and" or commas: "Pedro y Juan", "Ana, Luis and Marta". */
+export function readNameList(
+  s: SentenceState,
+  lex: PhraseLexicon,
+  i: number,
+  lowercase: boolean,
+): { names: ObjectPhrase[]; next: number; guessed: boolean } {
+  const names: ObjectPhrase[] = [];
+  let guessed = false;
+  let j = i;
+  for (let guard = 0; guard < 8; guard++) {
+    const name = readName(s, lex, j, lowercase);
+    if (name === undefined) break;
+    names.push({ text: name.text, start: j, end: name.end, long: false });
+    guessed ||= name.guessed;
+    j = name.end;
+    const sep = s.toks[j];
+    if (sep === undefined) break;
+    const afterSep = s.toks[j + 1];
+    if (sep.text === "," && afterSep !== undefined && lex.coordinators.has(afterSep.key)) {
+      if (readName(s, lex, j + 2, lowercase) === undefined) break;
+      j += 2;
+    } else if (sep.text === "," || lex.coordinators.has(sep.key)) {
+      if (lex.clauseStartsAt(s, j + 1) || readName(s, lex, j + 1, lowercase) === undefined) break;
+      j += 1;
+    } else break;
+  }
+  return { names, next: names.length > 0 ? (names[names.length - 1]?.end ?? i) : i, guessed };
+}
+
+/** The text of tokens `[from, to)` as written. */
+export function span(s: SentenceState, from: number, to: number): string {
+  const a = s.toks[from];
+  const b = s.toks[to - 1];
+  if (a === undefined || b === undefined || to <= from) return "";
+  return s.text.slice(a.start, b.end);
+}

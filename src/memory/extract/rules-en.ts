@@ -1,0 +1,1448 @@
+/**
+ * English clause rules: [time] subject [auxiliaries, negation] verb complements ("I live in Madrid", "my
+ * sister doesn't work at Google anymore", "I've been living in Lisbon since 2019").
+ */
+import {
+  addFact,
+  emitFacts,
+  nameSubject,
+  possessedSubject,
+  userSubject,
+  type ObjectPhrase,
+  type SentenceState,
+  type Subject,
+} from "./clause.js";
+import {
+  adverbsEn,
+  articlesEn,
+  clauseBlockersEn,
+  commonWordsEn,
+  favoriteThingsEn,
+  favoriteWordsEn,
+  familyRelations,
+  fillersEn,
+  firstNames,
+  kinEn,
+  kinPreAdjectivesEn,
+  languagesEn,
+  nationalitiesEn,
+  negatorsEn,
+  objectPrefixesEn,
+  objectStopWordsEn,
+  places,
+  possessionsEn,
+  possessivesOtherEn,
+  sentenceBlockersEn,
+  statementPrefixesEn,
+  transientStatesEn,
+  vagueObjectsEn,
+  type KinEntry,
+} from "./lexicon.js";
+import { readName, readNameList, readObject, readObjectList, span, type PhraseLexicon } from "./phrases.js";
+import { matchDate, matchTime, readNumber } from "./time.js";
+import { capitalizeWords, fold } from "./tokens.js";
+import { createTypoIndex } from "./typo.js";
+import { verbsEn, type VerbForm } from "./verbs.js";
+
+const typoPenalty = 0.2;
+const topicPenalty = 0.2;
+const guessPenalty = 0.05;
+
+const knownWords: ReadonlySet<string> = new Set([
+  ...commonWordsEn,
+  ...kinEn.keys(),
+  ...languagesEn,
+  ...nationalitiesEn,
+  ...vagueObjectsEn,
+  ...fillersEn,
+  ...verbsEn.exact.keys(),
+  ...transientStatesEn,
+  ...[
+    "lines",
+    "bikes",
+    "words",
+    "forks",
+    "liver",
+    "lover",
+    "mover",
+    "hated",
+    "dated",
+    "plans",
+    "place",
+    "plays",
+  ],
+]);
+const verbTypos = createTypoIndex(verbsEn.exact.keys());
+const kinTypos = createTypoIndex(kinEn.keys());
+
+const placeStops = new Set([
+  "in",
+  "at",
+  "on",
+  "near",
+  "to",
+  "by",
+  "for",
+  "as",
+  "from",
+  "with",
+  "since",
+  "during",
+]);
+const coordinators = new Set(["and", "or", "nor", "&"]);
+const connectors = new Set(["of", "the", "de", "del", "la"]);
+const modals = new Set([
+  "will",
+  "would",
+  "could",
+  "should",
+  "might",
+  "may",
+  "must",
+  "shall",
+  "can",
+  "gonna",
+  "wanna",
+]);
+const beForms = new Set(["am", "is", "are", "'s"]);
+const haveForms = new Set(["have", "has"]);
+const boundaryWords = new Set([
+  "and",
+  "but",
+  "so",
+  "because",
+  "although",
+  "though",
+  "plus",
+  "or",
+  "cause",
+  "cuz",
+]);
+const resetWords = new Set(["who", "which", "that", "where", "whose", "whom", "what"]);
+const stopWords = new Set(["if", "when", "whenever", "unless", "wish", "until"]);
+const copulaStops: ReadonlySet<string> = new Set(["is", "are", "'s"]);
+const pronounsEn = new Set(["he", "she", "it", "they", "you", "we", "i"]);
+
+interface VerbHit {
+  form: VerbForm;
+  typo: boolean;
+}
+
+function key(s: SentenceState, i: number): string {
+  return s.toks[i]?.key ?? "";
+}
+
+/** The English verb form at `i`, allowing one typo in a word of five letters or more. */
+function verbAt(s: SentenceState, i: number): VerbHit | undefined {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word" || (t.cap && i > 0 && t.key !== "i")) return undefined;
+  const form = verbsEn.exact.get(t.key);
+  if (form !== undefined) return { form, typo: false };
+  if (knownWords.has(t.key) || firstNames.has(t.key) || t.key.length < 4 || t.key.includes("'"))
+    return undefined;
+  const fixed = verbTypos.correct(t.key);
+  const typoForm = fixed === undefined ? undefined : verbsEn.exact.get(fixed);
+  return typoForm === undefined ? undefined : { form: typoForm, typo: true };
+}
+
+function kinAt(s: SentenceState, i: number): { entry: KinEntry; typo: boolean; end: number } | undefined {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word") return undefined;
+  // "best friend", "guinea pig", "ex wife"
+  const two = kinEn.get(`${t.key} ${key(s, i + 1)}`);
+  if (two !== undefined) return { entry: two, typo: false, end: i + 2 };
+  const entry = kinEn.get(t.key);
+  if (entry !== undefined) return { entry, typo: false, end: i + 1 };
+  if (knownWords.has(t.key) || t.cap) return undefined;
+  const fixed = kinTypos.correct(t.key);
+  const typoEntry = fixed === undefined ? undefined : kinEn.get(fixed);
+  return typoEntry === undefined ? undefined : { entry: typoEntry, typo: true, end: i + 1 };
+}
+
+function isFiniteForm(form: VerbForm): boolean {
+  return form.person === "base" || form.person === "3s" || form.person === "past" || form.person === "1s";
+}
+
+function isVerbStop(s: SentenceState, i: number): boolean {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word" || t.cap) return false;
+  const k = t.key;
+  if (k === "is" || k === "are" || k === "am" || k === "was" || k === "were" || k === "has" || k === "have")
+    return true;
+  if (k === "does" || k === "did" || k === "do" || k === "will" || k === "would" || k === "not") return true;
+  const form = verbsEn.exact.get(k);
+  return form !== undefined && form.person === "3s" && form.lemma !== "be";
+}
+
+function clauseStartsAt(s: SentenceState, i: number): boolean {
+  let j = i;
+  while (adverbsEn.has(key(s, j)) && j < i + 3) j++;
+  const t = s.toks[j];
+  if (t === undefined) return false;
+  const k = t.key;
+  if (k === "i" || k === "my" || k === "he" || k === "she" || k === "we") return true;
+  if (k === "not" || k === "never" || k === "don't" || (k === "do" && key(s, j + 1) === "not")) return true;
+  if (k === "no" && key(s, j + 1) === "longer") return true;
+  const verb = verbAt(s, j);
+  if (verb !== undefined && isFiniteForm(verb.form)) {
+    if (verb.form.person === "3s" || verb.form.person === "past") return true;
+    const next = key(s, j + 1);
+    return ["in", "at", "for", "as", "to", "from", "a", "an", "the", "two", "my", "been"].includes(next);
+  }
+  if (t.cap && !knownWords.has(k)) {
+    const after = verbAt(s, j + 1);
+    if (after !== undefined && isFiniteForm(after.form)) return true;
+    if (key(s, j + 1) === "is" || key(s, j + 1) === "'s" || key(s, j + 1) === "does") return true;
+  }
+  return false;
+}
+
+const lexEn: PhraseLexicon = {
+  lang: "en",
+  articles: articlesEn,
+  common: knownWords,
+  vague: vagueObjectsEn,
+  stops: objectStopWordsEn,
+  placeStops,
+  connectors,
+  coordinators,
+  prefixes: objectPrefixesEn,
+  possessiveUser: new Set(["my"]),
+  possessiveOther: possessivesOtherEn,
+  clauseStartsAt,
+  isVerbAt: isVerbStop,
+  readPossessive(s, i) {
+    const p = readPossessed(s, i);
+    return p ? { text: p.subject.display, end: p.next } : undefined;
+  },
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Sentence and clause loop
+
+interface ClauseResult {
+  ok: boolean;
+  next: number;
+  subjects?: Subject[];
+  stop?: boolean;
+}
+
+/** Reads one English sentence into `s.facts`. */
+export function readSentenceEn(s: SentenceState): void {
+  let i = skipLead(s, 0);
+  if (i >= s.toks.length) return;
+  if (sentenceBlockersEn.has(key(s, i)) && !(key(s, i) === "call" && key(s, i + 1) === "me")) return;
+  if (key(s, i) === "call" && key(s, i + 1) === "me") {
+    const name = readName(s, lexEn, i + 2, true);
+    if (name !== undefined) addFact(s, s.user, "name", name.text, {});
+    return;
+  }
+  let inherited: Subject[] | undefined;
+  let first = true;
+  for (let guard = 0; guard < 24 && i < s.toks.length; guard++) {
+    const r = readClause(s, i, inherited, first);
+    first = false;
+    if (r.stop === true) return;
+    inherited = r.ok ? r.subjects : inherited;
+    const b = nextBoundary(s, Math.max(r.next, i + 1));
+    if (b.index < 0) return;
+    if (b.reset) inherited = undefined;
+    i = skipFillers(s, b.index);
+  }
+}
+
+function skipFillers(s: SentenceState, i: number): number {
+  let j = i;
+  for (let guard = 0; guard < 8; guard++) {
+    const t = s.toks[j];
+    if (t === undefined) break;
+    if (t.text === "," || t.text === ":" || t.text === "-" || t.text === "—") j++;
+    else if (fillersEn.has(t.key) && !(t.key === "so" && adverbsEn.has(key(s, j + 1)))) j++;
+    else break;
+  }
+  return j;
+}
+
+function skipLead(s: SentenceState, i: number): number {
+  let j = skipFillers(s, i);
+  for (let guard = 0; guard < 4; guard++) {
+    let matched = false;
+    for (const prefix of statementPrefixesEn) {
+      if (prefix.every((w, n) => matchesWord(s, j + n, w))) {
+        if (prefix[1] === "think" || prefix[1] === "believe") s.penalty += 0.1;
+        j = skipFillers(s, j + prefix.length + contractionExtra(s, j, prefix));
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) break;
+  }
+  return j;
+}
+
+/** Prefix words are written with contractions ("don't"): a token pair "do" + "n't" matches "don't". */
+function matchesWord(s: SentenceState, i: number, word: string): boolean {
+  return (
+    key(s, i) === word ||
+    (s.toks[i] !== undefined && fold(s.text.slice(s.toks[i]?.start, s.toks[i + 1]?.end)) === word)
+  );
+}
+function contractionExtra(s: SentenceState, j: number, prefix: readonly string[]): number {
+  let extra = 0;
+  for (let n = 0; n < prefix.length; n++) if (key(s, j + n + extra) !== prefix[n]) extra++;
+  return extra;
+}
+
+function nextBoundary(s: SentenceState, from: number): { index: number; reset: boolean } {
+  let reset = false;
+  for (let j = from; j < s.toks.length; j++) {
+    const t = s.toks[j];
+    if (t === undefined) break;
+    if (t.kind === "punct") {
+      if (
+        t.text === "," ||
+        t.text === ":" ||
+        t.text === "(" ||
+        t.text === ")" ||
+        t.text === "—" ||
+        t.text === "-"
+      ) {
+        return { index: j + 1, reset };
+      }
+      continue;
+    }
+    if (stopWords.has(t.key)) return { index: -1, reset: true };
+    if (resetWords.has(t.key)) return { index: j + 1, reset: true };
+    if (boundaryWords.has(t.key)) return { index: j + 1, reset };
+    if (clauseStartsAt(s, j) && j > from) return { index: j, reset };
+    reset = reset || t.cap;
+  }
+  return { index: -1, reset: true };
+}
+
+function readClause(
+  s: SentenceState,
+  start: number,
+  inherited: Subject[] | undefined,
+  first: boolean,
+): ClauseResult {
+  let i = skipFillers(s, start);
+  let when: string | undefined;
+  const timeEnd = matchTime(s.toks, i, "en");
+  if (timeEnd > 0) {
+    when = span(s, i, timeEnd);
+    i = skipFillers(s, timeEnd);
+  }
+  if (clauseBlockersEn.has(key(s, i))) return { ok: false, next: i, stop: true };
+  const reversed = readReversedFavorite(s, i);
+  if (reversed !== undefined) return { ok: true, next: reversed };
+  let subjects: Subject[] | undefined;
+  const sub = readSubjects(s, i);
+  if (sub !== undefined) {
+    subjects = sub.subjects;
+    i = sub.next;
+    if (sub.done === true) return { ok: true, next: i, subjects };
+  } else if (inherited === undefined) {
+    return { ok: false, next: i };
+  }
+  return readPredicate(s, i, { subjects, inherited, first, when });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Subjects
+
+interface SubjectsResult {
+  subjects: Subject[];
+  next: number;
+  done?: boolean;
+}
+
+/**
+ * "my sister", "my best friend", "my car", "my sister's dog", "my favorite color", "my name": a possessed
+ * noun at `i` (on "my"), and where it ends.
+ */
+function readPossessed(s: SentenceState, i: number): { subject: Subject; next: number } | undefined {
+  if (key(s, i) !== "my") return undefined;
+  let j = i + 1;
+  // "my favorite color", "my favourite food"
+  if (favoriteWordsEn.has(key(s, j))) {
+    const thing =
+      favoriteThingsEn.get(`${key(s, j + 1)} ${key(s, j + 2)}`) ?? favoriteThingsEn.get(key(s, j + 1));
+    if (thing === undefined) return undefined;
+    const end = favoriteThingsEn.has(`${key(s, j + 1)} ${key(s, j + 2)}`) ? j + 3 : j + 2;
+    const subject: Subject = { ...possessedSubject(s, span(s, i + 1, end), undefined) };
+    subject.attr = { kind: "favorite", of: userSubject(s), relation: `favorite_${thing}` };
+    return { subject, next: end };
+  }
+  if (key(s, j) === "name" || key(s, j) === "birthday") {
+    const subject: Subject = { ...possessedSubject(s, key(s, j), undefined) };
+    subject.attr = { kind: key(s, j) === "name" ? "name" : "birthday", of: userSubject(s), relation: "" };
+    return { subject, next: j + 1 };
+  }
+  while (kinPreAdjectivesEn.has(key(s, j)) && j < i + 3) j++;
+  const noun = s.toks[j];
+  if (noun === undefined || noun.kind !== "word") return undefined;
+  const kin = kinAt(s, j);
+  let end = j + 1;
+  if (kin !== undefined) end = kin.end;
+  else if (functionWord(noun.key) || noun.cap || verbsEn.exact.has(noun.key)) return undefined;
+  const owner = possessedSubject(s, span(s, i + 1, end), kin?.entry);
+  if (kin?.typo === true) owner.penalty += typoPenalty;
+  // "my sister's name", "my mom's birthday", "my sister's dog", "my sister's favorite color"
+  if (key(s, end) === "'s" && owner.kind === "kin") {
+    const attrKey = key(s, end + 1);
+    if (attrKey === "name" || attrKey === "birthday") {
+      const subject: Subject = {
+        ...owner,
+        attr: { kind: attrKey === "name" ? "name" : "birthday", of: owner, relation: "" },
+      };
+      return { subject, next: end + 2 };
+    }
+    if (favoriteWordsEn.has(attrKey)) {
+      const thing = favoriteThingsEn.get(key(s, end + 2));
+      if (thing === undefined) return undefined;
+      const subject: Subject = {
+        ...owner,
+        attr: { kind: "favorite", of: owner, relation: `favorite_${thing}` },
+      };
+      return { subject, next: end + 3 };
+    }
+    const nested = kinAt(s, end + 1);
+    if (nested !== undefined && !nested.entry.plural) {
+      const sub = possessedSubject(s, span(s, end + 1, nested.end), nested.entry, owner.display);
+      return { subject: sub, next: nested.end };
+    }
+    return undefined;
+  }
+  return { subject: owner, next: end };
+}
+
+const functionWordsEn = new Set(
+  "the a an of in on at to for from with by and or but not no so very really also just own".split(" "),
+);
+function functionWord(k: string): boolean {
+  return functionWordsEn.has(k) || vagueObjectsEn.has(k) || adverbsEn.has(k) || pronounsEn.has(k);
+}
+
+function predicateStartsAt(s: SentenceState, i: number): boolean {
+  let j = i;
+  while (adverbsEn.has(key(s, j)) && j < i + 3) j++;
+  const k = key(s, j);
+  if (k === "is" || k === "'s" || k === "was" || k === "has" || k === "does" || k === "did" || k === "and")
+    return true;
+  if (k === "never" || k === "not" || s.toks[j]?.text === ",") return true;
+  const verb = verbAt(s, j);
+  return verb !== undefined && isFiniteForm(verb.form);
+}
+
+function nameWithKin(s: SentenceState, kin: Subject, name: string, guessed: boolean): Subject {
+  const relation = kin.kin?.relation ?? "friend";
+  const penalty = kin.penalty + (guessed ? guessPenalty : 0);
+  addFact(s, kin.owner ?? s.user, relation, name, { penalty });
+  return nameSubject(name, penalty, kin.gender);
+}
+
+function readSubjectUnit(
+  s: SentenceState,
+  i: number,
+  clauseStart: boolean,
+): { subjects: Subject[]; next: number } | undefined {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word") return undefined;
+  const k = t.key;
+  if (k === "i") return { subjects: [userSubject(s)], next: i + 1 };
+  if (k === "me" && key(s, i + 1) === "and") return { subjects: [userSubject(s)], next: i + 1 };
+  if (k === "we") return { subjects: [{ ...userSubject(s, 0.2), plural: true }], next: i + 1 };
+  if (k === "he" || k === "she") {
+    const topic = s.topic;
+    const gender = k === "she" ? "f" : "m";
+    if (topic === undefined || topic.plural || (topic.gender !== undefined && topic.gender !== gender))
+      return undefined;
+    return { subjects: [{ ...topic, penalty: topic.penalty + topicPenalty }], next: i + 1 };
+  }
+  if ((k === "mom" || k === "dad" || k === "mum") && predicateStartsAt(s, i + 1)) {
+    const entry = kinEn.get(k);
+    if (entry !== undefined) return { subjects: [possessedSubject(s, k, entry)], next: i + 1 };
+  }
+  if (k === "my") {
+    const p = readPossessed(s, i);
+    if (p === undefined) return undefined;
+    const j = p.next;
+    if (p.subject.kin !== undefined && p.subject.attr === undefined) {
+      const next = s.toks[j];
+      if (next !== undefined && next.kind === "word" && !knownWords.has(next.key)) {
+        const lowerOk = !next.cap && (firstNames.has(next.key) || predicateStartsAt(s, j + 1));
+        const name = readName(s, lexEn, j, lowerOk);
+        if (name !== undefined && !places.has(fold(name.text)) && (next.cap || lowerOk)) {
+          if (!p.subject.plural)
+            return { subjects: [nameWithKin(s, p.subject, name.text, name.guessed)], next: name.end };
+          const list = readNameList(s, lexEn, j, false);
+          if (list.names.length > 1) {
+            return {
+              subjects: list.names.map((n) => nameWithKin(s, p.subject, n.text, false)),
+              next: list.next,
+            };
+          }
+        }
+      }
+    }
+    return { subjects: [p.subject], next: j };
+  }
+  if (k === "his" || k === "her" || k === "their") {
+    const kin = kinAt(s, i + 1);
+    const name = kin ? readName(s, lexEn, kin.end, false) : undefined;
+    if (kin !== undefined && name !== undefined)
+      return { subjects: [nameSubject(name.text)], next: name.end };
+    return undefined;
+  }
+  if (t.cap) {
+    if (knownWords.has(k) && !firstNames.has(k)) return undefined;
+    if (sentenceBlockersEn.has(k) || clauseBlockersEn.has(k)) return undefined;
+    const name = readName(s, lexEn, i, false);
+    if (name === undefined) return undefined;
+    // "Lucía's birthday", "Pedro's dog"
+    if (key(s, name.end) === "'s") {
+      const owner = nameSubject(name.text);
+      const attrKey = key(s, name.end + 1);
+      if (attrKey === "name" || attrKey === "birthday") {
+        return {
+          subjects: [
+            { ...owner, attr: { kind: attrKey === "name" ? "name" : "birthday", of: owner, relation: "" } },
+          ],
+          next: name.end + 2,
+        };
+      }
+      const nested = kinAt(s, name.end + 1);
+      if (nested !== undefined && !nested.entry.plural) {
+        return {
+          subjects: [possessedSubject(s, span(s, name.end + 1, nested.end), nested.entry, name.text)],
+          next: nested.end,
+        };
+      }
+    }
+    if (places.has(fold(name.text))) return undefined;
+    return { subjects: [nameSubject(name.text)], next: name.end };
+  }
+  if (clauseStart && firstNames.has(k) && predicateStartsAt(s, i + 1)) {
+    return { subjects: [nameSubject(capitalizeWords(t.text), guessPenalty)], next: i + 1 };
+  }
+  return undefined;
+}
+
+function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
+  const unit = readSubjectUnit(s, i, true);
+  if (unit === undefined) return undefined;
+  const subjects: Subject[] = [...unit.subjects];
+  let j = unit.next;
+  for (let guard = 0; guard < 6; guard++) {
+    const t = s.toks[j];
+    if (t === undefined) break;
+    const only = subjects.length === 1 ? subjects[0] : undefined;
+    const inner = s.toks[j + 1];
+    if (t.text === "," && only !== undefined && inner !== undefined) {
+      // "Lucía, my sister, lives…" / "my sister, Lucía, lives…" / "my sister, who lives in…, is…"
+      if (only.kind === "name" && inner.key === "my") {
+        const p = readPossessed(s, j + 1);
+        if (p?.subject.kin !== undefined && s.toks[p.next]?.text === ",") {
+          nameWithKin(s, p.subject, only.display, false);
+          j = p.next + 1;
+          continue;
+        }
+      }
+      if (only.kind === "kin" && inner.cap) {
+        const name = readName(s, lexEn, j + 1, false);
+        if (name !== undefined && s.toks[name.end]?.text === ",") {
+          subjects[0] = nameWithKin(s, only, name.text, false);
+          j = name.end + 1;
+          continue;
+        }
+      }
+      if ((inner.key === "who" || inner.key === "which") && only.kind !== "user") {
+        const rel = readPredicate(s, j + 2, { subjects: [only], inherited: undefined, first: false });
+        let k = rel.next;
+        while (k < s.toks.length && s.toks[k]?.text !== ",") k++;
+        if (s.toks[k]?.text === ",") {
+          j = k + 1;
+          continue;
+        }
+        return { subjects, next: k, done: true };
+      }
+    }
+    if (t.key === "and" || (t.text === "," && inner !== undefined && !clauseStartsAt(s, j + 1))) {
+      const next = readSubjectUnit(s, j + 1, false);
+      if (next === undefined) break;
+      // "me and my sister", "my sister and I"
+      subjects.push(...next.subjects);
+      j = next.next;
+      continue;
+    }
+    break;
+  }
+  return { subjects, next: j };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Predicates
+
+interface PredicateContext {
+  subjects: Subject[] | undefined;
+  inherited: Subject[] | undefined;
+  first: boolean;
+  when?: string | undefined;
+}
+
+interface Pred {
+  relation: string;
+  objects: ObjectPhrase[];
+  negated?: boolean;
+  subjects?: Subject[];
+  untimed?: boolean;
+  penalty?: number;
+}
+
+interface HandlerResult {
+  preds: Pred[];
+  next: number;
+  when?: string;
+  emitted?: boolean;
+}
+
+interface VerbState {
+  lemma: string;
+  form: VerbForm["person"];
+  negated: boolean;
+  formerly: boolean;
+  /** Past simple or past perfect: the state may be over. */
+  past: boolean;
+  perfect: boolean;
+  progressive: boolean;
+  penalty: number;
+}
+
+type Handler = (s: SentenceState, i: number, v: VerbState, subjects: Subject[]) => HandlerResult | undefined;
+
+function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): ClauseResult {
+  let i = start;
+  let negated = false;
+  let formerly = false;
+  let past = false;
+  let aux = false;
+  let canNot = false;
+  for (let guard = 0; guard < 8; guard++) {
+    const k = key(s, i);
+    if (k === "not" || k === "never") {
+      negated = true;
+      i++;
+    } else if (k === "no" && key(s, i + 1) === "longer") {
+      negated = true;
+      i += 2;
+    } else if (k === "do" || k === "does") {
+      aux = true;
+      i++;
+    } else if (k === "did") {
+      aux = true;
+      past = true;
+      i++;
+    } else if (k === "used" && key(s, i + 1) === "to") {
+      formerly = true;
+      aux = true;
+      i += 2;
+    } else if ((k === "can" || k === "cannot") && (key(s, i + 1) === "not" || k === "cannot")) {
+      canNot = true;
+      negated = true;
+      i += k === "cannot" ? 1 : 2;
+    } else if (modals.has(k) || k === "would" || k === "'d" || k === "'ll") {
+      return { ok: false, next: i };
+    } else if (adverbsEn.has(k) && k !== "so" && k !== "here") {
+      i++;
+    } else break;
+  }
+  const subjects = resolveSubjects(s, ctx, i);
+  if (subjects === undefined) return { ok: false, next: i };
+  const v: VerbState = {
+    lemma: "",
+    form: "base",
+    negated,
+    formerly,
+    past,
+    perfect: false,
+    progressive: false,
+    penalty: 0,
+  };
+  const k = key(s, i);
+  let result: HandlerResult | undefined;
+  let j = i + 1;
+  if (canNot) {
+    const hit = verbAt(s, i);
+    if (hit === undefined || (hit.form.lemma !== "stand" && hit.form.lemma !== "bear"))
+      return { ok: false, next: i };
+    const list = readObjectList(s, lexEn, skipAdverbs(s, i + 1), { kind: "activity" });
+    if (list.objects.length === 0) return { ok: false, next: i };
+    result = { preds: [{ relation: "dislikes", objects: list.objects, negated: false }], next: list.next };
+  } else if (k === "'s" && isPossessiveS(s, i, subjects)) {
+    return { ok: false, next: i };
+  } else if (beForms.has(k) && !aux && !isHasPerfect(s, i)) {
+    // "I'm living in…" / "she's working at…" / "I'm a nurse"
+    j = skipNegation(s, i + 1, v);
+    const ger = verbAt(s, j);
+    if (ger !== undefined && ger.form.person === "ger" && ger.form.lemma !== "be") {
+      v.lemma = ger.form.lemma;
+      v.progressive = true;
+      v.penalty += ger.typo ? typoPenalty : 0;
+      result = handlers[v.lemma]?.(s, j + 1, v, subjects);
+    } else {
+      if (!agreesBe(k, subjects)) return { ok: false, next: i };
+      v.lemma = "be";
+      result = copula(s, j, v, subjects);
+    }
+  } else if ((k === "was" || k === "were") && !aux) {
+    j = skipNegation(s, i + 1, v);
+    if (key(s, j) === "born") {
+      v.lemma = "bear";
+      result = born(s, j + 1);
+    } else return { ok: false, next: i };
+  } else if ((haveForms.has(k) || k === "'s") && !aux && isPerfectAt(s, i + 1)) {
+    // "I've lived", "she has never worked", "I've been living", "I've been a nurse", "I've got a dog"
+    j = skipNegation(s, i + 1, v);
+    v.perfect = true;
+    if (key(s, j) === "been") {
+      const ger = verbAt(s, j + 1);
+      if (ger !== undefined && ger.form.person === "ger") {
+        v.lemma = ger.form.lemma;
+        v.progressive = true;
+        result = handlers[v.lemma]?.(s, j + 2, v, subjects);
+      } else {
+        v.lemma = "be";
+        result = copula(s, j + 1, v, subjects);
+      }
+    } else if (key(s, j) === "got") {
+      v.lemma = "have";
+      result = having(s, j + 1, v, subjects);
+    } else {
+      const part = verbAt(s, j);
+      if (part === undefined || (part.form.person !== "part" && part.form.person !== "past"))
+        return { ok: false, next: i };
+      v.lemma = part.form.lemma;
+      v.penalty += part.typo ? typoPenalty : 0;
+      result = handlers[v.lemma]?.(s, j + 1, v, subjects);
+    }
+  } else if (k === "had" && isPerfectAt(s, i + 1)) {
+    return { ok: false, next: i };
+  } else if (k === "got" && key(s, i + 1) === "married") {
+    v.lemma = "marry";
+    v.past = true;
+    result = handlers.marry?.(s, i + 2, v, subjects);
+  } else {
+    const hit = verbAt(s, i);
+    if (hit === undefined) return { ok: false, next: i };
+    const p = hit.form.person;
+    if (aux ? p !== "base" : !isFiniteForm(p === "1s" ? hit.form : hit.form)) return { ok: false, next: i };
+    if (!aux && !agrees(p, subjects)) return { ok: false, next: i };
+    v.lemma = hit.form.lemma;
+    v.form = p;
+    v.past = past || p === "past";
+    v.penalty += hit.typo ? typoPenalty : 0;
+    result = handlers[v.lemma]?.(s, i + 1, v, subjects);
+  }
+  if (result === undefined) return { ok: false, next: j };
+  if (result.preds.length === 0)
+    return { ok: result.emitted === true, next: Math.max(j, result.next), subjects };
+  let next = result.next;
+  let when = result.when ?? ctx.when;
+  const timeEnd = matchTime(s.toks, next, "en");
+  if (timeEnd > 0) {
+    when = when ?? span(s, next, timeEnd);
+    next = timeEnd;
+  }
+  if (key(s, next) === "anymore" || (key(s, next) === "any" && key(s, next + 1) === "more")) next++;
+  let after = subjects;
+  for (const pred of result.preds) {
+    const renamed = emitFacts(s, pred.subjects ?? subjects, pred.relation, pred.objects, {
+      negated: pred.negated ?? (v.negated || v.formerly),
+      penalty: v.penalty + (pred.penalty ?? 0),
+      when: pred.untimed === true ? undefined : when,
+    });
+    if (renamed.length > 0) after = renamed;
+  }
+  noteTopic(s, after);
+  return { ok: true, next, subjects: after };
+}
+
+function skipAdverbs(s: SentenceState, i: number): number {
+  let j = i;
+  while (adverbsEn.has(key(s, j)) && j < i + 3) j++;
+  return j;
+}
+
+/** Skips "not", "never", "no longer" and adverbs after an auxiliary, noting the negation. */
+function skipNegation(s: SentenceState, i: number, v: VerbState): number {
+  let j = i;
+  for (let guard = 0; guard < 4; guard++) {
+    const k = key(s, j);
+    if (k === "not" || k === "never") {
+      v.negated = true;
+      j++;
+    } else if (k === "no" && key(s, j + 1) === "longer") {
+      v.negated = true;
+      j += 2;
+    } else if (adverbsEn.has(k) && k !== "so" && k !== "very" && k !== "here") j++;
+    else break;
+  }
+  return j;
+}
+
+/** "Mary's Hospital", "Pedro's car": a possessive "'s", not "is". */
+function isPossessiveS(s: SentenceState, i: number, subjects: readonly Subject[]): boolean {
+  if (subjects.some((x) => x.attr !== undefined || x.kind === "user")) return false;
+  const next = s.toks[i + 1];
+  if (next === undefined || next.kind !== "word") return false;
+  if (next.cap) return true;
+  return kinEn.has(next.key) || possessionsEn.has(next.key) || next.key === "name" || next.key === "birthday";
+}
+
+/** "'s" before a participle is "has" ("she's lived"), otherwise "is". */
+function isHasPerfect(s: SentenceState, i: number): boolean {
+  return key(s, i) === "'s" && isPerfectAt(s, i + 1);
+}
+
+function isPerfectAt(s: SentenceState, i: number): boolean {
+  let j = i;
+  while ((adverbsEn.has(key(s, j)) || key(s, j) === "not" || key(s, j) === "never") && j < i + 3) j++;
+  const k = key(s, j);
+  if (k === "been" || k === "got") return true;
+  const form = verbsEn.exact.get(k);
+  return (
+    form !== undefined &&
+    (form.person === "part" || form.person === "past") &&
+    form.lemma !== "have" &&
+    form.lemma !== "use"
+  );
+}
+
+function agreesBe(be: string, subjects: readonly Subject[]): boolean {
+  const user = subjects.some((x) => x.kind === "user");
+  const plural = subjects.length > 1 || subjects.some((x) => x.plural);
+  if (be === "am") return user && !plural;
+  if (be === "are") return plural;
+  return !user && !plural;
+}
+
+function agrees(person: VerbForm["person"], subjects: readonly Subject[]): boolean {
+  if (person === "past") return true;
+  const user = subjects.some((x) => x.kind === "user");
+  const plural = subjects.length > 1 || subjects.some((x) => x.plural);
+  if (person === "3s") return !user && !plural;
+  if (person === "base") return user || plural;
+  return false;
+}
+
+function resolveSubjects(
+  s: SentenceState,
+  ctx: PredicateContext,
+  verbAtIndex: number,
+): Subject[] | undefined {
+  if (ctx.subjects !== undefined) return ctx.subjects;
+  const inherited = ctx.inherited;
+  if (inherited === undefined) return undefined;
+  // "…and work at Google": the verb must be finite for the inherited subject to carry on
+  const k = key(s, verbAtIndex);
+  if (k === "'s" || k === "'m" || k === "am") return undefined;
+  return inherited;
+}
+
+function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
+  const only = subjects.length === 1 ? subjects[0] : undefined;
+  if (
+    only !== undefined &&
+    (only.kind === "name" || only.kind === "kin") &&
+    !only.plural &&
+    only.attr === undefined
+  ) {
+    s.topic = { ...only, penalty: 0 };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Verb handlers
+
+function objectOf(s: SentenceState, from: number, to: number): ObjectPhrase {
+  return { text: span(s, from, to), start: from, end: to, long: false };
+}
+
+/** Skips adverbs, "with my boyfriend" and times between a verb and its preposition. */
+function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: string } {
+  let j = i;
+  let when: string | undefined;
+  for (let guard = 0; guard < 4; guard++) {
+    const k = key(s, j);
+    if (adverbsEn.has(k) || k === "alone" || k === "together" || k === "full-time" || k === "part-time") {
+      j++;
+      continue;
+    }
+    const t = matchTime(s.toks, j, "en");
+    if (t > 0 && k !== "in" && k !== "at" && k !== "on") {
+      when = when ?? span(s, j, t);
+      j = t;
+      continue;
+    }
+    if (k === "with") {
+      const o = readObject(s, lexEn, j + 1, { kind: "place", possessive: true });
+      if (o !== undefined) {
+        j = o.end;
+        continue;
+      }
+    }
+    break;
+  }
+  return when === undefined ? { next: j } : { next: j, when };
+}
+
+function prepositional(
+  map: Record<string, string>,
+  options: { direct?: string; needsPast?: boolean } = {},
+): Handler {
+  const stops: ReadonlySet<string> = new Set(Object.keys(map));
+  return (s, i, v) => {
+    if (options.needsPast === true && !v.past && !v.perfect) return undefined;
+    const preds: Pred[] = [];
+    let j = i;
+    let when: string | undefined;
+    for (let round = 0; round < 3; round++) {
+      const skip = skipAdjuncts(s, j);
+      j = skip.next;
+      when = when ?? skip.when;
+      const k = key(s, j);
+      const relation = map[k];
+      if (relation === undefined) {
+        if (round === 0 && options.direct !== undefined && !placeStops.has(k) && s.toks[j]?.kind === "word") {
+          const list = readObjectList(s, lexEn, j, { kind: "thing", stopAt: stops });
+          if (list.objects.length === 0) break;
+          preds.push({ relation: options.direct, objects: list.objects });
+          j = list.next;
+          continue;
+        }
+        break;
+      }
+      const roleLike = relation === "works_as";
+      const list = readObjectList(s, lexEn, j + 1, {
+        kind: roleLike ? "thing" : "place",
+        stopAt: stops,
+      });
+      if (list.objects.length === 0) break;
+      // "I work in marketing at Google": "in" + a field is fine as works_at too
+      preds.push({ relation, objects: list.objects });
+      j = list.next;
+    }
+    return when === undefined ? { preds, next: j } : { preds, next: j, when };
+  };
+}
+
+function direct(
+  relation: string,
+  options: { accept?: ReadonlySet<string>; kind?: "thing" | "activity" } = {},
+): Handler {
+  return (s, i) => {
+    let j = skipAdverbs(s, i);
+    if (relation === "likes" || relation === "dislikes") {
+      if (key(s, j) === "to") j++;
+      if (key(s, j) === "it" || key(s, j) === "that" || key(s, j) === "when") return undefined;
+    }
+    const t = s.toks[j];
+    if (t === undefined || placeStops.has(t.key)) return undefined;
+    const base = { kind: options.kind ?? "thing" } as const;
+    const opts = options.accept === undefined ? base : { ...base, accept: options.accept };
+    const list = readObjectList(s, lexEn, j, opts);
+    if (list.objects.length === 0) return undefined;
+    return { preds: [{ relation, objects: list.objects }], next: list.next };
+  };
+}
+
+const likes = direct("likes", { kind: "activity" });
+const dislikes = direct("dislikes", { kind: "activity" });
+
+const handlers: Record<string, Handler | undefined> = {
+  live: prepositional({ in: "lives_in" }),
+  work: prepositional({ at: "works_at", for: "works_at", in: "works_at", as: "works_as" }),
+  study: prepositional({ at: "studies_at", in: "studies_at" }, { direct: "studies" }),
+  move: prepositional({ to: "moved_to" }, { needsPast: true }),
+  come(s, i, v, subjects) {
+    if (v.progressive) return undefined;
+    return prepositional({ from: "from" })(s, i, v, subjects);
+  },
+  grow(s, i, v, subjects) {
+    if (key(s, i) !== "up") return undefined;
+    return prepositional({ in: "grew_up_in" })(s, i + 1, v, subjects);
+  },
+  travel: prepositional({ to: "travels_to" }),
+  volunteer: prepositional({ at: "volunteers_at", for: "volunteers_at", in: "volunteers_at" }),
+  go(s, i, v, subjects) {
+    if (v.progressive || v.past || v.perfect) return undefined;
+    if (key(s, i) !== "to") return undefined;
+    const list = readObjectList(s, lexEn, i + 1, { kind: "place" });
+    const head = list.objects[0];
+    if (head === undefined || verbAt(s, head.start)?.form.person === "base") return undefined;
+    void subjects;
+    return { preds: [{ relation: "goes_to", objects: list.objects }], next: list.next };
+  },
+  teach: prepositional({ at: "works_at" }, { direct: "teaches" }),
+  speak: direct("speaks", { accept: languagesEn }),
+  play(s, i, v, subjects) {
+    if (key(s, i) === "with") return undefined;
+    return direct("plays")(s, i, v, subjects);
+  },
+  drive: direct("drives"),
+  use: direct("uses"),
+  own: direct("has"),
+  learn: direct("learns"),
+  attend: direct("studies_at"),
+  practice: direct("practices"),
+  practise: direct("practices"),
+  date(s, i) {
+    const name = readName(s, lexEn, i, false);
+    return name
+      ? { preds: [{ relation: "partner", objects: [objectOf(s, i, name.end)] }], next: name.end }
+      : undefined;
+  },
+  marry(s, i, v) {
+    if (!v.past && !v.perfect) return undefined;
+    const j = key(s, i) === "to" ? i + 1 : i;
+    const name = readObject(s, lexEn, j, { kind: "place" });
+    return name ? { preds: [{ relation: "married_to", objects: [name] }], next: name.end } : undefined;
+  },
+  like(s, i, v, subjects) {
+    if (v.past && !v.negated && !v.perfect) return undefined;
+    return likes(s, i, v, subjects);
+  },
+  love(s, i, v, subjects) {
+    if (v.past && !v.negated && !v.perfect) return undefined;
+    return likes(s, i, v, subjects);
+  },
+  enjoy: likes,
+  adore: likes,
+  hate: dislikes,
+  detest: dislikes,
+  dislike: dislikes,
+  loathe: dislikes,
+  despise: dislikes,
+  have: having,
+};
+
+/** "was born in Paris (in 1990)", "born on May 3rd". */
+function born(s: SentenceState, i: number): HandlerResult | undefined {
+  const preds: Pred[] = [];
+  let j = i;
+  for (let round = 0; round < 2; round++) {
+    const k = key(s, j);
+    if (k !== "in" && k !== "on") break;
+    let from = j + 1;
+    if (key(s, from) === "the" && matchDate(s.toks, from, "en") < 0) from++;
+    const date = matchDate(s.toks, from, "en");
+    if (date > 0) {
+      preds.push({ relation: "born_on", objects: [objectOf(s, from, date)], untimed: true });
+      j = date;
+      continue;
+    }
+    if (k !== "in") break;
+    const place = readObject(s, lexEn, j + 1, { kind: "place" });
+    if (place === undefined) break;
+    preds.push({ relation: "born_in", objects: [place] });
+    j = place.end;
+    if (s.toks[j]?.text === "," && (key(s, j + 1) === "in" || key(s, j + 1) === "on")) j++;
+  }
+  return preds.length > 0 ? { preds, next: j } : undefined;
+}
+
+const appointmentWords = new Set([
+  "appointment",
+  "appt",
+  "meeting",
+  "interview",
+  "consultation",
+  "checkup",
+  "check-up",
+]);
+
+function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
+  if (v.past && !v.perfect) return undefined;
+  let j = skipAdverbs(s, i);
+  if (key(s, j) === "got") j++;
+  if (key(s, j) === "to") return undefined;
+  // Appointments: "an appointment with the dentist", "a dentist appointment", "a doctor's appointment"
+  let k = j;
+  if (key(s, k) === "a" || key(s, k) === "an") k++;
+  let modifierStart = -1;
+  for (let m = k; m < k + 4 && m < s.toks.length; m++) {
+    if (appointmentWords.has(key(s, m))) {
+      if (m > k) modifierStart = k;
+      let after = m + 1;
+      const pre = matchTime(s.toks, after, "en");
+      let when: string | undefined;
+      if (pre > 0) {
+        when = span(s, after, pre);
+        after = pre;
+      }
+      let objects: ObjectPhrase[] = [];
+      let next = after;
+      if (key(s, after) === "with" || key(s, after) === "at") {
+        const list = readObjectList(s, lexEn, after + 1, { kind: "place", possessive: true });
+        objects = list.objects;
+        next = list.next;
+      }
+      if (objects.length === 0 && modifierStart >= 0) {
+        let end = m;
+        if (key(s, end - 1) === "'s") end--;
+        objects = [objectOf(s, modifierStart, end)];
+      }
+      if (objects.length === 0) return undefined;
+      const pred: Pred = { relation: "appointment", objects };
+      return when === undefined ? { preds: [pred], next } : { preds: [pred], next, when };
+    }
+    if (s.toks[m]?.kind !== "word") break;
+  }
+  // Allergies: "an allergy to nuts", "allergies to X", "a peanut allergy"
+  for (let m = k; m < k + 3; m++) {
+    const a = key(s, m);
+    if (a === "allergy" || a === "allergies") {
+      if (key(s, m + 1) === "to") {
+        const list = readObjectList(s, lexEn, m + 2, { kind: "thing" });
+        return list.objects.length > 0
+          ? { preds: [{ relation: "allergic_to", objects: list.objects }], next: list.next }
+          : undefined;
+      }
+      if (m > k) return { preds: [{ relation: "allergic_to", objects: [objectOf(s, k, m)] }], next: m + 1 };
+      return undefined;
+    }
+  }
+  // Relatives and pets: "a sister named Lucía", "a dog called Toby", "two kids", "a sister who lives in Rome"
+  let m = j;
+  const det = key(s, m);
+  const counted = readNumber(s.toks, m, "en");
+  if (det === "no") {
+    // "I have no kids"
+    v.negated = true;
+    j++;
+    m++;
+  } else if (det === "a" || det === "an") m++;
+  else if (counted !== undefined) m = counted.end;
+  while (kinPreAdjectivesEn.has(key(s, m)) && m < j + 4) m++;
+  const kin = kinAt(s, m);
+  if (kin !== undefined) {
+    const owner = subjects.length === 1 ? subjects[0] : undefined;
+    if (owner === undefined || (owner.kind !== "user" && owner.kind !== "name" && owner.kind !== "kin"))
+      return undefined;
+    const nounEnd = kin.end;
+    const kinSubject = possessedSubject(s, span(s, m, nounEnd), kin.entry, owner.display);
+    let nameAt = -1;
+    const a = key(s, nounEnd);
+    if (a === "named" || a === "called") nameAt = nounEnd + 1;
+    else if (a === "whose" && key(s, nounEnd + 1) === "name" && key(s, nounEnd + 2) === "is")
+      nameAt = nounEnd + 3;
+    else if (s.toks[nounEnd]?.text === "," && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
+    else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
+    if (nameAt > 0 && !v.negated) {
+      const names = readNameList(s, lexEn, nameAt, true);
+      if (names.names.length > 0) {
+        const pred: Pred = { relation: kin.entry.relation, objects: names.names, untimed: true };
+        const named = names.names.map((n) => nameSubject(n.text, 0, kin.entry.gender));
+        if (named.length === 1 && named[0] !== undefined) s.topic = named[0];
+        const rest = named.length === 1 ? relativeTail(s, names.next, named) : undefined;
+        return rest ? { preds: [pred], next: rest.next } : { preds: [pred], next: names.next };
+      }
+    }
+    if ((a === "who" || a === "that") && !v.negated && !kin.entry.plural) {
+      const rel = relativeTail(s, nounEnd, [kinSubject]);
+      if (rel !== undefined) return rel;
+    }
+    const text = det === "a" || det === "an" ? span(s, m, nounEnd) : span(s, j, nounEnd);
+    return {
+      preds: [{ relation: "has", objects: [{ text, start: j, end: nounEnd, long: false }] }],
+      next: nounEnd,
+    };
+  }
+  // Possessions: "a red car", "two bikes", "no car"
+  const list = readObjectList(s, lexEn, j, { kind: "thing" });
+  if (list.objects.length === 0) return undefined;
+  for (const o of list.objects) {
+    // A possession noun, or a brand after "a"/"an" ("I have a Tesla")
+    let owned = s.toks[o.start]?.cap === true && (det === "a" || det === "an");
+    for (let n = o.start; n < o.end; n++) if (possessionsEn.has(key(s, n))) owned = true;
+    if (!owned) return undefined;
+  }
+  if (counted !== undefined && det !== "a" && det !== "an") {
+    const firstObject = list.objects[0];
+    if (firstObject !== undefined)
+      list.objects[0] = { ...firstObject, text: `${span(s, j, firstObject.start)} ${firstObject.text}` };
+  }
+  return { preds: [{ relation: "has", objects: list.objects }], next: list.next };
+}
+
+function relativeTail(s: SentenceState, i: number, subjects: Subject[]): HandlerResult | undefined {
+  if (key(s, i) !== "who" && key(s, i) !== "that") return undefined;
+  const before = s.facts.length;
+  const r = readPredicate(s, i + 1, { subjects, inherited: undefined, first: false });
+  if (!r.ok || s.facts.length === before) return undefined;
+  return { preds: [], next: r.next, emitted: true };
+}
+
+const copulaSkip = new Set(["also", "still", "currently", "now", "actually", "really", "originally", "just"]);
+const ageWords = new Set(["years", "year", "yrs", "yo", "y/o"]);
+
+/** "be": names, origin, age, jobs and traits, kinship, favourites, allergies, marriage. */
+function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
+  let j = i;
+  while (copulaSkip.has(key(s, j)) && j < i + 3) j++;
+  j = skipNegation(s, j, v);
+  const t = s.toks[j];
+  if (t === undefined) return undefined;
+  const k = t.key;
+  const only = subjects.length === 1 ? subjects[0] : undefined;
+  if (only?.attr !== undefined) {
+    const attr = only.attr;
+    if (attr.kind === "birthday") {
+      let from = j;
+      if (key(s, from) === "on" || key(s, from) === "in") from++;
+      const date = matchDate(s.toks, from, "en");
+      if (date < 0) return undefined;
+      return {
+        preds: [
+          { relation: "birthday", objects: [objectOf(s, from, date)], subjects: [attr.of], untimed: true },
+        ],
+        next: date,
+      };
+    }
+    if (attr.kind === "name") {
+      const name = readName(s, lexEn, j, true);
+      if (name === undefined) return undefined;
+      const object: ObjectPhrase = { text: name.text, start: j, end: name.end, long: false };
+      return {
+        preds: [{ relation: "name", objects: [object], subjects: [attr.of], untimed: true }],
+        next: name.end,
+      };
+    }
+    const list = readObjectList(s, lexEn, j, { kind: "thing" });
+    if (list.objects.length === 0) return undefined;
+    return {
+      preds: [{ relation: attr.relation, objects: list.objects, subjects: [attr.of] }],
+      next: list.next,
+    };
+  }
+  if (k === "from") {
+    const list = readObjectList(s, lexEn, j + 1, { kind: "place" });
+    return list.objects.length > 0
+      ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
+      : undefined;
+  }
+  if (k === "allergic" && key(s, j + 1) === "to") {
+    const list = readObjectList(s, lexEn, j + 2, { kind: "thing" });
+    return list.objects.length > 0
+      ? { preds: [{ relation: "allergic_to", objects: list.objects }], next: list.next }
+      : undefined;
+  }
+  if ((k === "married" || k === "engaged") && key(s, j + 1) === "to") {
+    const name = readObject(s, lexEn, j + 2, { kind: "place" });
+    if (name === undefined) return undefined;
+    return {
+      preds: [{ relation: k === "married" ? "married_to" : "partner", objects: [name] }],
+      next: name.end,
+    };
+  }
+  if (
+    k === "married" ||
+    k === "single" ||
+    k === "divorced" ||
+    k === "widowed" ||
+    k === "engaged" ||
+    k === "retired" ||
+    k === "pregnant"
+  ) {
+    return { preds: [{ relation: "is", objects: [objectOf(s, j, j + 1)] }], next: j + 1 };
+  }
+  if (k === "called" || k === "named") {
+    if (only === undefined || (only.kind !== "user" && only.kind !== "kin")) return undefined;
+    const names = readNameList(s, lexEn, j + 1, true);
+    if (names.names.length === 0) return undefined;
+    return {
+      preds: [{ relation: "name", objects: names.names.slice(0, only.plural ? 8 : 1), untimed: true }],
+      next: names.next,
+    };
+  }
+  // Likes: "into jazz", "a big fan of X", "fond of X", "crazy about X"
+  {
+    let m = j;
+    if (k === "a" || k === "an" || k === "the") m++;
+    while (["big", "huge", "great", "massive", "real", "total"].includes(key(s, m))) m++;
+    const likeAt =
+      k === "into"
+        ? j + 1
+        : key(s, m) === "fan" && key(s, m + 1) === "of"
+          ? m + 2
+          : k === "fond" && key(s, j + 1) === "of"
+            ? j + 2
+            : k === "crazy" && key(s, j + 1) === "about"
+              ? j + 2
+              : -1;
+    if (likeAt > 0) {
+      const list = readObjectList(s, lexEn, likeAt, { kind: "activity" });
+      return list.objects.length > 0
+        ? { preds: [{ relation: "likes", objects: list.objects }], next: list.next }
+        : undefined;
+    }
+  }
+  // "Lucía is my sister", "Blue is my favorite color"
+  if (k === "my") {
+    if (only === undefined || only.kind !== "name") return undefined;
+    if (favoriteWordsEn.has(key(s, j + 1))) {
+      const thing = favoriteThingsEn.get(key(s, j + 2));
+      if (thing === undefined) return undefined;
+      return {
+        preds: [
+          { relation: `favorite_${thing}`, objects: [subjectAsObject(only)], subjects: [userSubject(s)] },
+        ],
+        next: j + 3,
+      };
+    }
+    const p = readPossessed(s, j);
+    if (p?.subject.kin === undefined) return undefined;
+    return {
+      preds: [
+        {
+          relation: p.subject.kin.relation,
+          objects: [subjectAsObject(only)],
+          subjects: [userSubject(s)],
+          untimed: true,
+        },
+      ],
+      next: p.next,
+    };
+  }
+  // Age: "I'm 34", "I am 34 years old", "my son is five"
+  const n = readNumber(s.toks, j, "en");
+  if (n !== undefined && k !== "a" && k !== "an" && k !== "one") {
+    let end = n.end;
+    if (ageWords.has(key(s, end))) {
+      end++;
+      if (key(s, end) === "old") end++;
+    } else if (key(s, end) === "year-old" || key(s, end) === "years-old") end++;
+    else if (
+      s.toks[end] !== undefined &&
+      s.toks[end]?.kind !== "punct" &&
+      key(s, end) !== "and" &&
+      key(s, end) !== "but"
+    ) {
+      return undefined;
+    }
+    if (only === undefined || only.kind === "thing") return undefined;
+    return {
+      preds: [
+        {
+          relation: "age",
+          objects: [{ text: String(n.value), start: j, end: n.end, long: false }],
+          untimed: true,
+        },
+      ],
+      next: end,
+    };
+  }
+  // "I'm Ana", "my boss is Pedro"
+  if (t.cap && !nationalitiesEn.has(k) && !languagesEn.has(k) && !knownWords.has(k)) {
+    if (only === undefined || (only.kind !== "user" && only.kind !== "kin")) return undefined;
+    const name = readName(s, lexEn, j, false);
+    // "I'm John's sister": a possessive, not a name
+    if (name === undefined || key(s, name.end) === "'s") return undefined;
+    if (only.kind === "user" && verbAt(s, name.end) !== undefined) return undefined;
+    return {
+      preds: [{ relation: "name", objects: [objectOf(s, j, name.end)], untimed: true }],
+      next: name.end,
+    };
+  }
+  if (
+    only?.kind === "user" &&
+    firstNames.has(k) &&
+    (s.toks[j + 1] === undefined || s.toks[j + 1]?.kind === "punct")
+  ) {
+    return {
+      preds: [
+        { relation: "name", objects: [{ text: capitalizeWords(t.text), start: j, end: j + 1, long: false }] },
+      ],
+      next: j + 1,
+    };
+  }
+  if (subjects.some((x) => x.kind === "name" && places.has(fold(x.display)))) return undefined;
+  // A job or a trait: "a nurse", "vegetarian", "very tall", "the manager"
+  let m = j;
+  let article = false;
+  if (k === "a" || k === "an" || k === "the") {
+    m++;
+    article = true;
+  }
+  const head = s.toks[m];
+  if (head === undefined || head.kind !== "word") return undefined;
+  if (!article && (transientStatesEn.has(head.key) || verbAt(s, m)?.form.person === "ger")) return undefined;
+  if (!article && (head.key === "so" || head.key === "very" || head.key === "really" || head.key === "too")) {
+    if (transientStatesEn.has(key(s, m + 1))) return undefined;
+  }
+  if (vagueObjectsEn.has(head.low) || placeStops.has(head.key) || (head.key.endsWith("ing") && !article))
+    return undefined;
+  for (let n2 = m; n2 < s.toks.length; n2++) {
+    const w = key(s, n2);
+    if (
+      w === "today" ||
+      w === "tonight" ||
+      w === "now" ||
+      w === "right" ||
+      (w === "at" && key(s, n2 + 1) === "the" && key(s, n2 + 2) === "moment")
+    ) {
+      if (!article) return undefined;
+    }
+  }
+  const list = readObjectList(s, lexEn, j, { kind: "thing" });
+  if (list.objects.length === 0) return undefined;
+  // "I'm the mother of two", "she's Tom's sister": kinship of someone else, not a trait
+  for (const o of list.objects)
+    if (familyRelations.has(kinEn.get(key(s, o.start))?.relation ?? "")) return undefined;
+  const preds: Pred[] = [{ relation: "is", objects: list.objects }];
+  let next = list.next;
+  // "a nurse at the hospital", "a student at Oxford"
+  if (
+    (key(s, next) === "at" || key(s, next) === "for") &&
+    list.objects.length === 1 &&
+    article &&
+    matchTime(s.toks, next, "en") < 0
+  ) {
+    const place = readObjectList(s, lexEn, next + 1, { kind: "place" });
+    if (place.objects.length > 0) {
+      const student = /\bstudent$/i.test(list.objects[0]?.text ?? "");
+      preds.push({ relation: student ? "studies_at" : "works_at", objects: place.objects });
+      next = place.next;
+    }
+  }
+  return { preds, next };
+}
+
+/** "Blue is my…": a common word capitalised only because it opens the sentence is written lowercase. */
+function sentenceCase(s: SentenceState, object: ObjectPhrase): string {
+  const first = s.toks[object.start];
+  if (object.start !== 0 || first === undefined || !knownWords.has(first.key)) return object.text;
+  return object.text.charAt(0).toLowerCase() + object.text.slice(1);
+}
+
+function subjectAsObject(subject: Subject): ObjectPhrase {
+  return { text: subject.display, start: 0, end: 0, long: false };
+}
+
+/** "Blue is my favorite color" → `(user, favorite_color, blue)`. */
+function readReversedFavorite(s: SentenceState, i: number): number | undefined {
+  for (let e = i + 1; e < Math.min(s.toks.length, i + 7); e++) {
+    const k = key(s, e);
+    if (s.toks[e]?.kind === "punct") return undefined;
+    if (k !== "is" && k !== "are" && k !== "'s") continue;
+    if (key(s, e + 1) !== "my" || !favoriteWordsEn.has(key(s, e + 2))) return undefined;
+    const thing = favoriteThingsEn.get(key(s, e + 3));
+    if (thing === undefined) return undefined;
+    const object = readObject(s, lexEn, i, { kind: "thing", stopAt: copulaStops });
+    if (object === undefined || object.end !== e) return undefined;
+    addFact(s, s.user, `favorite_${thing}`, sentenceCase(s, object), {});
+    return e + 4;
+  }
+  return undefined;
+}

@@ -1,0 +1,64 @@
+/**
+ * Trigger words typed with one slip ("trabjo", "wroks", "viive"): an index of one-deletion variants, checked
+ * with the restricted Damerau–Levenshtein distance. A slip counts only when the word typed or the word meant
+ * has five letters or more ("viive" → "vive", but not "wrok" → "work"), and a lookup answers only when
+ * exactly one word is in reach.
+ */
+export interface TypoIndex {
+  /** The indexed word within one edit of `word`, or undefined when none or several are. */
+  correct(word: string): string | undefined;
+}
+
+/** Builds an index over `words` (folded keys); a slip counts when either word has `minLength` letters or more. */
+export function createTypoIndex(words: Iterable<string>, minLength = 5): TypoIndex {
+  const byVariant = new Map<string, string[]>();
+  const indexed = new Set<string>();
+  const add = (variant: string, word: string): void => {
+    const list = byVariant.get(variant);
+    if (list === undefined) byVariant.set(variant, [word]);
+    else if (!list.includes(word)) list.push(word);
+  };
+  for (const word of words) {
+    if (word.length < minLength - 1 || indexed.has(word) || !/^[a-zñç]+$/.test(word)) continue;
+    indexed.add(word);
+    add(word, word);
+    for (let i = 0; i < word.length; i++) add(word.slice(0, i) + word.slice(i + 1), word);
+  }
+  return {
+    correct(word: string): string | undefined {
+      if (word.length < minLength - 1 || word.length > 24 || indexed.has(word)) return undefined;
+      let found: string | undefined;
+      const check = (variant: string): boolean => {
+        for (const candidate of byVariant.get(variant) ?? []) {
+          if (candidate === found || Math.max(candidate.length, word.length) < minLength) continue;
+          if (!withinOneEdit(word, candidate)) continue;
+          if (found !== undefined) return false;
+          found = candidate;
+        }
+        return true;
+      };
+      if (!check(word)) return undefined;
+      for (let i = 0; i < word.length; i++) {
+        if (!check(word.slice(0, i) + word.slice(i + 1))) return undefined;
+      }
+      return found;
+    },
+  };
+}
+
+/** True when one insertion, deletion, substitution or swap of neighbours turns `a` into `b`. */
+export function withinOneEdit(a: string, b: string): boolean {
+  if (a === b) return true;
+  const la = a.length;
+  const lb = b.length;
+  if (Math.abs(la - lb) > 1) return false;
+  let i = 0;
+  while (i < la && i < lb && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (la === lb) {
+    if (a.slice(i + 1) === b.slice(i + 1)) return true;
+    return (
+      a.charAt(i) === b.charAt(i + 1) && a.charAt(i + 1) === b.charAt(i) && a.slice(i + 2) === b.slice(i + 2)
+    );
+  }
+  return la > lb ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
