@@ -8,6 +8,7 @@ import {
   startTestServer,
   type TestServer,
 } from "./api-helpers.js";
+import { normalizeRelation } from "../src/memory/index.js";
 
 /**
  * Malformed requests, generated from a seeded PRNG so every run sends the same set. Each must be refused with
@@ -335,7 +336,8 @@ function generateCases(seed: number): FuzzCase[] {
         Buffer.from(bytes),
         Buffer.from(text.slice(at)),
       ]);
-      cases.push(postRaw(`invalid UTF-8 inside ${field}`, payload, { param: field }));
+      // Refused before parsing: the message says where the bytes go wrong, not which field they are in.
+      cases.push(postRaw(`invalid UTF-8 inside ${field}`, payload, { status: 400 }));
     }
   }
   const rawBodies: [string, string][] = [
@@ -491,7 +493,7 @@ function generateCases(seed: number): FuzzCase[] {
   const factFields: [string, (v: Json) => boolean][] = [
     ["user", isShortString(128)],
     ["subject", (v) => typeof v === "string" && v.trim().length >= 1 && v.length <= 300],
-    ["relation", never],
+    ["relation", (v) => typeof v === "string" && v.trim().length <= 64 && normalizeRelation(v) !== undefined],
     ["object", (v) => typeof v === "string" && v.trim().length >= 1 && v.length <= 300],
     ["negated", (v) => typeof v === "boolean"],
     ["confidence", isNumberIn(0, 1)],

@@ -133,7 +133,7 @@ describe("cli", () => {
       const vacuum = await json<{ bytesBefore: number; bytesAfter: number }>(["memory", "vacuum", "--json"]);
       expect(vacuum.bytesAfter).toBeGreaterThan(0);
       expect(vacuum.bytesAfter).toBeLessThanOrEqual(vacuum.bytesBefore);
-    }, 60_000);
+    }, 180_000);
 
     it("names the problem in a bad import and stores nothing", async () => {
       const file = path.join(dataDir, "bad.json");

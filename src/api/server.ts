@@ -83,7 +83,13 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   fastify.addContentTypeParser("application/json", { parseAs: "buffer" }, (request, body, done) => {
     const bytes = body as Buffer;
     if (!isUtf8(bytes)) {
-      done(new AppError("INVALID_REQUEST", "the request body is not valid UTF-8"), undefined);
+      done(
+        new AppError(
+          "INVALID_REQUEST",
+          `the request body is not valid UTF-8 (near byte ${firstInvalidByte(bytes)})`,
+        ),
+        undefined,
+      );
       return;
     }
     // The default parser is synchronous: it calls done before returning.
@@ -235,4 +241,11 @@ function authenticate(
   }
   if (match === undefined) throw new AppError("UNAUTHORIZED", "invalid API key");
   return match.user;
+}
+
+/** Where a body stops being UTF-8: the byte offset of the first replacement the decoder had to make. */
+function firstInvalidByte(bytes: Buffer): number {
+  const decoded = bytes.toString("utf8");
+  const at = decoded.indexOf("\uFFFD");
+  return at === -1 ? 0 : Buffer.byteLength(decoded.slice(0, at));
 }

@@ -45,8 +45,9 @@ export function getScalarSchema(schema: AnySchema): AnySchema | undefined {
       alternative instanceof z.ZodNumber ||
       alternative instanceof z.ZodBoolean ||
       alternative instanceof z.ZodEnum ||
-      // Lists of strings are set from the environment as comma-separated values.
-      (alternative instanceof z.ZodArray && unwrapSchema(alternative.element) instanceof z.ZodString),
+      // Lists of strings (or of string-or-object items) are set from the environment as comma-separated values.
+      (alternative instanceof z.ZodArray &&
+        listAlternatives(alternative.element).some((item) => item instanceof z.ZodString)),
   );
 }
 

@@ -3,7 +3,7 @@
  * person named in one can be "ella"/"she" in the next.
  */
 import type { SentenceState, Subject } from "./clause.js";
-import { detectLanguage } from "./language.js";
+import { languageScores } from "./language.js";
 import { questionTagsEn, questionTagsEs } from "./lexicon.js";
 import { readSentenceEn } from "./rules-en.js";
 import { readSentenceEs } from "./rules-es.js";
@@ -24,12 +24,21 @@ const maxTokens = 120;
 export function extractFacts(text: string, lang?: Language): ExtractedFact[] {
   if (typeof text !== "string" || text.length === 0) return [];
   const input = text.length > maxChars ? text.slice(0, maxChars) : text;
-  const language: Language = lang === "es" || lang === "en" ? lang : detectLanguage(input);
+  if (lang === "es" || lang === "en") return extractIn(input, lang);
+  const scores = languageScores(input);
+  if (scores.es !== scores.en) return extractIn(input, scores.es > scores.en ? "es" : "en");
+  // No evidence either way ("Call me Ishmael"): whichever reading finds more, Spanish on a tie.
+  const es = extractIn(input, "es");
+  const en = extractIn(input, "en");
+  return en.length > es.length ? en : es;
+}
+
+function extractIn(input: string, language: Language): ExtractedFact[] {
   const facts: ExtractedFact[] = [];
   let topic: Subject | undefined;
   try {
     for (const sentence of splitSentences(input)) {
-      const statement = sentence.question ? beforeQuestionTag(sentence.text, language) : sentence.text;
+      const statement = sentence.question ? statementInQuestion(sentence.text, language) : sentence.text;
       if (statement === undefined) continue;
       const toks = tokenize(statement, language === "en");
       if (toks.length === 0 || toks.length > maxTokens) continue;
@@ -46,17 +55,28 @@ export function extractFacts(text: string, lang?: Language): ExtractedFact[] {
       else readSentenceEn(state);
       topic = state.topic;
     }
-  } catch (e) {
-    if (process.env.EXTRACT_DEBUG) console.error(e);
+  } catch {
     // A rule bug must not cost the turn: keep what was read before it.
   }
   return facts;
 }
 
+/** "¿Puedes recordar que vivo en Madrid?": a request to remember, phrased as a question, still states. */
+const rememberRequest =
+  /^¿?\s*(?:(?:puedes|podrias|podria|can you|could you|would you|will you)\s+)?(?:(?:por favor|porfa|please)\s+)?(?:recordar|recuerda|acordarte de|anotar|apuntar|apunta|anota|guardar|memorizar|remember|note|save|keep in mind)\s+(?:que|that)\s+/u;
+
 /**
- * "Vivo en Madrid, ¿y tú?" is split before "¿"; "I live in Madrid, and you?" is one sentence: a short tag
- * after the last comma does not make the statement before it a question.
+ * The statement inside a question, if any. "Vivo en Madrid, ¿y tú?" is split before "¿"; "I live in Madrid,
+ * and you?" is one sentence: a short tag after the last comma does not make the statement before it a
+ * question. A request to remember phrased as a question keeps what it asks to remember.
  */
+function statementInQuestion(text: string, lang: Language): string | undefined {
+  const folded = fold(text);
+  const remember = rememberRequest.exec(folded);
+  if (remember !== null) return text.slice(remember[0].length).replace(/[?¿]+/g, "");
+  return beforeQuestionTag(text, lang);
+}
+
 function beforeQuestionTag(text: string, lang: Language): string | undefined {
   const comma = text.lastIndexOf(",");
   if (comma <= 0) return undefined;

@@ -29,23 +29,15 @@ const spanishChars = /[ñ¿¡]/u;
 const accented = /[áéíóú]/u;
 const wordPattern = /[\p{L}']+/gu;
 
-/**
- * The language of `text`: `es` or `en`. Counts frequent words of each; "ñ", "¿", "¡" and accented vowels
- * weigh for Spanish, English contractions for English. With no evidence either way, returns `fallback`
- * (Spanish unless told otherwise). Never throws.
- */
-export function detectLanguage(text: string, fallback: Language = "es"): Language {
-  if (typeof text !== "string" || text.length === 0) return fallback;
-  const sample = text.length > 4000 ? text.slice(0, 4000) : text;
+/** Evidence for each language in `text`: frequent words, Spanish-only characters, English contractions. */
+export function languageScores(text: string): { es: number; en: number } {
   let es = 0;
   let en = 0;
+  if (typeof text !== "string" || text.length === 0) return { es, en };
+  const sample = text.length > 4000 ? text.slice(0, 4000) : text;
   if (spanishChars.test(sample)) es += 2;
   if (accented.test(sample)) es += 1;
-  const words =
-    sample
-      .toLowerCase()
-      .replace(/[’‘´`]/g, "'")
-      .match(wordPattern) ?? [];
+  const words = sample.toLowerCase().replace(/[’‘´`]/g, "'").match(wordPattern) ?? [];
   for (const raw of words) {
     if (raw.includes("'")) {
       if (/^\p{L}+'(?:s|m|re|ve|ll|d)$|n't$/u.test(raw)) en += 1.5;
@@ -55,6 +47,15 @@ export function detectLanguage(text: string, fallback: Language = "es"): Languag
     if (spanishWords.has(w)) es += 1;
     if (englishWords.has(w)) en += 1;
   }
+  return { es, en };
+}
+
+/**
+ * The language of `text`: `es` or `en`, from `languageScores`. With no evidence either way (a name, "ok"),
+ * returns `fallback`, Spanish unless told otherwise. Never throws.
+ */
+export function detectLanguage(text: string, fallback: Language = "es"): Language {
+  const { es, en } = languageScores(text);
   if (es === en) return fallback;
   return es > en ? "es" : "en";
 }

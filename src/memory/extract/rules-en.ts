@@ -39,7 +39,7 @@ import {
   type KinEntry,
 } from "./lexicon.js";
 import { readName, readNameList, readObject, readObjectList, span, type PhraseLexicon } from "./phrases.js";
-import { matchDate, matchTime, readNumber } from "./time.js";
+import { matchDate, matchDuration, matchTime, readNumber } from "./time.js";
 import { capitalizeWords, fold } from "./tokens.js";
 import { createTypoIndex } from "./typo.js";
 import { verbsEn, type VerbForm } from "./verbs.js";
@@ -225,6 +225,13 @@ interface ClauseResult {
   next: number;
   subjects?: Subject[];
   stop?: boolean;
+  /** The verb read, for a later clause that leaves it out ("and my dad from Italy"). */
+  gap?: Gap;
+}
+
+interface Gap {
+  handler: Handler;
+  v: VerbState;
 }
 
 /** Reads one English sentence into `s.facts`. */
@@ -238,12 +245,14 @@ export function readSentenceEn(s: SentenceState): void {
     return;
   }
   let inherited: Subject[] | undefined;
+  let gap: Gap | undefined;
   let first = true;
   for (let guard = 0; guard < 24 && i < s.toks.length; guard++) {
-    const r = readClause(s, i, inherited, first);
+    const r = readClause(s, i, inherited, first, gap);
     first = false;
     if (r.stop === true) return;
     inherited = r.ok ? r.subjects : inherited;
+    gap = r.ok ? r.gap : undefined;
     const b = nextBoundary(s, Math.max(r.next, i + 1));
     if (b.index < 0) return;
     if (b.reset) inherited = undefined;
@@ -325,6 +334,7 @@ function readClause(
   start: number,
   inherited: Subject[] | undefined,
   first: boolean,
+  gap?: Gap,
 ): ClauseResult {
   let i = skipFillers(s, start);
   let when: string | undefined;
@@ -345,7 +355,7 @@ function readClause(
   } else if (inherited === undefined) {
     return { ok: false, next: i };
   }
-  return readPredicate(s, i, { subjects, inherited, first, when });
+  return readPredicate(s, i, { subjects, inherited, first, when, gap });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -589,6 +599,7 @@ interface PredicateContext {
   inherited: Subject[] | undefined;
   first: boolean;
   when?: string | undefined;
+  gap?: Gap | undefined;
 }
 
 interface Pred {
@@ -659,6 +670,13 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
   }
   const subjects = resolveSubjects(s, ctx, i);
   if (subjects === undefined) return { ok: false, next: i };
+  const gap = ctx.gap;
+  if (gap !== undefined && ctx.subjects !== undefined && gapPrepositions.has(key(s, i)) && !negated) {
+    // "My mom is from Spain and my dad from Italy": the verb is left out
+    const gapped = gap.handler(s, i, gap.v, subjects);
+    if (gapped === undefined || gapped.preds.length === 0) return { ok: false, next: i };
+    return emitResult(s, gapped, subjects, { ...gap.v, penalty: gap.v.penalty + 0.1 }, ctx.when);
+  }
   const v: VerbState = {
     lemma: "",
     form: "base",
@@ -747,8 +765,24 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
   if (result === undefined) return { ok: false, next: j };
   if (result.preds.length === 0)
     return { ok: result.emitted === true, next: Math.max(j, result.next), subjects };
+  const done = emitResult(s, result, subjects, v, ctx.when);
+  const used = v.lemma === "be" ? copula : handlers[v.lemma];
+  if (used !== undefined && !canNot) done.gap = { handler: used, v };
+  return done;
+}
+
+const gapPrepositions = new Set(["in", "at", "from", "for", "as", "to"]);
+
+/** Adds a predicate's facts with the clause's time and polarity; returns the subjects that carry on. */
+function emitResult(
+  s: SentenceState,
+  result: HandlerResult,
+  subjects: Subject[],
+  v: VerbState,
+  clauseWhen: string | undefined,
+): ClauseResult {
   let next = result.next;
-  let when = result.when ?? ctx.when;
+  let when = result.when ?? clauseWhen;
   const timeEnd = matchTime(s.toks, next, "en");
   if (timeEnd > 0) {
     when = when ?? span(s, next, timeEnd);
@@ -879,7 +913,7 @@ function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: strin
       j++;
       continue;
     }
-    const t = matchTime(s.toks, j, "en");
+    const t = Math.max(matchTime(s.toks, j, "en"), matchDuration(s.toks, j, "en"));
     if (t > 0 && k !== "in" && k !== "at" && k !== "on") {
       when = when ?? span(s, j, t);
       j = t;
@@ -1113,16 +1147,55 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       return undefined;
     }
   }
-  // Relatives and pets: "a sister named Lucía", "a dog called Toby", "two kids", "a sister who lives in Rome"
-  let m = j;
-  const det = key(s, m);
-  const counted = readNumber(s.toks, m, "en");
-  if (det === "no") {
+  if (key(s, j) === "no") {
     // "I have no kids"
     v.negated = true;
     j++;
-    m++;
-  } else if (det === "a" || det === "an") m++;
+  }
+  // Relatives, pets and possessions, one or several: "a dog and two cats"
+  const preds: Pred[] = [];
+  let at = j;
+  let emitted = false;
+  for (let round = 0; round < 5; round++) {
+    const item = readOwned(s, at, v, subjects);
+    if (item === undefined) break;
+    preds.push(...item.preds);
+    emitted ||= item.emitted === true;
+    at = item.next;
+    if (item.final === true) break;
+    let sep = at;
+    if (s.toks[sep]?.text === ",") sep++;
+    if (key(s, sep) === "and") sep++;
+    if (sep === at || clauseStartsAt(s, sep) || !ownedStartsAt(s, sep)) break;
+    at = sep;
+  }
+  if (preds.length === 0 && !emitted) return undefined;
+  return { preds, next: at, emitted };
+}
+
+/** What a second thing after "I have … and" starts with: an article, a number, a relative or a possession. */
+function ownedStartsAt(s: SentenceState, i: number): boolean {
+  const k = key(s, i);
+  if (k === "a" || k === "an") return true;
+  return readNumber(s.toks, i, "en") !== undefined || kinEn.has(k) || possessionsEn.has(k);
+}
+
+interface OwnedItem extends HandlerResult {
+  /** A name or a relative clause took the rest of the clause. */
+  final?: boolean;
+}
+
+/**
+ * One thing after "I have": a relative or pet, named ("a sister named Lucy", "a dog called Toby", "two kids,
+ * Ana and Luis"), described ("a sister who lives in Rome") or just had ("two kids"); or a possession ("a red
+ * car", "a Tesla").
+ */
+function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[]): OwnedItem | undefined {
+  let m = j;
+  const det = key(s, m);
+  const counted = readNumber(s.toks, m, "en");
+  const indefinite = det === "a" || det === "an";
+  if (indefinite) m++;
   else if (counted !== undefined) m = counted.end;
   while (kinPreAdjectivesEn.has(key(s, m)) && m < j + 4) m++;
   const kin = kinAt(s, m);
@@ -1134,10 +1207,11 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     const kinSubject = possessedSubject(s, span(s, m, nounEnd), kin.entry, owner.display);
     let nameAt = -1;
     const a = key(s, nounEnd);
+    const sep = s.toks[nounEnd]?.text;
     if (a === "named" || a === "called") nameAt = nounEnd + 1;
     else if (a === "whose" && key(s, nounEnd + 1) === "name" && key(s, nounEnd + 2) === "is")
       nameAt = nounEnd + 3;
-    else if (s.toks[nounEnd]?.text === "," && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
+    else if ((sep === "," || sep === ":") && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
     else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
     if (nameAt > 0 && !v.negated) {
       const names = readNameList(s, lexEn, nameAt, true);
@@ -1146,34 +1220,28 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
         const named = names.names.map((n) => nameSubject(n.text, 0, kin.entry.gender));
         if (named.length === 1 && named[0] !== undefined) s.topic = named[0];
         const rest = named.length === 1 ? relativeTail(s, names.next, named) : undefined;
-        return rest ? { preds: [pred], next: rest.next } : { preds: [pred], next: names.next };
+        return { preds: [pred], next: rest?.next ?? names.next, final: true };
       }
     }
     if ((a === "who" || a === "that") && !v.negated && !kin.entry.plural) {
       const rel = relativeTail(s, nounEnd, [kinSubject]);
-      if (rel !== undefined) return rel;
+      if (rel !== undefined) return { ...rel, final: true };
     }
-    const text = det === "a" || det === "an" ? span(s, m, nounEnd) : span(s, j, nounEnd);
+    const text = indefinite ? span(s, m, nounEnd) : span(s, j, nounEnd);
     return {
       preds: [{ relation: "has", objects: [{ text, start: j, end: nounEnd, long: false }] }],
       next: nounEnd,
     };
   }
-  // Possessions: "a red car", "two bikes", "no car"
-  const list = readObjectList(s, lexEn, j, { kind: "thing" });
-  if (list.objects.length === 0) return undefined;
-  for (const o of list.objects) {
-    // A possession noun, or a brand after "a"/"an" ("I have a Tesla")
-    let owned = s.toks[o.start]?.cap === true && (det === "a" || det === "an");
-    for (let n = o.start; n < o.end; n++) if (possessionsEn.has(key(s, n))) owned = true;
-    if (!owned) return undefined;
+  // Possessions: "a red car", "two bikes", "a Tesla"
+  const object = readObject(s, lexEn, j, { kind: "thing" });
+  if (object === undefined) return undefined;
+  let owned = s.toks[object.start]?.cap === true && indefinite;
+  for (let n = object.start; n < object.end; n++) {
+    if (possessionsEn.has(key(s, n)) || possessionsEn.has(key(s, n).replace(/s$/, ""))) owned = true;
   }
-  if (counted !== undefined && det !== "a" && det !== "an") {
-    const firstObject = list.objects[0];
-    if (firstObject !== undefined)
-      list.objects[0] = { ...firstObject, text: `${span(s, j, firstObject.start)} ${firstObject.text}` };
-  }
-  return { preds: [{ relation: "has", objects: list.objects }], next: list.next };
+  if (!owned) return undefined;
+  return { preds: [{ relation: "has", objects: [object] }], next: object.end };
 }
 
 function relativeTail(s: SentenceState, i: number, subjects: Subject[]): HandlerResult | undefined {
@@ -1290,6 +1358,22 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   // "Lucía is my sister", "Blue is my favorite color"
   if (k === "my") {
+    // "Ana and Luis are my siblings"
+    if (subjects.length > 1 && subjects.every((x) => x.kind === "name")) {
+      const p = readPossessed(s, j);
+      if (p?.subject.kin === undefined || !p.subject.plural) return undefined;
+      return {
+        preds: [
+          {
+            relation: p.subject.kin.relation,
+            objects: subjects.map(subjectAsObject),
+            subjects: [userSubject(s)],
+            untimed: true,
+          },
+        ],
+        next: p.next,
+      };
+    }
     if (only === undefined || only.kind !== "name") return undefined;
     if (favoriteWordsEn.has(key(s, j + 1))) {
       const thing = favoriteThingsEn.get(key(s, j + 2));

@@ -198,12 +198,14 @@ export function readSentenceEs(s: SentenceState): void {
   let i = skipLead(s, 0);
   if (i >= s.toks.length || inSet(sentenceBlockersEs, s, i) > 0) return;
   let inherited: Subject[] | undefined;
+  let gap: VerbState | undefined;
   let first = true;
   for (let guard = 0; guard < 24 && i < s.toks.length; guard++) {
-    const r = readClause(s, i, inherited, first);
+    const r = readClause(s, i, inherited, first, gap);
     first = false;
     if (r.stop === true) return;
     inherited = r.ok ? r.subjects : inherited;
+    gap = r.ok ? r.gap : undefined;
     const b = nextBoundary(s, Math.max(r.next, i + 1));
     if (b.index < 0) return;
     if (b.reset) inherited = undefined;
@@ -216,6 +218,8 @@ interface ClauseResult {
   next: number;
   subjects?: Subject[];
   stop?: boolean;
+  /** The verb read, for a later clause that leaves it out ("y mi padre de Córdoba"). */
+  gap?: VerbState;
 }
 
 function skipFillers(s: SentenceState, i: number): number {
@@ -284,6 +288,7 @@ function readClause(
   start: number,
   inherited: Subject[] | undefined,
   first: boolean,
+  gap?: VerbState,
 ): ClauseResult {
   let i = skipFillers(s, start);
   let when: string | undefined;
@@ -314,7 +319,7 @@ function readClause(
       if (sub.done) return { ok: true, next: i, subjects };
     }
   }
-  return readPredicate(s, i, { subjects, experiencers, inherited, first, when });
+  return readPredicate(s, i, { subjects, experiencers, inherited, first, when, gap });
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -588,6 +593,7 @@ function readExperiencers(s: SentenceState, i: number): { subjects: Subject[]; n
 // Predicates
 
 interface PredicateContext {
+  gap?: VerbState | undefined;
   subjects: Subject[] | undefined;
   experiencers?: Subject[] | undefined;
   inherited: Subject[] | undefined;
@@ -657,21 +663,20 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     }
   }
   const hit = verbAt(s, i);
-  if (hit === undefined) return { ok: false, next: i };
+  if (hit === undefined)
+    return ctx.gap !== undefined && ctx.subjects !== undefined ? readGap(s, i, ctx) : { ok: false, next: i };
   let form = hit.form;
   let penalty = hit.typo ? typoPenalty : 0;
   i++;
   // Compound forms: "he vivido", "estoy viviendo", "sigo trabajando", "solía vivir", "llevo 3 años viviendo"
   let when = ctx.when;
-  if (
-    form.lemma === "haber" ||
-    form.lemma === "estar" ||
-    form.lemma === "seguir" ||
-    form.lemma === "soler" ||
-    form.lemma === "llevar"
-  ) {
+  if (auxiliaries.has(form.lemma)) {
     let j = i;
     while (adverbsEs.has(key(s, j)) && j < i + 2) j++;
+    if (form.lemma === "acabar") {
+      if (key(s, j) !== "de") return { ok: false, next: i };
+      j++;
+    }
     if (form.lemma === "llevar") {
       const durEnd = matchDuration(s.toks, j, "es");
       if (durEnd > 0) {
@@ -680,13 +685,15 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
       }
     }
     const inner = verbAt(s, j);
-    const wanted = form.lemma === "haber" ? "part" : form.lemma === "soler" ? "inf" : "ger";
+    const wanted =
+      form.lemma === "haber" ? "part" : form.lemma === "soler" || form.lemma === "acabar" ? "inf" : "ger";
     if (inner !== undefined && inner.form.person === wanted) {
       if (form.lemma === "soler" && form.tense === "impf") formerly = true;
+      const past = form.lemma === "haber" || form.lemma === "acabar";
       form = {
         lemma: inner.form.lemma,
         person: form.person,
-        tense: form.lemma === "haber" ? "past" : form.tense === "impf" ? "impf" : "pres",
+        tense: past ? "past" : form.tense === "impf" ? "impf" : "pres",
       };
       if (inner.typo) penalty += typoPenalty;
       i = j + 1;
@@ -695,6 +702,7 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     }
   }
   if (!isFinite(form)) return { ok: false, next: i };
+  if (form.tense === "impf" && stateLemmas.has(form.lemma)) formerly = true;
   const state: VerbState = {
     lemma: form.lemma,
     person: form.person,
@@ -729,8 +737,30 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     if (renamed.length > 0) after = renamed;
   }
   noteTopic(s, after);
-  return { ok: true, next, subjects: after };
+  return { ok: true, next, subjects: after, gap: state };
 }
+
+/**
+ * "Mi madre es de Jaén y mi padre de Córdoba": a subject with no verb, then a preposition the previous
+ * clause's verb took, reuses that verb.
+ */
+function readGap(s: SentenceState, i: number, ctx: PredicateContext): ClauseResult {
+  const gap = ctx.gap;
+  const subjects = ctx.subjects;
+  if (gap === undefined || subjects === undefined || !gapPrepositions.has(key(s, i)))
+    return { ok: false, next: i };
+  const result = handlers[gap.lemma]?.(s, i, gap, subjects);
+  if (result === undefined || result.preds.length === 0) return { ok: false, next: i };
+  for (const pred of result.preds) {
+    emitFacts(s, pred.subjects ?? subjects, pred.relation, pred.objects, {
+      negated: pred.negated ?? (gap.negated || gap.formerly),
+      penalty: gap.penalty + 0.1,
+    });
+  }
+  return { ok: true, next: result.next, subjects };
+}
+
+const gapPrepositions = new Set(["en", "de", "a", "para", "como", "con", "del", "al"]);
 
 /** Remembers the last third person talked about, for "ella"/"él" and subjectless verbs later on. */
 function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
@@ -746,6 +776,10 @@ function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
 }
 
 const cliticLemmas = new Set(["llamar", "mudar", "casar", "apellidar"]);
+/** Verbs that take another verb: "he vivido", "estoy viviendo", "sigo", "solía", "llevo… viviendo", "acabo de". */
+const auxiliaries = new Set(["haber", "estar", "seguir", "soler", "llevar", "acabar"]);
+/** States that the imperfect puts in the past: "vivía en Londres" is a place the speaker left. */
+const stateLemmas = new Set(["vivir", "trabajar", "estudiar"]);
 
 /** Who the verb is about, from the explicit subject, the clitic, the verb's person, or the context. */
 function resolveSubjects(s: SentenceState, v: VerbState, ctx: PredicateContext): Subject[] | undefined {
@@ -848,7 +882,7 @@ function skipAdjuncts(s: SentenceState, i: number, keepCon = false): { next: num
       j++;
       continue;
     }
-    const t = matchTime(s.toks, j, "es");
+    const t = Math.max(matchTime(s.toks, j, "es"), matchDuration(s.toks, j, "es"));
     if (t > 0 && k !== "en") {
       when = when ?? span(s, j, t);
       j = t;
@@ -887,6 +921,8 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
       }
       const relation = map[k];
       if (relation === undefined) break;
+      // "trabajo en un proyecto", "trabajo en lo mismo": what one works on, not where
+      if (notPlaces.has(key(s, from)) || notPlaces.has(key(s, from + 1))) break;
       const roleLike = relation === "works_as" || relation === "studies";
       const list = readObjectList(s, lexEs, from, {
         kind: roleLike ? "thing" : kind,
@@ -935,6 +971,11 @@ function direct(
 }
 
 const studyStops: ReadonlySet<string> = new Set(["en"]);
+const notPlaces: ReadonlySet<string> = new Set(
+  "proyecto proyectos tarea tareas tesis libro novela idea ideas eso esto ello algo mismo misma lo nada cosas".split(
+    " ",
+  ),
+);
 const conStops: ReadonlySet<string> = new Set(["con"]);
 const roleStops: ReadonlySet<string> = new Set(["en", "para"]);
 const copulaStops: ReadonlySet<string> = new Set(["es", "son"]);
@@ -1205,6 +1246,16 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   // "Lucía es mi hermana", "Madrid es mi ciudad favorita"
   if (k === "mi" || k === "mis") {
+    // "Ana y Luis son mis hermanos"
+    if (subjects.length > 1 && subjects.every((x) => x.kind === "name")) {
+      const p = readPossessed(s, j);
+      if (p?.subject.kin === undefined || !p.subject.plural) return undefined;
+      const objects = subjects.map(subjectAsObject);
+      return {
+        preds: [{ relation: p.subject.kin.relation, objects, subjects: [userSubject(s)], untimed: true }],
+        next: p.next,
+      };
+    }
     if (only === undefined || only.kind !== "name") return undefined;
     const p = readPossessed(s, j);
     if (p === undefined) return undefined;
@@ -1361,11 +1412,55 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       ? { preds: [{ relation: "allergic_to", objects: list.objects }], next: list.next }
       : undefined;
   }
-  // Relatives, pets and possessions: "tengo una hermana que se llama Lucía", "tengo un perro llamado Toby"
+  // Relatives, pets and possessions, one or several: "tengo un perro y dos gatos"
+  const preds: Pred[] = [];
+  let at = j;
+  let emitted = false;
+  for (let round = 0; round < 5; round++) {
+    const item = readOwned(s, at, v, subjects);
+    if (item === undefined) break;
+    preds.push(...item.preds);
+    emitted ||= item.emitted === true;
+    at = item.next;
+    if (item.final === true) break;
+    const sep = s.toks[at];
+    if (sep === undefined || !(sep.key === "y" || sep.key === "e" || sep.text === ",")) break;
+    if (clauseStartsAt(s, at + 1) || !ownedStartsAt(s, at + 1)) break;
+    at++;
+  }
+  if (preds.length === 0 && !emitted) return undefined;
+  return { preds, next: at, emitted };
+}
+
+/** "coche", "coches", "motos": a thing one has, singular or plural. */
+function isPossession(k: string): boolean {
+  if (possessionsEs.has(k)) return true;
+  return k.endsWith("s") && (possessionsEs.has(k.slice(0, -1)) || possessionsEs.has(k.slice(0, -2)));
+}
+
+/** What a second thing after "tengo … y" starts with: an article, a number, a relative or a possession. */
+function ownedStartsAt(s: SentenceState, i: number): boolean {
+  const k = key(s, i);
+  if (k === "un" || k === "una" || k === "unos" || k === "unas") return true;
+  return readNumber(s.toks, i, "es") !== undefined || kinEs.has(k) || isPossession(k);
+}
+
+interface OwnedItem extends HandlerResult {
+  /** A name or a relative clause took the rest of the clause. */
+  final?: boolean;
+}
+
+/**
+ * One thing after "tengo": a relative or pet, named ("una hermana que se llama Lucía", "un perro llamado
+ * Toby", "dos hijos: Ana y Luis"), described ("una hermana que vive en Madrid", "un hijo de 5 años") or just
+ * had ("dos hijos"); or a possession ("un coche rojo", "un Toyota").
+ */
+function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[]): OwnedItem | undefined {
   let m = j;
   const det = key(s, m);
   const counted = readNumber(s.toks, m, "es");
-  if (det === "un" || det === "una" || det === "unos" || det === "unas") m++;
+  const indefinite = det === "un" || det === "una" || det === "unos" || det === "unas";
+  if (indefinite) m++;
   else if (counted !== undefined) m = counted.end;
   const kin = kinAt(s, m);
   if (kin !== undefined) {
@@ -1375,52 +1470,60 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       return undefined;
     const nounText = span(s, m, nounEnd);
     const kinSubject = possessedSubject(s, nounText, kin.entry, owner.display);
-    // "llamado Toby", "que se llama Toby", ", Toby"
+    // "llamado Toby", "que se llama Toby", ", Toby", ": Ana y Luis"
     let nameAt = -1;
     const a = key(s, nounEnd);
-    if (/^llamad[oa]s?$/.test(a) || a === "named") nameAt = nounEnd + 1;
+    const sep = s.toks[nounEnd]?.text;
+    if (/^llamad[oa]s?$/.test(a)) nameAt = nounEnd + 1;
     else if (a === "que" && key(s, nounEnd + 1) === "se" && /^llaman?$/.test(key(s, nounEnd + 2)))
       nameAt = nounEnd + 3;
     else if (a === "de" && key(s, nounEnd + 1) === "nombre") nameAt = nounEnd + 2;
-    else if (s.toks[nounEnd]?.text === "," && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
-    else if (s.toks[nounEnd]?.cap === true && !v.negated) nameAt = nounEnd;
+    else if ((sep === "," || sep === ":") && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
+    else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
     if (nameAt > 0 && !v.negated) {
       const names = readNameList(s, lexEs, nameAt, true);
       if (names.names.length > 0) {
-        const subjectsAfter = names.names.map((nm) => nameSubject(nm.text, 0, kin.entry.gender));
-        if (subjectsAfter.length === 1 && subjectsAfter[0] !== undefined) s.topic = subjectsAfter[0];
+        const named = names.names.map((nm) => nameSubject(nm.text, 0, kin.entry.gender));
+        if (named.length === 1 && named[0] !== undefined) s.topic = named[0];
         const pred: Pred = { relation: kin.entry.relation, objects: names.names, untimed: true };
-        const rest = subjectsAfter.length === 1 ? relativeTail(s, names.next, subjectsAfter) : undefined;
-        return { preds: rest ? [pred, ...rest.preds] : [pred], next: rest?.next ?? names.next };
+        const rest = named.length === 1 ? relativeTail(s, names.next, named) : undefined;
+        return { preds: [pred], next: rest?.next ?? names.next, final: true };
       }
     }
     // "tengo una hermana que vive en Madrid"
     if (a === "que" && !v.negated && !kin.entry.plural) {
       const rel = relativeTail(s, nounEnd, [kinSubject]);
-      if (rel !== undefined) return rel;
+      if (rel !== undefined) return { ...rel, final: true };
     }
-    const countText = det === "un" || det === "una" || det === "unos" || det === "unas" ? "" : span(s, j, m);
+    const countText = indefinite ? "" : span(s, j, m);
     const hasObject: ObjectPhrase = {
       text: countText ? `${countText} ${nounText}` : nounText,
       start: j,
       end: nounEnd,
       long: false,
     };
-    return { preds: [{ relation: "has", objects: [hasObject] }], next: nounEnd };
+    const preds: Pred[] = [{ relation: "has", objects: [hasObject] }];
+    // "un hijo de 5 años"
+    const age = a === "de" ? readNumber(s.toks, nounEnd + 1, "es") : undefined;
+    if (age !== undefined && key(s, age.end) === "anos" && !kin.entry.plural && indefinite) {
+      const ageObject: ObjectPhrase = {
+        text: String(age.value),
+        start: nounEnd + 1,
+        end: age.end,
+        long: false,
+      };
+      preds.push({ relation: "age", objects: [ageObject], subjects: [kinSubject], untimed: true });
+      return { preds, next: age.end + 1 };
+    }
+    return { preds, next: nounEnd };
   }
-  // Possessions: "tengo un coche rojo", "no tengo coche"
-  const list = readObjectList(s, lexEs, j, { kind: "thing" });
-  const firstObject = list.objects[0];
-  if (firstObject === undefined) return undefined;
-  // A possession noun, or a brand after "un"/"una" ("tengo un Toyota")
-  const owned = (o: ObjectPhrase): boolean =>
-    possessionsEs.has(key(s, o.start)) || (s.toks[o.start]?.cap === true && (det === "un" || det === "una"));
-  if (!list.objects.every(owned)) return undefined;
-  if (det !== "un" && det !== "una" && counted !== undefined) {
-    const countText = span(s, j, firstObject.start);
-    list.objects[0] = { ...firstObject, text: `${countText} ${firstObject.text}` };
-  }
-  return { preds: [{ relation: "has", objects: list.objects }], next: list.next };
+  // Possessions: "tengo un coche rojo", "no tengo coche", "tengo un Toyota"
+  const object = readObject(s, lexEs, j, { kind: "thing" });
+  if (object === undefined) return undefined;
+  const head = key(s, m);
+  const owned = isPossession(head) || (s.toks[m]?.cap === true && (det === "un" || det === "una"));
+  if (!owned) return undefined;
+  return { preds: [{ relation: "has", objects: [object] }], next: object.end };
 }
 
 /** A relative clause about `subjects` at `i` ("que vive en Madrid"), read as its own predicate. */

@@ -103,7 +103,7 @@ const irEndings = [
 /** Regular Spanish verbs by infinitive. */
 const regularEs = `vivir trabajar estudiar mudar llamar gustar encantar fascinar apasionar chiflar interesar molestar
   odiar detestar adorar amar soportar aguantar hablar manejar usar viajar cumplir aprender casar apellidar
-  disfrutar llevar`;
+  disfrutar llevar acabar`;
 
 /** Irregular Spanish verbs: 14 forms in `esSlots` order; `-` leaves a slot empty. */
 const irregularEs: Record<string, string> = {
