@@ -227,6 +227,17 @@ export class EntityStore {
   #remember(fact: ValidFact): RememberResult {
     const s = this.#statements;
     const now = this.#now();
+    // Fast path, the common case in a bulk insert: nothing active with this key and nothing to close. The
+    // unique index on active facts refuses the row when the key exists; then the full path below decides.
+    if (fact.negated || !isSingleValuedRelation(fact.relation)) {
+      const inserted = s.insertIfNew.run(this.#insertParams(fact, now));
+      if (inserted.changes === 1)
+        return {
+          outcome: "inserted",
+          fact: this.#inserted(fact, now, Number(inserted.lastInsertRowid)),
+          closed: [],
+        };
+    }
     const same = s.findActive.get(fact.userId, fact.subjectKey, fact.relation, fact.objectKey) as
       FactRow | undefined;
     if (same !== undefined && Boolean(same.negated) === fact.negated) {
@@ -256,26 +267,33 @@ export class EntityStore {
 
     // Close first: the unique index allows one active row per (user, subject, relation, object).
     for (const row of toClose) s.close.run(now, now, row.id);
-    const id = Number(
-      s.insert.run({
-        user_id: fact.userId,
-        subject: fact.subject,
-        subject_key: fact.subjectKey,
-        relation: fact.relation,
-        object: fact.object,
-        object_key: fact.objectKey,
-        negated: fact.negated ? 1 : 0,
-        confidence: Math.min(maxConfidence, fact.confidence),
-        source: fact.source,
-        message_id: fact.messageId,
-        when_text: fact.when,
-        pinned: fact.pinned ? 1 : 0,
-        now,
-      }).lastInsertRowid,
-    );
+    const id = Number(s.insert.run(this.#insertParams(fact, now)).lastInsertRowid);
     for (const row of toClose) s.supersede.run(id, row.id);
-    // Built from what was inserted: reading the row back would cost a query per fact in a bulk insert.
-    const stored: Fact = {
+    const stored = this.#inserted(fact, now, id);
+    return { outcome: "inserted", fact: stored, closed: toClose.map((row) => row.id) };
+  }
+
+  #insertParams(fact: ValidFact, now: number) {
+    return {
+      user_id: fact.userId,
+      subject: fact.subject,
+      subject_key: fact.subjectKey,
+      relation: fact.relation,
+      object: fact.object,
+      object_key: fact.objectKey,
+      negated: fact.negated ? 1 : 0,
+      confidence: Math.min(maxConfidence, fact.confidence),
+      source: fact.source,
+      message_id: fact.messageId,
+      when_text: fact.when,
+      pinned: fact.pinned ? 1 : 0,
+      now,
+    };
+  }
+
+  /** The fact just inserted, built from its values: reading the row back would cost a query per fact. */
+  #inserted(fact: ValidFact, now: number, id: number): Fact {
+    return {
       id,
       userId: fact.userId,
       subject: fact.subject,
@@ -294,7 +312,6 @@ export class EntityStore {
       validTo: null,
       supersededBy: null,
     };
-    return { outcome: "inserted", fact: stored, closed: toClose.map((row) => row.id) };
   }
 
   /** One fact of this user, or undefined. */
@@ -660,6 +677,10 @@ function prepareStatements(db: Database.Database) {
     supersede: db.prepare("UPDATE facts SET superseded_by = ? WHERE id = ?"),
     insert: db.prepare(
       `INSERT INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from) VALUES (${insertValues}, 1, @now, @now, @now)`,
+    ),
+    // Only a uniqueness conflict can skip the row: the values were validated against every CHECK before.
+    insertIfNew: db.prepare(
+      `INSERT OR IGNORE INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from) VALUES (${insertValues}, 1, @now, @now, @now)`,
     ),
     insertHistoric: db.prepare(
       `INSERT INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from, valid_to) VALUES (${insertValues}, 1, @created_at, @valid_to, @valid_from, @valid_to)`,
