@@ -28,7 +28,7 @@ const zones = Object.entries(layers)
   .filter((zone) => zone.from.length > 0);
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".cache/**", "coverage/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".cache/**", "coverage/**", "docs/spikes/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
