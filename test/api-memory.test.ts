@@ -1,17 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FactJson } from "../src/memory/index.js";
 import { expectErrorBody, startTestServer, type TestServer } from "./api-helpers.js";
-
-interface FactJson {
-  id: number;
-  user: string;
-  subject: string;
-  relation: string;
-  object: string;
-  negated: boolean;
-  confidence: number;
-  source: string;
-  valid_to: string | null;
-}
 
 interface Completion {
   usage: { prompt_tokens: number };

@@ -466,18 +466,7 @@ export class EntityStore {
     const fact = validateNewFact(input);
     const id = Number(
       this.#statements.insertHistoric.run({
-        user_id: fact.userId,
-        subject: fact.subject,
-        subject_key: fact.subjectKey,
-        relation: fact.relation,
-        object: fact.object,
-        object_key: fact.objectKey,
-        negated: fact.negated ? 1 : 0,
-        confidence: Math.min(maxConfidence, fact.confidence),
-        source: fact.source,
-        message_id: fact.messageId,
-        when_text: fact.when,
-        pinned: fact.pinned ? 1 : 0,
+        ...this.#insertParams(fact, input.validTo),
         created_at: input.createdAt ?? input.validFrom,
         valid_from: input.validFrom,
         valid_to: input.validTo,
@@ -683,7 +672,7 @@ function prepareStatements(db: Database.Database) {
       `INSERT OR IGNORE INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from) VALUES (${insertValues}, 1, @now, @now, @now)`,
     ),
     insertHistoric: db.prepare(
-      `INSERT INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from, valid_to) VALUES (${insertValues}, 1, @created_at, @valid_to, @valid_from, @valid_to)`,
+      `INSERT INTO facts (${insertColumns}, mentions, created_at, updated_at, valid_from, valid_to) VALUES (${insertValues}, 1, @created_at, @now, @valid_from, @valid_to)`,
     ),
     getById: db.prepare(`SELECT ${factColumns} FROM facts WHERE id = ?`),
     getForUser: db.prepare(`SELECT ${factColumns} FROM facts WHERE id = ? AND user_id = ?`),
