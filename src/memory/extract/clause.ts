@@ -19,7 +19,12 @@ export interface Subject {
    * "mi nombre", "my sister's birthday", "mi color favorito": an attribute of another subject, whose value
    * the copula gives ("mi nombre es Ana" → `(usuario, name, Ana)`).
    */
-  attr?: { kind: "name" | "birthday" | "favorite"; of: Subject; relation: string };
+  attr?: { kind: "name" | "birthday" | "favorite" | "value"; of: Subject; relation: string };
+  /**
+   * "Tengo una hermana." gave `(usuario, has, hermana)`; when a later "Se llama Marta" names her, that fact
+   * says less than the name and is taken back.
+   */
+  introducedBy?: string;
   plural: boolean;
   gender?: "f" | "m";
   /** Confidence taken off facts about this subject: it was inferred, or its name was guessed. */
@@ -53,7 +58,7 @@ export interface SentenceState {
 
 /** Base confidence of a direct pattern with an explicit subject (CONVENTIONS.md). */
 export const directConfidence = 0.9;
-const minConfidence = 0.5;
+const minConfidence = 0.6;
 
 /** The speaker as a subject. */
 export function userSubject(s: SentenceState, penalty = 0): Subject {
@@ -138,6 +143,8 @@ export function emitFacts(
         if (subject.kind === "user") {
           addFact(s, s.user, "name", object.text, base);
         } else if (subject.kind === "kin" && subject.kin !== undefined) {
+          if (subject.introducedBy !== undefined)
+            withdrawFact(s, subject.owner ?? s.user, "has", subject.introducedBy);
           addFact(s, subject.owner ?? s.user, subject.kin.relation, object.text, base);
           if (!options.negated) renamed.push(nameSubject(object.text, subject.penalty, subject.gender));
         }
@@ -147,4 +154,12 @@ export function emitFacts(
     }
   }
   return renamed;
+}
+
+/** Removes a fact added earlier in the same text, if it is there. */
+function withdrawFact(s: SentenceState, subject: string, relation: string, object: string): void {
+  const at = s.facts.findIndex(
+    (f) => f.subject === subject && f.relation === relation && f.object === object,
+  );
+  if (at >= 0) s.facts.splice(at, 1);
 }

@@ -247,7 +247,7 @@ const spanish: readonly Case[] = [
   // Appointments
   ["tengo cita con el dentista el martes a las 10", "es", [["usuario", "appointment", "dentista"]]],
   ["Mañana tengo una cita con el médico", "es", [["usuario", "appointment", "médico"]]],
-  ["Tengo una reunión con mi jefe el lunes", "es", [["usuario", "appointment", "jefe de usuario"]]],
+  ["Tengo una reunión con mi jefe el lunes", "es", [["usuario", "appointment", "jefe"]]],
   // Typos in trigger words
   ["trabjo en un banco", "es", [["usuario", "works_at", "banco"]]],
   ["Mi hermano viive en Bilbao", "es", [["hermano de usuario", "lives_in", "Bilbao"]]],
@@ -270,6 +270,235 @@ const spanish: readonly Case[] = [
     ],
   ],
   ["Vivo en Madrid, ¿y tú?", "es", [["usuario", "lives_in", "Madrid"]]],
+  // More Spanish: coordination, gapping, relatives, apposition, attributes
+  [
+    "Me llamo Carlos y soy profesor de historia",
+    "es",
+    [
+      ["usuario", "name", "Carlos"],
+      ["usuario", "is", "profesor de historia"],
+    ],
+  ],
+  ["Mi marido se llama Javier", "es", [["usuario", "husband", "Javier"]]],
+  [
+    "Mi hija Sofía tiene 8 años",
+    "es",
+    [
+      ["usuario", "daughter", "Sofía"],
+      ["Sofía", "age", "8"],
+    ],
+  ],
+  ["Vivo en Valencia con mi pareja", "es", [["usuario", "lives_in", "Valencia"]]],
+  [
+    "Trabajo como enfermera en un hospital",
+    "es",
+    [
+      ["usuario", "works_as", "enfermera"],
+      ["usuario", "works_at", "hospital"],
+    ],
+  ],
+  [
+    "Mi padre es médico y mi madre es abogada",
+    "es",
+    [
+      ["padre de usuario", "is", "médico"],
+      ["madre de usuario", "is", "abogada"],
+    ],
+  ],
+  [
+    "Tengo dos gatos, Misi y Tom",
+    "es",
+    [
+      ["usuario", "cat", "Misi"],
+      ["usuario", "cat", "Tom"],
+    ],
+  ],
+  [
+    "Tengo 3 hijos: Ana, Luis y Pedro",
+    "es",
+    [
+      ["usuario", "child", "Ana"],
+      ["usuario", "child", "Luis"],
+      ["usuario", "child", "Pedro"],
+    ],
+  ],
+  [
+    "Tengo un perro y dos gatos",
+    "es",
+    [
+      ["usuario", "has", "perro"],
+      ["usuario", "has", "dos gatos"],
+    ],
+  ],
+  [
+    "Tengo un hijo de 5 años",
+    "es",
+    [
+      ["usuario", "has", "hijo"],
+      ["hijo de usuario", "age", "5"],
+    ],
+  ],
+  [
+    "Mis padres se llaman Antonio y Carmen",
+    "es",
+    [
+      ["usuario", "parent", "Antonio"],
+      ["usuario", "parent", "Carmen"],
+    ],
+  ],
+  [
+    "Ana y Luis son mis hermanos",
+    "es",
+    [
+      ["usuario", "sibling", "Ana"],
+      ["usuario", "sibling", "Luis"],
+    ],
+  ],
+  ["Este es mi amigo Juan", "es", [["usuario", "friend", "Juan"]]],
+  [
+    "Mi tía Rosa vive sola en Cuenca",
+    "es",
+    [
+      ["usuario", "aunt", "Rosa"],
+      ["Rosa", "lives_in", "Cuenca"],
+    ],
+  ],
+  [
+    "Mi madre es de Jaén y mi padre de Córdoba",
+    "es",
+    [
+      ["madre de usuario", "from", "Jaén"],
+      ["padre de usuario", "from", "Córdoba"],
+    ],
+  ],
+  [
+    "Mi hermana vive en Madrid y mi hermano en Sevilla",
+    "es",
+    [
+      ["hermana de usuario", "lives_in", "Madrid"],
+      ["hermano de usuario", "lives_in", "Sevilla"],
+    ],
+  ],
+  [
+    "Mi hermana no vive en Madrid, vive en Barcelona",
+    "es",
+    [
+      ["hermana de usuario", "lives_in", "Madrid", true],
+      ["hermana de usuario", "lives_in", "Barcelona"],
+    ],
+  ],
+  ["A mis hijos les encantan los dinosaurios", "es", [["hijos de usuario", "likes", "dinosaurios"]]],
+  [
+    "Soy de México pero vivo en España",
+    "es",
+    [
+      ["usuario", "from", "México"],
+      ["usuario", "lives_in", "España"],
+    ],
+  ],
+  [
+    "Mi mujer es enfermera y trabaja en el Hospital Clínico",
+    "es",
+    [
+      ["mujer de usuario", "is", "enfermera"],
+      ["mujer de usuario", "works_at", "Hospital Clínico"],
+    ],
+  ],
+  [
+    "Juan es mi vecino y trabaja en un banco",
+    "es",
+    [
+      ["usuario", "neighbor", "Juan"],
+      ["Juan", "works_at", "banco"],
+    ],
+  ],
+  ["Mi apellido es García", "es", [["usuario", "surname", "García"]]],
+  ["Mi película favorita es Titanic", "es", [["usuario", "favorite_movie", "Titanic"]]],
+  ["Mi equipo favorito es el Real Madrid", "es", [["usuario", "favorite_team", "Real Madrid"]]],
+  ["La paella es mi plato favorito", "es", [["usuario", "favorite_dish", "paella"]]],
+  ["Soy muy fan de Star Wars", "es", [["usuario", "likes", "Star Wars"]]],
+  ["Me flipa el anime", "es", [["usuario", "likes", "anime"]]],
+  [
+    "No me gusta ni el té ni el café",
+    "es",
+    [
+      ["usuario", "likes", "té", true],
+      ["usuario", "likes", "café", true],
+    ],
+  ],
+  ["Hablo un poco de francés", "es", [["usuario", "speaks", "francés"]]],
+  ["Me casé con Laura en 2010", "es", [["usuario", "married_to", "Laura"]]],
+  ["Me acabo de mudar a Valencia", "es", [["usuario", "moved_to", "Valencia"]]],
+  ["Llevo tres años viviendo en Barcelona", "es", [["usuario", "lives_in", "Barcelona"]]],
+  ["Trabajo en Telefónica desde hace cinco años", "es", [["usuario", "works_at", "Telefónica"]]],
+  ["Antes vivía en Londres", "es", [["usuario", "lives_in", "Londres", true]]],
+  ["Mi abuela era de Cuba", "es", [["abuela de usuario", "from", "Cuba"]]],
+  ["Soy el director de un colegio", "es", [["usuario", "is", "director de un colegio"]]],
+  ["Estoy jubilado", "es", [["usuario", "is", "jubilado"]]],
+  ["Tengo un Toyota Corolla", "es", [["usuario", "has", "Toyota Corolla"]]],
+  ["Tengo dos coches", "es", [["usuario", "has", "dos coches"]]],
+  ["vivo en Cadiz", "es", [["usuario", "lives_in", "Cadiz"]]],
+  ["MI HERMANA VIVE EN BARCELONA", "es", [["hermana de usuario", "lives_in", "Barcelona"]]],
+  ["¿Puedes recordar que vivo en Madrid?", "es", [["usuario", "lives_in", "Madrid"]]],
+  ["Apunta que tengo cita con el médico el viernes", "es", [["usuario", "appointment", "médico"]]],
+  ["Acuérdate de que mi hijo se llama Pablo", "es", [["usuario", "son", "Pablo"]]],
+  ["Mi hermana Ana es más alta que yo", "es", [["usuario", "sister", "Ana"]]],
+  ["Soy la hermana de Pedro", "es", []],
+  ["Estoy trabajando en un proyecto nuevo", "es", []],
+  ["Tengo hambre", "es", []],
+  ["Tengo que ir al médico", "es", []],
+  ["Tengo una pregunta", "es", []],
+  ["Me encanta esta canción", "es", []],
+  ["Me encanta mi trabajo", "es", [["usuario", "likes", "trabajo"]]],
+  ["Me gusta tu respuesta", "es", []],
+  ["Me gustó el libro", "es", []],
+  ["Eres muy listo", "es", []],
+  ["Tal vez me mude a Londres", "es", []],
+  ["Madrid es muy bonita", "es", []],
+  ["Cuando era pequeño vivía en Cuba", "es", []],
+  ["Recuérdame llamar a mi madre mañana", "es", []],
+  ["Mi ordenador no funciona", "es", []],
+  [
+    "Mi hermana, que se llama Lucía, vive en Madrid",
+    "es",
+    [
+      ["usuario", "sister", "Lucía"],
+      ["Lucía", "lives_in", "Madrid"],
+    ],
+  ],
+  ["Nuestro hijo vive en Londres", "es", [["hijo de usuario", "lives_in", "Londres"]]],
+  ["Mi familia es de Galicia", "es", [["familia de usuario", "from", "Galicia"]]],
+  [
+    "Mis aficiones son leer y viajar",
+    "es",
+    [
+      ["usuario", "likes", "leer"],
+      ["usuario", "likes", "viajar"],
+    ],
+  ],
+  ["Mi correo es ana.garcia@gmail.com", "es", [["usuario", "email", "ana.garcia@gmail.com"]]],
+  ["Mi número de teléfono es 612 345 678", "es", [["usuario", "phone", "612 345 678"]]],
+  ["Soy intolerante a la lactosa", "es", [["usuario", "intolerant_to", "lactosa"]]],
+  ["Soy originario de Perú", "es", [["usuario", "from", "Perú"]]],
+  ["Finalmente me mudé a Berlín", "es", [["usuario", "moved_to", "Berlín"]]],
+  ["Pedro ya no es mi novio", "es", [["usuario", "partner", "Pedro", true]]],
+  [
+    "No soy médico, soy enfermero",
+    "es",
+    [
+      ["usuario", "is", "médico", true],
+      ["usuario", "is", "enfermero"],
+    ],
+  ],
+  ["Mi cumpleaños es en agosto", "es", [["usuario", "birthday", "agosto"]]],
+  [
+    "Nací el 15 de agosto de 1992 en Bilbao",
+    "es",
+    [
+      ["usuario", "born_on", "15 de agosto de 1992"],
+      ["usuario", "born_in", "Bilbao"],
+    ],
+  ],
   // No fact
   ["¿Dónde trabaja Ana?", "es", []],
   ["¿dónde vive tu hermana?", "es", []],
@@ -501,7 +730,7 @@ const english: readonly Case[] = [
   // Appointments
   ["I have an appointment with the dentist on Monday at 10am", "en", [["user", "appointment", "dentist"]]],
   ["I have a dentist appointment on Friday", "en", [["user", "appointment", "dentist"]]],
-  ["I have a meeting with my boss on Monday", "en", [["user", "appointment", "user's boss"]]],
+  ["I have a meeting with my boss on Monday", "en", [["user", "appointment", "boss"]]],
   // Typos in trigger words
   ["My brother wroks at a bank", "en", [["user's brother", "works_at", "bank"]]],
   ["Maria wroks at Google", "en", [["Maria", "works_at", "Google"]]],
@@ -517,6 +746,249 @@ const english: readonly Case[] = [
   ],
   ["I live in Madrid, and you?", "en", [["user", "lives_in", "Madrid"]]],
   ["Please remember that I live in Madrid", "en", [["user", "lives_in", "Madrid"]]],
+  // More English: coordination, gapping, relatives, apposition, attributes
+  [
+    "Hi! My name is David and I'm a software developer",
+    "en",
+    [
+      ["user", "name", "David"],
+      ["user", "is", "software developer"],
+    ],
+  ],
+  ["My husband is called Mark", "en", [["user", "husband", "Mark"]]],
+  [
+    "My daughter Emma is 8 years old",
+    "en",
+    [
+      ["user", "daughter", "Emma"],
+      ["Emma", "age", "8"],
+    ],
+  ],
+  [
+    "I work as a nurse at St. Mary's Hospital",
+    "en",
+    [
+      ["user", "works_as", "nurse"],
+      ["user", "works_at", "St. Mary's Hospital"],
+    ],
+  ],
+  [
+    "I study computer science at MIT",
+    "en",
+    [
+      ["user", "studies", "computer science"],
+      ["user", "studies_at", "MIT"],
+    ],
+  ],
+  [
+    "My dad is a doctor and my mom is a lawyer",
+    "en",
+    [
+      ["user's dad", "is", "doctor"],
+      ["user's mom", "is", "lawyer"],
+    ],
+  ],
+  [
+    "I have two cats, Luna and Milo",
+    "en",
+    [
+      ["user", "cat", "Luna"],
+      ["user", "cat", "Milo"],
+    ],
+  ],
+  [
+    "My cat's name is Garfield and he is 10",
+    "en",
+    [
+      ["user", "cat", "Garfield"],
+      ["Garfield", "age", "10"],
+    ],
+  ],
+  [
+    "I have a dog and two cats",
+    "en",
+    [
+      ["user", "has", "dog"],
+      ["user", "has", "two cats"],
+    ],
+  ],
+  [
+    "My parents are called Anthony and Carmen",
+    "en",
+    [
+      ["user", "parent", "Anthony"],
+      ["user", "parent", "Carmen"],
+    ],
+  ],
+  [
+    "Ana and Luis are my siblings",
+    "en",
+    [
+      ["user", "sibling", "Ana"],
+      ["user", "sibling", "Luis"],
+    ],
+  ],
+  ["This is my friend John", "en", [["user", "friend", "John"]]],
+  [
+    "My dog Buddy is 3",
+    "en",
+    [
+      ["user", "dog", "Buddy"],
+      ["Buddy", "age", "3"],
+    ],
+  ],
+  [
+    "My mom is from Spain and my dad from Italy",
+    "en",
+    [
+      ["user's mom", "from", "Spain"],
+      ["user's dad", "from", "Italy"],
+    ],
+  ],
+  [
+    "My sister lives in Madrid and my brother in Seville",
+    "en",
+    [
+      ["user's sister", "lives_in", "Madrid"],
+      ["user's brother", "lives_in", "Seville"],
+    ],
+  ],
+  [
+    "My sister doesn't live in New York, she lives in Boston",
+    "en",
+    [
+      ["user's sister", "lives_in", "New York", true],
+      ["user's sister", "lives_in", "Boston"],
+    ],
+  ],
+  [
+    "I live in Boston but I'm originally from Texas",
+    "en",
+    [
+      ["user", "lives_in", "Boston"],
+      ["user", "from", "Texas"],
+    ],
+  ],
+  [
+    "My wife is a nurse and works at the General Hospital",
+    "en",
+    [
+      ["user's wife", "is", "nurse"],
+      ["user's wife", "works_at", "General Hospital"],
+    ],
+  ],
+  [
+    "My coworker Luis is really nice",
+    "en",
+    [
+      ["user", "colleague", "Luis"],
+      ["Luis", "is", "really nice"],
+    ],
+  ],
+  ["My boss's name is Martha", "en", [["user", "boss", "Martha"]]],
+  ["My last name is Smith", "en", [["user", "surname", "Smith"]]],
+  ["Pizza is my favorite food", "en", [["user", "favorite_food", "Pizza"]]],
+  ["I'm a huge Lakers fan", "en", [["user", "likes", "Lakers"]]],
+  ["I'm into yoga", "en", [["user", "likes", "yoga"]]],
+  [
+    "I don't like tea or coffee",
+    "en",
+    [
+      ["user", "likes", "tea", true],
+      ["user", "likes", "coffee", true],
+    ],
+  ],
+  ["I speak a little French", "en", [["user", "speaks", "French"]]],
+  ["I married Laura in 2010", "en", [["user", "married_to", "Laura"]]],
+  ["I just moved to Seattle", "en", [["user", "moved_to", "Seattle"]]],
+  ["I've worked at Apple for five years", "en", [["user", "works_at", "Apple"]]],
+  ["My grandma was from Cuba", "en", [["user's grandma", "from", "Cuba"]]],
+  [
+    "I'm a nurse at the Royal London Hospital",
+    "en",
+    [
+      ["user", "is", "nurse"],
+      ["user", "works_at", "Royal London Hospital"],
+    ],
+  ],
+  [
+    "I teach math at a high school",
+    "en",
+    [
+      ["user", "teaches", "math"],
+      ["user", "works_at", "high school"],
+    ],
+  ],
+  ["I have a Toyota Corolla", "en", [["user", "has", "Toyota Corolla"]]],
+  ["I have no kids", "en", [["user", "has", "kids", true]]],
+  [
+    "My wife and I have two kids",
+    "en",
+    [
+      ["user's wife", "has", "two kids"],
+      ["user", "has", "two kids"],
+    ],
+  ],
+  ["I live on Baker Street", "en", [["user", "lives_in", "Baker Street"]]],
+  ["I LIVE IN LONDON", "en", [["user", "lives_in", "London"]]],
+  ["Laura speaks French", "en", [["Laura", "speaks", "French"]]],
+  ["Could you remember that my wife is called Anna?", "en", [["user", "wife", "Anna"]]],
+  ["Don't forget that my wife's birthday is June 5", "en", [["user's wife", "birthday", "June 5"]]],
+  ["Call me Ishmael", "en", [["user", "name", "Ishmael"]]],
+  ["I'm John's sister", "en", []],
+  ["My sister is taller than me", "en", []],
+  ["I'm really tired", "en", []],
+  ["I'm a bit sick", "en", []],
+  ["I have a question", "en", []],
+  ["I have a problem with my phone", "en", []],
+  ["I have to go to the doctor", "en", []],
+  ["I love this song", "en", []],
+  ["I love my job", "en", [["user", "likes", "job"]]],
+  ["I like your answer", "en", []],
+  ["I liked the movie", "en", []],
+  ["You're very smart", "en", []],
+  ["Maybe I'll move to London", "en", []],
+  ["My phone doesn't work in Spain", "en", []],
+  ["London is beautiful", "en", []],
+  ["I'm thinking about moving to Spain", "en", []],
+  ["I'm moving to Paris next month", "en", []],
+  ["When I was a kid I lived in Cuba", "en", []],
+  ["Remind me to call my mom tomorrow", "en", []],
+  ["I live at home", "en", []],
+  [
+    "My sister, who is called Lucy, lives in Madrid",
+    "en",
+    [
+      ["user", "sister", "Lucy"],
+      ["Lucy", "lives_in", "Madrid"],
+    ],
+  ],
+  ["Our son lives in London", "en", [["user's son", "lives_in", "London"]]],
+  ["My family lives in Ohio", "en", [["user's family", "lives_in", "Ohio"]]],
+  [
+    "My hobbies are reading and travelling",
+    "en",
+    [
+      ["user", "likes", "reading"],
+      ["user", "likes", "travelling"],
+    ],
+  ],
+  ["My email is john@example.com", "en", [["user", "email", "john@example.com"]]],
+  ["My phone number is +1 555 123 4567", "en", [["user", "phone", "+1 555 123 4567"]]],
+  ["I'm intolerant to gluten", "en", [["user", "intolerant_to", "gluten"]]],
+  ["Finally I moved to Berlin", "en", [["user", "moved_to", "Berlin"]]],
+  ["Sally lives in Leeds", "en", [["Sally", "lives_in", "Leeds"]]],
+  ["Pedro isn't my boyfriend anymore", "en", [["user", "partner", "Pedro", true]]],
+  [
+    "I'm not a doctor, I'm a nurse",
+    "en",
+    [
+      ["user", "is", "doctor", true],
+      ["user", "is", "nurse"],
+    ],
+  ],
+  ["I was born on the 3rd of May", "en", [["user", "born_on", "3rd of May"]]],
+  ["My phone is broken", "en", []],
   // No fact
   ["Where do I work?", "en", []],
   ["who is my boss?", "en", []],

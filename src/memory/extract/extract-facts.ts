@@ -11,6 +11,7 @@ import { splitSentences } from "./sentences.js";
 import { fold, tokenize } from "./tokens.js";
 import type { ExtractedFact, Language } from "../types.js";
 
+const allCaps = /\p{Lu}.*\p{Lu}/u;
 /** Characters read from one text; the rest is ignored (the caller has its own, lower limit). */
 const maxChars = 20_000;
 /** Longer sentences are run-ons or pasted text, not statements about the user. */
@@ -38,8 +39,10 @@ function extractIn(input: string, language: Language): ExtractedFact[] {
   let topic: Subject | undefined;
   try {
     for (const sentence of splitSentences(input)) {
-      const statement = sentence.question ? statementInQuestion(sentence.text, language) : sentence.text;
-      if (statement === undefined) continue;
+      const read = sentence.question ? statementInQuestion(sentence.text, language) : sentence.text;
+      if (read === undefined) continue;
+      // "MI HERMANA VIVE EN MADRID": shouting hides which words are names; read it in lowercase
+      const statement = allCaps.test(read) && !/\p{Ll}/u.test(read) ? read.toLowerCase() : read;
       const toks = tokenize(statement, language === "en");
       if (toks.length === 0 || toks.length > maxTokens) continue;
       const state: SentenceState = {

@@ -14,7 +14,9 @@ const spanishWords = new Set(
   ayer semana dia que como cual quien cuanto cita casa ciudad donde dime puedes quiero necesito sabes
   nuestro nuestra algo nada cosa aqui alli entonces tenemos vivimos somos estamos eres estas mucho poco
   cumpleanos nombre conmigo contigo hace hacer tiempo gente buenos dias buenas tardes noches adios vale
-  escribe cuentame chiste poema sobre favor`.split(/\s+/),
+  escribe cuentame chiste poema sobre favor habla hablo odia estudia juega juego nacio naci mude mudo casado
+  casada hijos hijas abuela abuelo tia tio prima primo sobrino sobrina suegra novio esposa esposo trabajaba
+  vivia llamaba gato perra mascota coche tambien siempre mejor peor`.split(/\s+/),
 );
 const englishWords = new Set(
   `the of and to in is it you that he was for on are with as his they be at have has this from by my i we
@@ -23,7 +25,11 @@ const englishWords = new Set(
   about your there their please tell im never always friend boss job school city new york born birthday favorite favourite hate enjoy
   speak play drive moved from since ago next last every today tomorrow yesterday week month year weather
   joke write poem could should some any all into out up down off over under again very so too also
-  well yes yeah okay thing things people good great nice`.split(/\s+/),
+  well yes yeah okay thing things people good great nice speaks hates loves enjoys plays drives studies
+  had got went said married daughter son kids children husband grandma grandpa aunt uncle cousin girlfriend
+  boyfriend named called since lived worked studied moved born wants need needs likes used been being`.split(
+    /\s+/,
+  ),
 );
 const spanishChars = /[ñ¿¡]/u;
 const accented = /[áéíóú]/u;
@@ -37,7 +43,11 @@ export function languageScores(text: string): { es: number; en: number } {
   const sample = text.length > 4000 ? text.slice(0, 4000) : text;
   if (spanishChars.test(sample)) es += 2;
   if (accented.test(sample)) es += 1;
-  const words = sample.toLowerCase().replace(/[’‘´`]/g, "'").match(wordPattern) ?? [];
+  const words =
+    sample
+      .toLowerCase()
+      .replace(/[’‘´`]/g, "'")
+      .match(wordPattern) ?? [];
   for (const raw of words) {
     if (raw.includes("'")) {
       if (/^\p{L}+'(?:s|m|re|ve|ll|d)$|n't$/u.test(raw)) en += 1.5;

@@ -2,7 +2,7 @@
  * Word lists for the rule extractor, Spanish and English. Every key is lowercase with accents folded (see
  * `fold`), so "mamá" and "mama" share an entry; where accents matter the rules look at the token's `low`.
  */
-import { fold } from "./tokens.js";
+import { fold, tokenize } from "./tokens.js";
 
 /** A person or animal the speaker can have: "hermana" → sister, "perro" → dog. */
 export interface KinEntry {
@@ -51,6 +51,7 @@ function kin(list: string, pet: boolean): ReadonlyMap<string, KinEntry> {
   return out;
 }
 
+/** Spanish kinship, social and pet nouns → relation. */
 export const kinEs: ReadonlyMap<string, KinEntry> = new Map([
   ...kin(
     `hermana:sister:f hermano:brother:m hermanas:sister:f:p hermanos:sibling:-:p madre:mother:f mamá:mother:f
@@ -63,7 +64,7 @@ export const kinEs: ReadonlyMap<string, KinEntry> = new Map([
     sobrinos:nephew:-:p suegra:mother_in_law:f suegro:father_in_law:m cuñado:brother_in_law:m
     cuñada:sister_in_law:f amigo:friend:m amiga:friend:f amigos:friend:-:p amigas:friend:f:p jefe:boss:m
     jefa:boss:f compañero:colleague:m compañera:colleague:f compañeros:colleague:-:p colega:colleague:-
-    vecino:neighbor:m vecina:neighbor:f vecinos:neighbor:-:p madrina:godmother:f padrino:godfather:m
+    vecino:neighbor:m vecina:neighbor:f vecinos:neighbor:-:p familia:family:- madrina:godmother:f padrino:godfather:m
     profesor:teacher:m profesora:teacher:f médico:doctor:m médica:doctor:f doctora:doctor:f
     psicólogo:therapist:m psicóloga:therapist:f entrenador:coach:m entrenadora:coach:f`,
     false,
@@ -77,6 +78,7 @@ export const kinEs: ReadonlyMap<string, KinEntry> = new Map([
   ),
 ]);
 
+/** English kinship, social and pet nouns → relation. */
 export const kinEn: ReadonlyMap<string, KinEntry> = new Map([
   ...kin(
     `sister:sister:f brother:brother:m sisters:sister:f:p brothers:brother:m:p siblings:sibling:-:p
@@ -94,7 +96,7 @@ export const kinEn: ReadonlyMap<string, KinEntry> = new Map([
     bestie:friend:- boss:boss:- manager:boss:- supervisor:boss:- colleague:colleague:-
     colleagues:colleague:-:p coworker:colleague:- co-worker:colleague:- coworkers:colleague:-:p
     workmate:colleague:- neighbor:neighbor:- neighbour:neighbor:- neighbors:neighbor:-:p
-    neighbours:neighbor:-:p roommate:roommate:- flatmate:roommate:- housemate:roommate:-
+    neighbours:neighbor:-:p family:family:- roommate:roommate:- flatmate:roommate:- housemate:roommate:-
     teacher:teacher:- doctor:doctor:- therapist:therapist:- coach:coach:- godmother:godmother:f
     godfather:godfather:m stepmother:stepmother:f stepfather:stepfather:m stepson:stepson:m
     stepdaughter:stepdaughter:f`,
@@ -119,23 +121,31 @@ export const familyRelations: ReadonlySet<string> = new Set(
 
 /** Words before a kinship noun that stay in the subject ("mi mejor amiga", "my little sister"). */
 export const kinPreAdjectivesEs = set("mejor querida querido gran antigua antiguo nueva nuevo ex");
+/** English words before a kinship noun that stay in the subject ("my little sister"). */
 export const kinPreAdjectivesEn = set(
   "best older younger little big oldest youngest eldest elder baby twin new dear late ex ex- old good close",
 );
 /** Words after a kinship noun that stay in the subject ("mi hermana mayor", "compañero de trabajo"). */
 export const kinPostAdjectivesEs = set(
   `mayor menor pequeña pequeño mediana mediano gemela gemelo melliza mellizo grande chica chico favorita
-  favorito querida querido actual nueva nuevo`,
+  favorito querida querido actual nueva nuevo materna materno paterna paterno política político segunda
+  segundo tercera tercero`,
 );
 /** "compañero de trabajo", "compañera de piso": the `de X` that belongs to the noun, and what it makes it. */
 export const kinDeComplementsEs: ReadonlyMap<string, string> = map(
   "trabajo:colleague oficina:colleague piso:roommate clase:classmate universidad:classmate equipo:colleague",
 );
 
+/** Spanish articles, dropped before an object. */
 export const articlesEs = set("el la los las un una unos unas lo");
+/** English articles and "some", dropped before an object. */
 export const articlesEn = set("the a an some");
-export const possessivesOtherEs = set("su sus nuestro nuestra nuestros nuestras tu tus");
-export const possessivesOtherEn = set("his her their our your its");
+/** Spanish possessives of someone other than the speaker. */
+export const possessivesOtherEs = set("su sus tu tus");
+/** English possessives of someone other than the speaker. */
+export const possessivesOtherEn = set("his her their your its");
+/** "nuestro hijo", "our dog": the speaker's too, a little less surely. */
+export const possessivesOurEs = set("nuestro nuestra nuestros nuestras");
 
 /** ES determiners and quantifiers dropped before an object, as in "un poco de alemán". */
 export const objectPrefixesEs: ReadonlyArray<readonly string[]> = [
@@ -158,6 +168,7 @@ export const objectPrefixesEs: ReadonlyArray<readonly string[]> = [
   ["nada"],
   ["mas"],
 ];
+/** EN quantifiers dropped before an object, as in "a little French". */
 export const objectPrefixesEn: ReadonlyArray<readonly string[]> = [
   ["a", "little", "bit", "of"],
   ["a", "bit", "of"],
@@ -168,17 +179,17 @@ export const objectPrefixesEn: ReadonlyArray<readonly string[]> = [
   ["some"],
   ["especially"],
   ["also"],
-  ["really"],
 ];
 
+/** Spanish negators before a verb ("ya no" is read as two words). */
 export const negatorsEs = set("no nunca jamás tampoco");
-export const negatorsEn = set("not never");
 
 /** Adverbs allowed between subject and verb or verb and preposition; they change nothing. */
 export const adverbsEs = set(
-  `también todavía aún actualmente ahora sólo solo siempre ya normalmente además sí realmente aquí hoy_en_día
+  `también todavía aún actualmente ahora sólo solo siempre ya normalmente además realmente aquí hoy_en_día
   muy mucho bastante principalmente sobre_todo especialmente igualmente recientemente ahorita`,
 );
+/** English adverbs allowed around the verb; they change nothing. */
 export const adverbsEn = set(
   `really also still currently now just actually totally absolutely definitely truly usually always
   already even honestly genuinely mostly mainly only recently presently here so too seriously hard late
@@ -190,12 +201,14 @@ export const objectStopWordsEs = set(
   `también tampoco mucho muchísimo bastante un_montón ya ahora actualmente todavía aún hoy ayer mañana
   porque pero aunque sino que cuando donde mientras si como desde hasta durante con sin para por según
   y e o u ni ahí allí allá aquí así nada demasiado tanto entonces luego después antes siempre casi muy
-  normalmente cada`,
+  normalmente cada jaja jajaja jajajaja jeje jejeje xd lol`,
 );
+/** Words that end an English object: "I like tea a lot". */
 export const objectStopWordsEn = set(
   `too also a_lot very_much so_much anymore any_more either now still currently really though although
   because but since until when where while if as with without for from by than that which who whom whose
-  and or nor so then today yesterday tomorrow here there at_all lots quite always usually sometimes`,
+  and or nor so then today yesterday tomorrow here there at_all lots quite always usually sometimes lol
+  haha hahaha lmao xd`,
 );
 
 /** Clause openers that make the clause a wish, plan or condition: no fact ("si viviera…", "quiero vivir…"). */
@@ -204,6 +217,7 @@ export const clauseBlockersEs = set(
   tendría haría voy vamos pienso planeo necesito tal_vez quizás quizá a_lo_mejor cuando mientras imagina
   imagínate supongamos supón ni_siquiera`,
 );
+/** English clause openers that make the clause a wish, plan or condition. */
 export const clauseBlockersEn = set(
   `if wish would could should might may must shall will want wanna hope plan planning gonna maybe perhaps
   probably imagine suppose when whenever once unless whether`,
@@ -219,6 +233,7 @@ export const sentenceBlockersEs = set(
   cuánto cuánta cuántos cuántas donde quien quienes cual cuales cuanto cuanta cuantos cuantas sabes
   sabías conoces tienes eres estás vives trabajas te_gusta`,
 );
+/** English sentence openers that make it a question or a request. */
 export const sentenceBlockersEn = set(
   `tell give write make help explain translate summarize summarise find search look show list create
   generate calculate recommend suggest say send open close set book schedule add delete remove forget play
@@ -232,6 +247,7 @@ export const fillersEs = set(
   `bueno pues vale oye mira bien ah eh ay hmm mmm ok okay y e pero además entonces luego claro vaya jaja
   jeje jajaja jejeje hola buenas hey venga total ahh oh uf puf genial perfecto`,
 );
+/** Words that open an English clause without changing it ("well, I live in Leeds"). */
 export const fillersEn = set(
   `well so oh ah um uh hmm ok okay yes yeah yep nope and but also anyway anyways btw actually basically
   honestly hey hi hello sure right lol haha then plus alright great cool oops wow ps p.s`,
@@ -239,6 +255,8 @@ export const fillersEn = set(
 
 /** Discourse prefixes that carry a statement after them: stripped before the statement is read. */
 export const statementPrefixesEs: ReadonlyArray<readonly string[]> = [
+  "por favor",
+  "porfa",
   "recuerda que",
   "recuerda esto",
   "recuerda",
@@ -286,8 +304,10 @@ export const statementPrefixesEs: ReadonlyArray<readonly string[]> = [
   "ah y",
   "ah por cierto",
 ].map((p) => p.split(" "));
+/** English discourse prefixes that carry a statement after them, as token keys. */
 export const statementPrefixesEn: ReadonlyArray<readonly string[]> = [
   "please remember that",
+  "please",
   "remember that",
   "remember this",
   "remember",
@@ -328,36 +348,44 @@ export const statementPrefixesEn: ReadonlyArray<readonly string[]> = [
   "oh and",
   "oh by the way",
   "on another note",
-].map((p) => p.split(" ").map((w) => fold(w)));
+].map((p) => tokenize(p, true).map((t) => t.key));
 
 /** Short tags after a statement that make the sentence end in "?" without asking about it. */
 export const questionTagsEs = set("y tú usted vos verdad no sabes vale cierto eh");
+/** English tags after a statement ("…, and you?"). */
 export const questionTagsEn = set("and you right no eh ok okay yeah what how huh");
 
+/** Spanish days of the week. */
 export const weekdaysEs = set(
   "lunes martes miércoles jueves viernes sábado domingo sábados domingos findes finde fin_de_semana",
 );
+/** English days of the week. */
 export const weekdaysEn = set(
   `monday tuesday wednesday thursday friday saturday sunday mondays tuesdays wednesdays thursdays fridays
   saturdays sundays weekend weekends`,
 );
+/** Spanish months. */
 export const monthsEs = set(
   "enero febrero marzo abril mayo junio julio agosto septiembre setiembre octubre noviembre diciembre",
 );
+/** English months and their abbreviations. */
 export const monthsEn = set(
   `january february march april may june july august september october november december jan feb mar apr jun
   jul aug sep sept oct nov dec`,
 );
+/** Spanish units and parts of time ("años", "verano", "tarde"). */
 export const timeUnitsEs = set(
   `segundo segundos minuto minutos hora horas día días semana semanas mes meses año años década décadas
   verano invierno primavera otoño navidad navidades mañana tarde noche mediodía madrugada finde`,
 );
+/** English units and parts of time ("years", "summer", "evening"). */
 export const timeUnitsEn = set(
   `second seconds minute minutes hour hours day days week weeks month months year years decade decades
   summer winter spring autumn fall christmas morning afternoon evening night weekend weekends while ages`,
 );
 /** Words that alone are a time: "hoy", "tomorrow". */
 export const timeWordsEs = set("hoy mañana ayer anoche anteayer pasado_mañana mediodía");
+/** Words that alone are a time: "tomorrow". */
 export const timeWordsEn = set("today tomorrow tonight yesterday noon midnight nowadays");
 
 /** Number words up to 100 (value). Compound ones ("treinta y cuatro") are read by the time/age code. */
@@ -368,18 +396,21 @@ export const numberWordsEs: ReadonlyMap<string, number> = numbers(
   veintisiete:27 veintiocho:28 veintinueve:29 treinta:30 cuarenta:40 cincuenta:50 sesenta:60 setenta:70
   ochenta:80 noventa:90 cien:100 ciento:100`,
 );
+/** English number words up to 100 (value). */
 export const numberWordsEn: ReadonlyMap<string, number> = numbers(
   `zero:0 one:1 two:2 three:3 four:4 five:5 six:6 seven:7 eight:8 nine:9 ten:10 eleven:11 twelve:12
   thirteen:13 fourteen:14 fifteen:15 sixteen:16 seventeen:17 eighteen:18 nineteen:19 twenty:20 thirty:30
   forty:40 fifty:50 sixty:60 seventy:70 eighty:80 ninety:90 hundred:100`,
 );
 
+/** Languages as written in Spanish (for "hablo …"). */
 export const languagesEs = set(
   `español castellano inglés francés alemán italiano portugués chino mandarín cantonés japonés coreano árabe
   ruso catalán euskera vasco gallego valenciano holandés neerlandés sueco noruego danés finlandés griego latín
   hebreo hindi turco polaco rumano ucraniano checo húngaro persa urdu bengalí tailandés vietnamita indonesio
   swahili quechua guaraní esperanto aimara búlgaro croata serbio asturiano`,
 );
+/** Languages as written in English (for "I speak …"). */
 export const languagesEn = set(
   `english spanish castilian french german italian portuguese chinese mandarin cantonese japanese korean
   arabic russian catalan basque galician dutch swedish norwegian danish finnish greek latin hebrew hindi
@@ -399,6 +430,7 @@ export const nationalitiesEs = set(
   católico católica cristiano cristiana musulmán musulmana judío judía budista ateo atea vegano vegana
   vegetariano vegetariana`,
 );
+/** English nationality and belief words: "I'm Spanish" is a trait, not a name. */
 export const nationalitiesEn = set(
   `english spanish french german italian portuguese chinese japanese korean russian mexican argentinian
   argentine colombian chilean peruvian venezuelan cuban ecuadorian bolivian uruguayan paraguayan brazilian
@@ -408,6 +440,7 @@ export const nationalitiesEn = set(
   thai`,
 );
 
+/** Instruments, for "toco …" (which is also "I touch"). */
 export const instrumentsEs = set(
   `guitarra piano violín batería bajo flauta saxofón saxo trompeta ukelele chelo violonchelo acordeón arpa
   clarinete teclado órgano gaita contrabajo trombón tambor armónica mandolina banjo charango cajón viola
@@ -420,6 +453,7 @@ export const possessionsEs = set(
   furgoneta camioneta ordenador portátil computadora tablet móvil celular teléfono iphone consola jardín
   huerto piscina terraza garaje negocio empresa restaurante bar granja finca patinete caravana`,
 );
+/** Head nouns that make "I have a X" a possession (`has`). */
 export const possessionsEn = set(
   `car cars motorbike motorcycle bike bicycle house flat apartment condo boat van truck computer laptop
   tablet phone iphone console garden yard pool garage business company restaurant farm cabin cottage
@@ -436,8 +470,10 @@ export const favoriteThingsEs: ReadonlyMap<string, string> = map(
   postre:dessert restaurante:restaurant lugar:place sitio:place asignatura:subject materia:subject
   programa:show personaje:character pintor:painter pintora:painter poeta:poet coche:car marca:brand
   cerveza:beer vino:wine helado:ice_cream sabor:flavor playa:beach dulce:sweet género:genre
-  jugador:player jugadora:player podcast:podcast cocina:cuisine fiesta:holiday`,
+  jugador:player jugadora:player podcast:podcast cocina:cuisine fiesta:holiday hobby:hobby afición:hobby
+  pasatiempo:hobby`,
 );
+/** "my favorite food" → food: the favourite thing, as a relation suffix. */
 export const favoriteThingsEn: ReadonlyMap<string, string> = map(
   `color:color colour:color colors:color colours:color food:food foods:food dish:dish meal:meal movie:movie
   movies:movie film:movie films:movie book:book books:book song:song songs:song band:band bands:band
@@ -447,11 +483,13 @@ export const favoriteThingsEn: ReadonlyMap<string, string> = map(
   month:month flower:flower flowers:flower dessert:dessert restaurant:restaurant place:place
   subject:subject character:character painter:painter poet:poet car:car brand:brand beer:beer wine:wine
   flavor:flavor flavour:flavor holiday:holiday beach:beach snack:snack cuisine:cuisine podcast:podcast
-  player:player athlete:athlete album:album composer:composer director:director`,
+  player:player athlete:athlete album:album composer:composer director:director hobby:hobby`,
 );
+/** "favorito", "preferida"… */
 export const favoriteWordsEs = set(
   "favorito favorita favoritos favoritas preferido preferida preferidos preferidas",
 );
+/** "favorite", "favourite"… */
 export const favoriteWordsEn = set("favorite favourite fave fav");
 
 /** Where people live: a small gazetteer, to tell places from people and to spell lowercase ones. */
@@ -480,6 +518,8 @@ export const places: ReadonlyMap<string, string> = new Map(
     .split(/\s+/)
     .filter(Boolean)
     .map((p): [string, string] => [fold(p), p])
+    // The first spelling wins ("Paris" before "París"): a Map keeps the last of equal keys
+    .reverse()
     .concat(
       [
         "New York",
@@ -550,11 +590,11 @@ export const transientStatesEn = set(
   here there back home away out in lost confused curious afraid scared cold hot warm awake asleep drunk full
   broke available interested thinking wondering going trying looking kidding joking serious right wrong new
   exhausted stuck alone lonely overwhelmed grateful thankful proud jealous feeling certain aware unsure
-  hungover jetlagged on off just about so very really not all also still currently gonna listening
+  hungover jetlagged on off just about not gonna listening used supposed able allowed meant
   working_on coming leaving heading staying waiting calling writing reading watching eating having doing
   getting planning moving thrilled delighted pleased relieved disappointed annoyed frustrated furious
   embarrassed ashamed surprised shocked amazed impressed fed_up sorry worried terrified hopeful optimistic
-  pessimistic ok pretty kind sort glad such a broken dead missing gone`,
+  pessimistic ok glad broken dead missing gone`,
 );
 /** Spanish predicates after "soy"/"es" that are moods or small talk, not traits. */
 export const transientStatesEs = set(
@@ -574,10 +614,11 @@ export const vagueObjectsEs = rawSet(
   algo cosas cosa alguien nadie esta este esa ese estas estos esas esos mucho poco uno una tanto tal algún
   alguna ninguno ninguna aquí allí allá ahí aqui alli alla ahi mi tu`,
 );
+/** English pronouns and vague words that are never an object or a name. */
 export const vagueObjectsEn = rawSet(
   `it this that these those them him her you me us myself yourself himself herself itself everything
   something anything nothing everyone someone anyone nobody things stuff lot lots one ones which what who
-  there here such`,
+  there here such all`,
 );
 
 /** Common Spanish words that are never taken for a lowercase name. */
@@ -604,6 +645,7 @@ export const commonWordsEs = set(
   ex actual antiguo antigua propio propia único única verdadero verdadera gran vale bueno pues hola gracias
   adiós oye mira claro vaya genial perfecto`,
 );
+/** Common English words that are never taken for a lowercase name. */
 export const commonWordsEn = set(
   `the a an some any of in on at to for from with without by about into onto over under between through
   during before after since until and or nor but so yet because although though if when where who whom
@@ -636,5 +678,14 @@ export const firstNames = set(
   john james michael robert william richard thomas charles mark paul steven kevin brian george edward
   peter tom tim jack harry sam ben joe mike chris matt nick alex dan dave emma olivia mary patricia
   jennifer linda elizabeth susan jessica sarah karen nancy lisa betty sandra ashley emily kate katie
-  anna amy rachel rebecca laura lucy sophie grace chloe hannah megan jane julie helen`,
+  anna amy rachel rebecca laura lucy sophie grace chloe hannah megan jane julie helen
+  lola paloma esther marisa mercedes dolores concha amparo inmaculada montse montserrat yolanda sonia
+  vanessa miriam ainhoa leire nerea aitana valeria daniela martina carolina adriana gabriela valentina
+  ximena camila fernanda luna vega olga diana emilia eduardo felipe guillermo héctor hector joaquín joaquin
+  julián julian leo marco nacho paco pepe quique santiago sebastián sebastian teo unai iker asier aitor
+  bruno dani rodrigo agustín agustin esteban gabriel germán german lorenzo mauricio patricio roberto
+  salvador xavier jordi pau marc pol arnau oriol joan
+  andrew anthony christopher jonathan joseph joshua matthew ryan scott stephen justin brandon jason eric
+  adam aaron luke noah liam ethan oliver henry jacob max leo ella ava mia isabella charlotte amelia lily
+  zoe ruby alice holly molly kelly sally natalie victoria nicole michelle stephanie melissa heather`,
 );

@@ -29,16 +29,15 @@ export interface PhraseLexicon {
   clauseStartsAt(s: SentenceState, i: number): boolean;
   /** True when the token at `i` is a finite verb that cannot be part of an object. */
   isVerbAt(s: SentenceState, i: number): boolean;
-  /** "mi jefe" / "my boss" at `i` as an object: "jefe de usuario" / "user's boss", and where it ends. */
-  readPossessive(s: SentenceState, i: number): { text: string; end: number } | undefined;
 }
 
 /** What kind of object a slot takes. */
 export type ObjectKind = "place" | "thing" | "activity";
 
+/** How an object slot reads its object. */
 export interface ObjectOptions {
   kind: ObjectKind;
-  /** Accept "mi jefe" as an object, written "jefe de usuario" (appointments). */
+  /** Accept "mi jefe" / "my boss" as an object, written without the possessive: "jefe", "boss". */
   possessive?: boolean;
   /** More words that end this object (the verb's other prepositions). */
   stopAt?: ReadonlySet<string>;
@@ -46,6 +45,19 @@ export interface ObjectOptions {
   accept?: ReadonlySet<string>;
   maxTokens?: number;
 }
+
+/** An object never starts with a preposition ("juega en el Inter" is not a direct object). */
+const prepositions = new Set(
+  `en a de con por para sin sobre desde hasta entre hacia contra in at on to for with from by of about into
+  onto over under near`.split(/\s+/),
+);
+
+/** Common English nouns that may follow a proper adjective or brand ("Italian food"). */
+const nounish = new Set(
+  "food music movies movie films film series shows show books book cars car wine beer cuisine culture history art songs games".split(
+    " ",
+  ),
+);
 
 /** Two-word stop phrases ("un montón", "a lot", "very much"), by first word. */
 function stopAt(lex: PhraseLexicon, toks: readonly Token[], j: number): boolean {
@@ -87,14 +99,18 @@ export function readObject(
     j++;
     hadArticle = true;
   }
-  const head = toks[j];
+  let head = toks[j];
   if (head === undefined || head.kind === "punct") return undefined;
   if (lex.possessiveUser.has(head.key)) {
-    if (options.possessive !== true) return undefined;
-    const owned = lex.readPossessive(s, j);
-    return owned ? { text: owned.text, start: j, end: owned.end, long: false } : undefined;
+    // "con mi jefe" → "jefe": the possessive is a determiner and goes like an article
+    if (options.possessive !== true && options.kind !== "activity") return undefined;
+    j++;
+    hadArticle = true;
+    head = toks[j];
+    if (head === undefined || head.kind === "punct") return undefined;
   }
-  if (lex.possessiveOther.has(head.key) || lex.vague.has(head.low)) return undefined;
+  if (lex.possessiveOther.has(head.key) || lex.vague.has(head.low) || prepositions.has(head.key))
+    return undefined;
   if (options.accept !== undefined && !options.accept.has(head.key)) return undefined;
   const start = j;
   const nameMode = head.cap;
@@ -121,9 +137,32 @@ export function readObject(
         (toks[j + 1]?.cap === true || toks[j + 1]?.key === "mi")
       )
         break;
-      if (matchTime(toks, j, lex.lang) > 0 && !(nameMode && t.cap)) break;
+      // In a name a date is part of it ("Hospital 12 de Octubre"); elsewhere it ends the object
+      const inName = nameMode && (t.cap || (t.kind === "number" && toks[j + 2]?.cap === true));
+      if (matchTime(toks, j, lex.lang) > 0 && !inName) break;
       if (lex.isVerbAt(s, j)) break;
       if (nameMode && !t.cap && t.key !== "'s") {
+        // "Hospital 12 de Octubre", "Studio 54"
+        if (
+          t.kind === "number" &&
+          (toks[j + 1] === undefined ||
+            toks[j + 1]?.cap === true ||
+            lex.connectors.has(toks[j + 1]?.key ?? ""))
+        ) {
+          j++;
+          continue;
+        }
+        // English things after a proper adjective or brand: "Italian food", "Netflix series"
+        if (
+          lex.lang === "en" &&
+          options.kind !== "place" &&
+          t.kind === "word" &&
+          !lex.connectors.has(t.key)
+        ) {
+          if (t.key.endsWith("ly") || (lex.common.has(t.key) && !nounish.has(t.key))) break;
+          j++;
+          continue;
+        }
         // "Universidad de Salamanca", "Bank of America", "Hospital de la Paz"
         if (!lex.connectors.has(t.key)) break;
         let k = j + 1;
@@ -171,6 +210,12 @@ function spellPlace(
   return capitalizeWords(text);
 }
 
+/** A second place in a list is a name, a known place or a noun with an article ("Madrid y Barcelona"). */
+function placeLike(s: SentenceState, options: ObjectOptions, item: ObjectPhrase, from: number): boolean {
+  if (options.kind !== "place") return true;
+  return item.start > from || s.toks[item.start]?.cap === true || places.has(fold(item.text));
+}
+
 /** A list of objects: "té y café", "inglés, francés y alemán", "tea, coffee, and juice". */
 export function readObjectList(
   s: SentenceState,
@@ -205,7 +250,7 @@ export function readObjectList(
     }
     if (lex.clauseStartsAt(s, k)) break;
     const item = readObject(s, lex, k, options);
-    if (item === undefined) break;
+    if (item === undefined || !placeLike(s, options, item, k)) break;
     objects.push(...pending, item);
     pending.length = 0;
     j = item.end;
@@ -226,7 +271,7 @@ export function readName(
 ): { text: string; end: number; guessed: boolean } | undefined {
   const toks = s.toks;
   const first = toks[i];
-  if (first === undefined || first.kind !== "word") return undefined;
+  if (first === undefined || first.kind !== "word" || first.key.startsWith("'")) return undefined;
   if (lex.vague.has(first.low) || lex.articles.has(first.key) || lex.possessiveUser.has(first.key))
     return undefined;
   let j = i;
@@ -251,7 +296,7 @@ export function readName(
   if (!lowercase) return undefined;
   while (j < toks.length && j - i < 3) {
     const t = toks[j];
-    if (t === undefined || t.kind !== "word" || t.cap) break;
+    if (t === undefined || t.kind !== "word" || t.cap || t.key.startsWith("'")) break;
     if (lex.common.has(t.key) || lex.vague.has(t.low) || stopAt(lex, toks, j) || lex.isVerbAt(s, j)) break;
     if (lex.coordinators.has(t.key) || matchTime(toks, j, lex.lang) > 0) break;
     j++;
@@ -298,4 +343,45 @@ export function span(s: SentenceState, from: number, to: number): string {
   const b = s.toks[to - 1];
   if (a === undefined || b === undefined || to <= from) return "";
   return s.text.slice(a.start, b.end);
+}
+
+/** Attributes whose value is taken as written, up to the end of the clause: an email, a phone, an address. */
+export const rawAttributes: ReadonlySet<string> = new Set(["email", "phone", "address"]);
+
+/** The longest attribute name at `i` ("número de teléfono", "email address") from `table`, and its relation. */
+export function matchAttribute(
+  s: SentenceState,
+  i: number,
+  table: ReadonlyArray<readonly [string, string]>,
+): { relation: string; end: number } | undefined {
+  const first = s.toks[i]?.key;
+  for (const [words, relation] of table) {
+    // Cheap test first: most words start no attribute name
+    if (first === undefined || !words.startsWith(first)) continue;
+    const parts = words.split(" ");
+    if (parts.every((w, n) => s.toks[i + n]?.key === w)) return { relation, end: i + parts.length };
+  }
+  return undefined;
+}
+
+/**
+ * A value as written ("ana@mail.com", "+34 612 345 678", "Calle Mayor 5") up to a comma or the end, when it
+ * looks like one for `relation` ("my phone is broken" gives nothing).
+ */
+export function readRawValue(s: SentenceState, i: number, relation: string): ObjectPhrase | undefined {
+  let j = i;
+  while (j < s.toks.length && j - i < 12) {
+    const t = s.toks[j];
+    if (t === undefined || t.text === "," || t.text === ";" || t.text === "!" || t.text === "?") break;
+    if (t.text === "." && j === s.toks.length - 1) break;
+    if ((t.key === "y" || t.key === "and") && j > i) break;
+    j++;
+  }
+  if (j === i) return undefined;
+  const text = span(s, i, j);
+  const first = s.toks[i];
+  if (relation === "email" && !text.includes("@")) return undefined;
+  if (relation === "phone" && (text.match(/\d/g)?.length ?? 0) < 6) return undefined;
+  if (relation === "address" && first?.cap !== true && first?.kind !== "number") return undefined;
+  return { text, start: i, end: j, long: false };
 }

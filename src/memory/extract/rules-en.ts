@@ -26,7 +26,6 @@ import {
   kinPreAdjectivesEn,
   languagesEn,
   nationalitiesEn,
-  negatorsEn,
   objectPrefixesEn,
   objectStopWordsEn,
   places,
@@ -38,11 +37,21 @@ import {
   vagueObjectsEn,
   type KinEntry,
 } from "./lexicon.js";
-import { readName, readNameList, readObject, readObjectList, span, type PhraseLexicon } from "./phrases.js";
+import {
+  matchAttribute,
+  rawAttributes,
+  readName,
+  readNameList,
+  readObject,
+  readObjectList,
+  readRawValue,
+  span,
+  type PhraseLexicon,
+} from "./phrases.js";
 import { matchDate, matchDuration, matchTime, readNumber } from "./time.js";
 import { capitalizeWords, fold } from "./tokens.js";
 import { createTypoIndex } from "./typo.js";
-import { verbsEn, type VerbForm } from "./verbs.js";
+import { formForTypo, verbsEn, type VerbForm, type VerbPerson } from "./verbs.js";
 
 const typoPenalty = 0.2;
 const topicPenalty = 0.2;
@@ -73,6 +82,7 @@ const knownWords: ReadonlySet<string> = new Set([
   ],
 ]);
 const verbTypos = createTypoIndex(verbsEn.exact.keys());
+const typoPreferenceEn: readonly VerbPerson[] = ["base", "3s", "past"];
 const kinTypos = createTypoIndex(kinEn.keys());
 
 const placeStops = new Set([
@@ -121,6 +131,35 @@ const boundaryWords = new Set([
 const resetWords = new Set(["who", "which", "that", "where", "whose", "whom", "what"]);
 const stopWords = new Set(["if", "when", "whenever", "unless", "wish", "until"]);
 const copulaStops: ReadonlySet<string> = new Set(["is", "are", "'s"]);
+/** "my last name is Smith": attributes whose value is a name. */
+const valueAttributesEn: ReadonlyArray<readonly [string, string]> = [
+  ["email address", "email"],
+  ["e-mail address", "email"],
+  ["phone number", "phone"],
+  ["cell number", "phone"],
+  ["mobile number", "phone"],
+  ["home address", "address"],
+  ["last name", "surname"],
+  ["family name", "surname"],
+  ["middle name", "middle_name"],
+  ["surname", "surname"],
+  ["nickname", "nickname"],
+  ["email", "email"],
+  ["e-mail", "email"],
+  ["phone", "phone"],
+  ["address", "address"],
+];
+/** "I live at home", "I work from home": not a place worth a fact. */
+const notPlacesEn: ReadonlySet<string> = new Set([
+  "home",
+  "all",
+  "night",
+  "it",
+  "that",
+  "shift",
+  "project",
+  "projects",
+]);
 const pronounsEn = new Set(["he", "she", "it", "they", "you", "we", "i"]);
 
 interface VerbHit {
@@ -140,8 +179,7 @@ function verbAt(s: SentenceState, i: number): VerbHit | undefined {
   if (form !== undefined) return { form, typo: false };
   if (knownWords.has(t.key) || firstNames.has(t.key) || t.key.length < 4 || t.key.includes("'"))
     return undefined;
-  const fixed = verbTypos.correct(t.key);
-  const typoForm = fixed === undefined ? undefined : verbsEn.exact.get(fixed);
+  const typoForm = formForTypo(verbTypos.candidates(t.key), verbsEn.exact, typoPreferenceEn);
   return typoForm === undefined ? undefined : { form: typoForm, typo: true };
 }
 
@@ -187,7 +225,24 @@ function clauseStartsAt(s: SentenceState, i: number): boolean {
   if (verb !== undefined && isFiniteForm(verb.form)) {
     if (verb.form.person === "3s" || verb.form.person === "past") return true;
     const next = key(s, j + 1);
-    return ["in", "at", "for", "as", "to", "from", "a", "an", "the", "two", "my", "been"].includes(next);
+    return [
+      "in",
+      "at",
+      "for",
+      "as",
+      "to",
+      "from",
+      "a",
+      "an",
+      "the",
+      "two",
+      "my",
+      "been",
+      "it",
+      "them",
+      "this",
+      "that",
+    ].includes(next);
   }
   if (t.cap && !knownWords.has(k)) {
     const after = verbAt(s, j + 1);
@@ -211,10 +266,6 @@ const lexEn: PhraseLexicon = {
   possessiveOther: possessivesOtherEn,
   clauseStartsAt,
   isVerbAt: isVerbStop,
-  readPossessive(s, i) {
-    const p = readPossessed(s, i);
-    return p ? { text: p.subject.display, end: p.next } : undefined;
-  },
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -267,9 +318,17 @@ function skipFillers(s: SentenceState, i: number): number {
     if (t === undefined) break;
     if (t.text === "," || t.text === ":" || t.text === "-" || t.text === "—") j++;
     else if (fillersEn.has(t.key) && !(t.key === "so" && adverbsEn.has(key(s, j + 1)))) j++;
+    // "Finally, I moved…", "Recently I started…"
+    else if (t.key.length > 4 && t.key.endsWith("ly") && lyAdverbFollows(s, j + 1)) j++;
     else break;
   }
   return j;
+}
+
+/** After "Finally"/"Recently" comes a comma or a new subject; after "Sally" comes her verb. */
+function lyAdverbFollows(s: SentenceState, i: number): boolean {
+  const k = key(s, i);
+  return s.toks[i]?.text === "," || k === "i" || k === "my" || k === "we" || k === "he" || k === "she";
 }
 
 function skipLead(s: SentenceState, i: number): number {
@@ -277,9 +336,9 @@ function skipLead(s: SentenceState, i: number): number {
   for (let guard = 0; guard < 4; guard++) {
     let matched = false;
     for (const prefix of statementPrefixesEn) {
-      if (prefix.every((w, n) => matchesWord(s, j + n, w))) {
+      if (prefix.every((w, n) => key(s, j + n) === w)) {
         if (prefix[1] === "think" || prefix[1] === "believe") s.penalty += 0.1;
-        j = skipFillers(s, j + prefix.length + contractionExtra(s, j, prefix));
+        j = skipFillers(s, j + prefix.length);
         matched = true;
         break;
       }
@@ -287,19 +346,6 @@ function skipLead(s: SentenceState, i: number): number {
     if (!matched) break;
   }
   return j;
-}
-
-/** Prefix words are written with contractions ("don't"): a token pair "do" + "n't" matches "don't". */
-function matchesWord(s: SentenceState, i: number, word: string): boolean {
-  return (
-    key(s, i) === word ||
-    (s.toks[i] !== undefined && fold(s.text.slice(s.toks[i]?.start, s.toks[i + 1]?.end)) === word)
-  );
-}
-function contractionExtra(s: SentenceState, j: number, prefix: readonly string[]): number {
-  let extra = 0;
-  for (let n = 0; n < prefix.length; n++) if (key(s, j + n + extra) !== prefix[n]) extra++;
-  return extra;
 }
 
 function nextBoundary(s: SentenceState, from: number): { index: number; reset: boolean } {
@@ -344,7 +390,7 @@ function readClause(
     i = skipFillers(s, timeEnd);
   }
   if (clauseBlockersEn.has(key(s, i))) return { ok: false, next: i, stop: true };
-  const reversed = readReversedFavorite(s, i);
+  const reversed = readReversedFavorite(s, i) ?? readIntroduction(s, i);
   if (reversed !== undefined) return { ok: true, next: reversed };
   let subjects: Subject[] | undefined;
   const sub = readSubjects(s, i);
@@ -372,7 +418,7 @@ interface SubjectsResult {
  * noun at `i` (on "my"), and where it ends.
  */
 function readPossessed(s: SentenceState, i: number): { subject: Subject; next: number } | undefined {
-  if (key(s, i) !== "my") return undefined;
+  if (key(s, i) !== "my" && key(s, i) !== "our") return undefined;
   let j = i + 1;
   // "my favorite color", "my favourite food"
   if (favoriteWordsEn.has(key(s, j))) {
@@ -383,6 +429,18 @@ function readPossessed(s: SentenceState, i: number): { subject: Subject; next: n
     const subject: Subject = { ...possessedSubject(s, span(s, i + 1, end), undefined) };
     subject.attr = { kind: "favorite", of: userSubject(s), relation: `favorite_${thing}` };
     return { subject, next: end };
+  }
+  // "my hobby is photography", "my hobbies are reading and travelling": what one likes
+  if (key(s, j) === "hobby" || key(s, j) === "hobbies" || key(s, j) === "passion") {
+    const subject: Subject = { ...possessedSubject(s, key(s, j), undefined) };
+    subject.attr = { kind: "favorite", of: userSubject(s), relation: "likes" };
+    return { subject, next: j + 1 };
+  }
+  const value = matchAttribute(s, j, valueAttributesEn);
+  if (value !== undefined) {
+    const subject: Subject = { ...possessedSubject(s, span(s, j, value.end), undefined) };
+    subject.attr = { kind: "value", of: userSubject(s), relation: value.relation };
+    return { subject, next: value.end };
   }
   if (key(s, j) === "name" || key(s, j) === "birthday") {
     const subject: Subject = { ...possessedSubject(s, key(s, j), undefined) };
@@ -422,7 +480,9 @@ function readPossessed(s: SentenceState, i: number): { subject: Subject; next: n
       const sub = possessedSubject(s, span(s, end + 1, nested.end), nested.entry, owner.display);
       return { subject: sub, next: nested.end };
     }
-    return undefined;
+    // "my sister's a doctor", "my brother's 25": the "'s" is "is"; the predicate reads it
+    const after = s.toks[end + 1];
+    if (after === undefined || after.cap || possessionsEn.has(after.key)) return undefined;
   }
   return { subject: owner, next: end };
 }
@@ -474,13 +534,16 @@ function readSubjectUnit(
     const entry = kinEn.get(k);
     if (entry !== undefined) return { subjects: [possessedSubject(s, k, entry)], next: i + 1 };
   }
-  if (k === "my") {
+  if (k === "my" || k === "our") {
     const p = readPossessed(s, i);
     if (p === undefined) return undefined;
+    if (k === "our") p.subject.penalty += 0.1;
     const j = p.next;
     if (p.subject.kin !== undefined && p.subject.attr === undefined) {
       const next = s.toks[j];
-      if (next !== undefined && next.kind === "word" && !knownWords.has(next.key)) {
+      // A capitalised word is a name even when it is also a word ("my dog Buddy", "my sister Hope")
+      const nameLike = next?.cap === true ? !functionWord(next.key) && !verbsEn.exact.has(next.key) : true;
+      if (next !== undefined && next.kind === "word" && (next.cap ? nameLike : !knownWords.has(next.key))) {
         const lowerOk = !next.cap && (firstNames.has(next.key) || predicateStartsAt(s, j + 1));
         const name = readName(s, lexEn, j, lowerOk);
         if (name !== undefined && !places.has(fold(name.text)) && (next.cap || lowerOk)) {
@@ -499,6 +562,24 @@ function readSubjectUnit(
     return { subjects: [p.subject], next: j };
   }
   if (k === "his" || k === "her" || k === "their") {
+    // "I have a sister. Her name is Marta."
+    const topic = s.topic;
+    const gender = k === "her" ? "f" : "m";
+    const attrKey = key(s, i + 1);
+    if (
+      (attrKey === "name" || attrKey === "birthday") &&
+      k !== "their" &&
+      topic !== undefined &&
+      !topic.plural
+    ) {
+      if (topic.gender !== undefined && topic.gender !== gender) return undefined;
+      const of: Subject = { ...topic, penalty: topic.penalty + topicPenalty };
+      const attr: Subject = {
+        ...of,
+        attr: { kind: attrKey === "name" ? "name" : "birthday", of, relation: "" },
+      };
+      return { subjects: [attr], next: i + 2 };
+    }
     const kin = kinAt(s, i + 1);
     const name = kin ? readName(s, lexEn, kin.end, false) : undefined;
     if (kin !== undefined && name !== undefined)
@@ -569,6 +650,9 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
       }
       if ((inner.key === "who" || inner.key === "which") && only.kind !== "user") {
         const rel = readPredicate(s, j + 2, { subjects: [only], inherited: undefined, first: false });
+        // "mi hermana, que se llama Lucía, vive…": the name carries on
+        const renamed = rel.ok && rel.subjects?.length === 1 ? rel.subjects[0] : undefined;
+        if (renamed !== undefined) subjects[0] = renamed;
         let k = rel.next;
         while (k < s.toks.length && s.toks[k]?.text !== ",") k++;
         if (s.toks[k]?.text === ",") {
@@ -580,6 +664,20 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
     }
     if (t.key === "and" || (t.text === "," && inner !== undefined && !clauseStartsAt(s, j + 1))) {
       const next = readSubjectUnit(s, j + 1, false);
+      // "my brother and his wife live…": someone we cannot name shares the verb; the rest still gets the fact
+      const k1 = key(s, j + 1);
+      if (
+        next === undefined &&
+        (k1 === "his" || k1 === "her" || k1 === "their") &&
+        kinEn.has(key(s, j + 2))
+      ) {
+        for (let n = 0; n < subjects.length; n++) {
+          const x = subjects[n];
+          if (x !== undefined) subjects[n] = { ...x, plural: true };
+        }
+        j += 3;
+        continue;
+      }
       if (next === undefined) break;
       // "me and my sister", "my sister and I"
       subjects.push(...next.subjects);
@@ -671,7 +769,19 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
   const subjects = resolveSubjects(s, ctx, i);
   if (subjects === undefined) return { ok: false, next: i };
   const gap = ctx.gap;
-  if (gap !== undefined && ctx.subjects !== undefined && gapPrepositions.has(key(s, i)) && !negated) {
+  // "…and very affectionate": another trait for the same subject
+  const sameSubject =
+    gap !== undefined &&
+    ctx.subjects === undefined &&
+    gap.v.lemma === "be" &&
+    key(s, i - 1) === "and" &&
+    verbAt(s, i) === undefined &&
+    (intensifiers.has(key(s, i)) || adjectiveAt(s, i));
+  if (
+    gap !== undefined &&
+    (sameSubject || (ctx.subjects !== undefined && gapPrepositions.has(key(s, i)))) &&
+    !negated
+  ) {
     // "My mom is from Spain and my dad from Italy": the verb is left out
     const gapped = gap.handler(s, i, gap.v, subjects);
     if (gapped === undefined || gapped.preds.length === 0) return { ok: false, next: i };
@@ -718,6 +828,10 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     if (key(s, j) === "born") {
       v.lemma = "bear";
       result = born(s, j + 1);
+    } else if (key(s, j) === "from" || (key(s, j) === "originally" && key(s, j + 1) === "from")) {
+      // Only origin survives the past tense: "my grandma was from Cuba"
+      v.lemma = "be";
+      result = copula(s, j, v, subjects);
     } else return { ok: false, next: i };
   } else if ((haveForms.has(k) || k === "'s") && !aux && isPerfectAt(s, i + 1)) {
     // "I've lived", "she has never worked", "I've been living", "I've been a nurse", "I've got a dog"
@@ -754,7 +868,7 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     const hit = verbAt(s, i);
     if (hit === undefined) return { ok: false, next: i };
     const p = hit.form.person;
-    if (aux ? p !== "base" : !isFiniteForm(p === "1s" ? hit.form : hit.form)) return { ok: false, next: i };
+    if (aux ? p !== "base" : !isFiniteForm(hit.form)) return { ok: false, next: i };
     if (!aux && !agrees(p, subjects)) return { ok: false, next: i };
     v.lemma = hit.form.lemma;
     v.form = p;
@@ -781,6 +895,16 @@ function emitResult(
   v: VerbState,
   clauseWhen: string | undefined,
 ): ClauseResult {
+  // "my phone doesn't work in Spain": a thing is described or had, it does not live or work
+  const attributeOk = v.lemma === "be" || !subjects.some((x) => x.attr !== undefined);
+  if (
+    !attributeOk ||
+    (subjects.some((x) => x.kind === "thing" && x.attr === undefined) &&
+      v.lemma !== "be" &&
+      v.lemma !== "have")
+  ) {
+    return { ok: false, next: result.next };
+  }
   let next = result.next;
   let when = result.when ?? clauseWhen;
   const timeEnd = matchTime(s.toks, next, "en");
@@ -819,7 +943,7 @@ function skipNegation(s: SentenceState, i: number, v: VerbState): number {
     } else if (k === "no" && key(s, j + 1) === "longer") {
       v.negated = true;
       j += 2;
-    } else if (adverbsEn.has(k) && k !== "so" && k !== "very" && k !== "here") j++;
+    } else if (adverbsEn.has(k) && k !== "so" && k !== "very" && k !== "here" && k !== "really") j++;
     else break;
   }
   return j;
@@ -830,7 +954,7 @@ function isPossessiveS(s: SentenceState, i: number, subjects: readonly Subject[]
   if (subjects.some((x) => x.attr !== undefined || x.kind === "user")) return false;
   const next = s.toks[i + 1];
   if (next === undefined || next.kind !== "word") return false;
-  if (next.cap) return true;
+  if (next.cap) return !nationalitiesEn.has(next.key) && !languagesEn.has(next.key);
   return kinEn.has(next.key) || possessionsEn.has(next.key) || next.key === "name" || next.key === "birthday";
 }
 
@@ -848,12 +972,15 @@ function isPerfectAt(s: SentenceState, i: number): boolean {
   return (
     form !== undefined &&
     (form.person === "part" || form.person === "past") &&
-    form.lemma !== "have" &&
-    form.lemma !== "use"
+    !adjectivalParticiples.has(form.lemma)
   );
 }
 
+/** Participles read as adjectives after "be": "is called", "is named", "is married", "was born", "is used to". */
+const adjectivalParticiples = new Set(["have", "use", "call", "name", "marry", "bear"]);
+
 function agreesBe(be: string, subjects: readonly Subject[]): boolean {
+  if (subjects.some((x) => x.attr !== undefined)) return be !== "am";
   const user = subjects.some((x) => x.kind === "user");
   const plural = subjects.length > 1 || subjects.some((x) => x.plural);
   if (be === "am") return user && !plural;
@@ -963,9 +1090,18 @@ function prepositional(
         stopAt: stops,
       });
       if (list.objects.length === 0) break;
-      // "I work in marketing at Google": "in" + a field is fine as works_at too
-      preds.push({ relation, objects: list.objects });
       j = list.next;
+      // "I live at home", "I work the night shift": not where
+      const head = list.objects[0]?.start ?? j;
+      const only = list.objects.length === 1 && list.objects[0]?.end === head + 1;
+      if (notPlacesEn.has(key(s, head)) || (only && s.toks[head]?.kind === "number")) continue;
+      // "I live in a flat in Camden": one object per relation, the named place over the common noun
+      const seen = preds.find((p) => p.relation === relation);
+      const before = seen?.objects[0];
+      if (seen === undefined) preds.push({ relation, objects: list.objects });
+      else if (before !== undefined && s.toks[before.start]?.cap !== true && s.toks[head]?.cap === true) {
+        seen.objects = list.objects;
+      }
     }
     return when === undefined ? { preds, next: j } : { preds, next: j, when };
   };
@@ -995,7 +1131,7 @@ const likes = direct("likes", { kind: "activity" });
 const dislikes = direct("dislikes", { kind: "activity" });
 
 const handlers: Record<string, Handler | undefined> = {
-  live: prepositional({ in: "lives_in" }),
+  live: prepositional({ in: "lives_in", on: "lives_in", at: "lives_in" }),
   work: prepositional({ at: "works_at", for: "works_at", in: "works_at", as: "works_as" }),
   study: prepositional({ at: "studies_at", in: "studies_at" }, { direct: "studies" }),
   move: prepositional({ to: "moved_to" }, { needsPast: true }),
@@ -1009,13 +1145,12 @@ const handlers: Record<string, Handler | undefined> = {
   },
   travel: prepositional({ to: "travels_to" }),
   volunteer: prepositional({ at: "volunteers_at", for: "volunteers_at", in: "volunteers_at" }),
-  go(s, i, v, subjects) {
+  go(s, i, v) {
     if (v.progressive || v.past || v.perfect) return undefined;
     if (key(s, i) !== "to") return undefined;
     const list = readObjectList(s, lexEn, i + 1, { kind: "place" });
     const head = list.objects[0];
     if (head === undefined || verbAt(s, head.start)?.form.person === "base") return undefined;
-    void subjects;
     return { preds: [{ relation: "goes_to", objects: list.objects }], next: list.next };
   },
   teach: prepositional({ at: "works_at" }, { direct: "teaches" }),
@@ -1069,7 +1204,7 @@ function born(s: SentenceState, i: number): HandlerResult | undefined {
     const k = key(s, j);
     if (k !== "in" && k !== "on") break;
     let from = j + 1;
-    if (key(s, from) === "the" && matchDate(s.toks, from, "en") < 0) from++;
+    if (key(s, from) === "the") from++;
     const date = matchDate(s.toks, from, "en");
     if (date > 0) {
       preds.push({ relation: "born_on", objects: [objectOf(s, from, date)], untimed: true });
@@ -1173,6 +1308,15 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   return { preds, next: at, emitted };
 }
 
+/** A lowercase word that can describe a noun: not a function word, verb, relative or time. */
+function adjectiveAt(s: SentenceState, i: number): boolean {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word" || t.cap) return false;
+  const k = t.key;
+  if (functionWord(k) || objectStopWordsEn.has(k) || kinEn.has(k) || verbsEn.exact.has(k)) return false;
+  return k.length > 2 && matchTime(s.toks, i, "en") < 0;
+}
+
 /** What a second thing after "I have … and" starts with: an article, a number, a relative or a possession. */
 function ownedStartsAt(s: SentenceState, i: number): boolean {
   const k = key(s, i);
@@ -1197,14 +1341,23 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
   const indefinite = det === "a" || det === "an";
   if (indefinite) m++;
   else if (counted !== undefined) m = counted.end;
+  const described = m;
   while (kinPreAdjectivesEn.has(key(s, m)) && m < j + 4) m++;
+  // "a black cat named Shadow": adjectives before the noun
+  for (let a = m; a < m + 2; a++) {
+    if (!adjectiveAt(s, a)) break;
+    if (kinAt(s, a + 1) !== undefined) {
+      m = a + 1;
+      break;
+    }
+  }
   const kin = kinAt(s, m);
   if (kin !== undefined) {
+    // "mi mujer y yo tenemos dos hijos": several owners have; only one can name or describe
+    if (!subjects.every((x) => x.kind === "user" || x.kind === "name" || x.kind === "kin")) return undefined;
     const owner = subjects.length === 1 ? subjects[0] : undefined;
-    if (owner === undefined || (owner.kind !== "user" && owner.kind !== "name" && owner.kind !== "kin"))
-      return undefined;
     const nounEnd = kin.end;
-    const kinSubject = possessedSubject(s, span(s, m, nounEnd), kin.entry, owner.display);
+    const kinSubject = possessedSubject(s, span(s, described, nounEnd), kin.entry, owner?.display ?? s.user);
     let nameAt = -1;
     const a = key(s, nounEnd);
     const sep = s.toks[nounEnd]?.text;
@@ -1213,7 +1366,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
       nameAt = nounEnd + 3;
     else if ((sep === "," || sep === ":") && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
     else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
-    if (nameAt > 0 && !v.negated) {
+    if (nameAt > 0 && !v.negated && owner !== undefined) {
       const names = readNameList(s, lexEn, nameAt, true);
       if (names.names.length > 0) {
         const pred: Pred = { relation: kin.entry.relation, objects: names.names, untimed: true };
@@ -1223,11 +1376,15 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
         return { preds: [pred], next: rest?.next ?? names.next, final: true };
       }
     }
-    if ((a === "who" || a === "that") && !v.negated && !kin.entry.plural) {
+    if ((a === "who" || a === "that") && !v.negated && !kin.entry.plural && owner !== undefined) {
       const rel = relativeTail(s, nounEnd, [kinSubject]);
       if (rel !== undefined) return { ...rel, final: true };
     }
-    const text = indefinite ? span(s, m, nounEnd) : span(s, j, nounEnd);
+    const text = indefinite ? span(s, described, nounEnd) : span(s, j, nounEnd);
+    // "I have a sister. Her name is Marta.": she is who the next sentence is about
+    if (indefinite && !kin.entry.plural && owner?.kind === "user" && !v.negated) {
+      s.topic = { ...kinSubject, introducedBy: text };
+    }
     return {
       preds: [{ relation: "has", objects: [{ text, start: j, end: nounEnd, long: false }] }],
       next: nounEnd,
@@ -1252,7 +1409,19 @@ function relativeTail(s: SentenceState, i: number, subjects: Subject[]): Handler
   return { preds: [], next: r.next, emitted: true };
 }
 
-const copulaSkip = new Set(["also", "still", "currently", "now", "actually", "really", "originally", "just"]);
+const intensifiers = new Set([
+  "so",
+  "very",
+  "really",
+  "too",
+  "pretty",
+  "quite",
+  "super",
+  "extremely",
+  "kinda",
+  "bit",
+]);
+const copulaSkip = new Set(["also", "still", "currently", "now", "actually", "originally", "just"]);
 const ageWords = new Set(["years", "year", "yrs", "yo", "y/o"]);
 
 /** "be": names, origin, age, jobs and traits, kinship, favourites, allergies, marriage. */
@@ -1269,6 +1438,7 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     if (attr.kind === "birthday") {
       let from = j;
       if (key(s, from) === "on" || key(s, from) === "in") from++;
+      if (key(s, from) === "the") from++;
       const date = matchDate(s.toks, from, "en");
       if (date < 0) return undefined;
       return {
@@ -1278,12 +1448,21 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
         next: date,
       };
     }
-    if (attr.kind === "name") {
+    if (attr.kind === "value" && rawAttributes.has(attr.relation)) {
+      const raw = readRawValue(s, j, attr.relation);
+      if (raw === undefined) return undefined;
+      return {
+        preds: [{ relation: attr.relation, objects: [raw], subjects: [attr.of], untimed: true }],
+        next: raw.end,
+      };
+    }
+    if (attr.kind === "name" || attr.kind === "value") {
       const name = readName(s, lexEn, j, true);
       if (name === undefined) return undefined;
       const object: ObjectPhrase = { text: name.text, start: j, end: name.end, long: false };
+      const relation = attr.kind === "name" ? "name" : attr.relation;
       return {
-        preds: [{ relation: "name", objects: [object], subjects: [attr.of], untimed: true }],
+        preds: [{ relation, objects: [object], subjects: [attr.of], untimed: true }],
         next: name.end,
       };
     }
@@ -1300,14 +1479,15 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;
   }
-  if (k === "allergic" && key(s, j + 1) === "to") {
+  if ((k === "allergic" || k === "intolerant") && key(s, j + 1) === "to") {
     const list = readObjectList(s, lexEn, j + 2, { kind: "thing" });
+    const relation = k === "allergic" ? "allergic_to" : "intolerant_to";
     return list.objects.length > 0
-      ? { preds: [{ relation: "allergic_to", objects: list.objects }], next: list.next }
+      ? { preds: [{ relation, objects: list.objects }], next: list.next }
       : undefined;
   }
   if ((k === "married" || k === "engaged") && key(s, j + 1) === "to") {
-    const name = readObject(s, lexEn, j + 2, { kind: "place" });
+    const name = readObject(s, lexEn, j + 2, { kind: "thing" });
     if (name === undefined) return undefined;
     return {
       preds: [{ relation: k === "married" ? "married_to" : "partner", objects: [name] }],
@@ -1430,6 +1610,13 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   // "I'm Ana", "my boss is Pedro"
   if (t.cap && !nationalitiesEn.has(k) && !languagesEn.has(k) && !knownWords.has(k)) {
     if (only === undefined || (only.kind !== "user" && only.kind !== "kin")) return undefined;
+    // "my kids are Emma and Jack"
+    if (only.kind === "kin" && only.plural) {
+      const list = readNameList(s, lexEn, j, false);
+      return list.names.length > 0
+        ? { preds: [{ relation: "name", objects: list.names, untimed: true }], next: list.next }
+        : undefined;
+    }
     const name = readName(s, lexEn, j, false);
     // "I'm John's sister": a possessive, not a name
     if (name === undefined || key(s, name.end) === "'s") return undefined;
@@ -1452,7 +1639,8 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     };
   }
   if (subjects.some((x) => x.kind === "name" && places.has(fold(x.display)))) return undefined;
-  // A job or a trait: "a nurse", "vegetarian", "very tall", "the manager"
+  // A job or a trait: "a nurse", "vegetarian", "very tall", "the manager"; not "a bit tired"
+  if (k === "a" && (key(s, j + 1) === "bit" || key(s, j + 1) === "little")) return undefined;
   let m = j;
   let article = false;
   if (k === "a" || k === "an" || k === "the") {
@@ -1462,8 +1650,9 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   const head = s.toks[m];
   if (head === undefined || head.kind !== "word") return undefined;
   if (!article && (transientStatesEn.has(head.key) || verbAt(s, m)?.form.person === "ger")) return undefined;
-  if (!article && (head.key === "so" || head.key === "very" || head.key === "really" || head.key === "too")) {
-    if (transientStatesEn.has(key(s, m + 1))) return undefined;
+  if (!article && intensifiers.has(head.key)) {
+    // "so tired", "pretty busy", "a bit sick"
+    if (transientStatesEn.has(key(s, m + 1)) || intensifiers.has(key(s, m + 1))) return undefined;
   }
   if (vagueObjectsEn.has(head.low) || placeStops.has(head.key) || (head.key.endsWith("ing") && !article))
     return undefined;
@@ -1479,8 +1668,20 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       if (!article) return undefined;
     }
   }
+  // "a huge Lakers fan", "a big fan of jazz" (above): a liking
+  for (let f = m; f < m + 5 && f < s.toks.length; f++) {
+    if (key(s, f) !== "fan" && key(s, f) !== "fans") continue;
+    let from = m;
+    while (["big", "huge", "great", "massive", "real", "total", "die-hard", "diehard"].includes(key(s, from)))
+      from++;
+    if (f > from && key(s, f + 1) !== "of") {
+      return { preds: [{ relation: "likes", objects: [objectOf(s, from, f)] }], next: f + 1 };
+    }
+  }
   const list = readObjectList(s, lexEn, j, { kind: "thing" });
   if (list.objects.length === 0) return undefined;
+  // "taller than me": a comparison, not a trait
+  if (key(s, list.next) === "than") return undefined;
   // "I'm the mother of two", "she's Tom's sister": kinship of someone else, not a trait
   for (const o of list.objects)
     if (familyRelations.has(kinEn.get(key(s, o.start))?.relation ?? "")) return undefined;
@@ -1512,6 +1713,21 @@ function sentenceCase(s: SentenceState, object: ObjectPhrase): string {
 
 function subjectAsObject(subject: Subject): ObjectPhrase {
   return { text: subject.display, start: 0, end: 0, long: false };
+}
+
+/** "This is my sister Lucy" → `(user, sister, Lucy)`. */
+function readIntroduction(s: SentenceState, i: number): number | undefined {
+  const k = key(s, i);
+  let at = -1;
+  if ((k === "this" || k === "here") && key(s, i + 1) === "is") at = i + 2;
+  else if (k === "meet") at = i + 1;
+  if (at < 0 || key(s, at) !== "my") return undefined;
+  const p = readPossessed(s, at);
+  if (p?.subject.kin === undefined) return undefined;
+  const name = readName(s, lexEn, p.next, false);
+  if (name === undefined) return undefined;
+  s.topic = nameWithKin(s, p.subject, name.text, false);
+  return name.end;
 }
 
 /** "Blue is my favorite color" → `(user, favorite_color, blue)`. */

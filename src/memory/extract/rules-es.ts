@@ -35,17 +35,35 @@ import {
   places,
   possessionsEs,
   possessivesOtherEs,
+  possessivesOurEs,
   sentenceBlockersEs,
   statementPrefixesEs,
   transientStatesEs,
   vagueObjectsEs,
   type KinEntry,
 } from "./lexicon.js";
-import { readName, readNameList, readObject, readObjectList, span, type PhraseLexicon } from "./phrases.js";
+import {
+  matchAttribute,
+  rawAttributes,
+  readName,
+  readNameList,
+  readObject,
+  readObjectList,
+  readRawValue,
+  span,
+  type PhraseLexicon,
+} from "./phrases.js";
 import { matchDate, matchDuration, matchTime, readNumber } from "./time.js";
-import { capitalizeWords } from "./tokens.js";
+import { capitalizeWords, fold } from "./tokens.js";
 import { createTypoIndex } from "./typo.js";
-import { likingVerbsEs, nounLikeFormsEs, verbsEs, type VerbForm } from "./verbs.js";
+import {
+  formForTypo,
+  likingVerbsEs,
+  nounLikeFormsEs,
+  verbsEs,
+  type VerbForm,
+  type VerbPerson,
+} from "./verbs.js";
 
 /** Penalty for a trigger word read through a typo. */
 const typoPenalty = 0.2;
@@ -66,21 +84,14 @@ const knownWords: ReadonlySet<string> = new Set([
   ...["gusto", "encanto", "encantado", "encantada", "trabajos", "estudios", "juegos", "mucho", "vivienda"],
 ]);
 const verbTypos = createTypoIndex(verbsEs.folded.keys());
+const typoPreferenceEs: readonly VerbPerson[] = ["1s", "3s", "3p", "1p", "13s"];
 const kinTypos = createTypoIndex(kinEs.keys());
+/** Spanish adjective endings: "materna", "política", "simpático" are not lowercase names. */
+const adjectival =
+  /(?:al|ales|ic[oa]s?|os[oa]s?|ad[oa]s?|id[oa]s?|iv[oa]s?|ble|bles|rn[oa]s?|er[oa]s?|ista|istas|ense|es|esa|ano|ana)$/;
 const nonIndicative = /(?:ara|aras|iera|ieras|ase|iese|ría|ria|rías|rias|ríamos|riamos|rían|rian)$/;
 
-const placeStops = new Set([
-  "en",
-  "a",
-  "cerca",
-  "junto",
-  "por",
-  "para",
-  "hacia",
-  "desde",
-  "como",
-  "de_la_que",
-]);
+const placeStops = new Set(["en", "a", "cerca", "junto", "por", "para", "hacia", "desde", "como"]);
 const coordinators = new Set(["y", "e", "o", "u", "ni"]);
 const connectors = new Set(["de", "del", "la", "las", "los", "el"]);
 const cliticsEs = new Set(["me", "te", "se", "le", "les", "nos"]);
@@ -101,8 +112,7 @@ function verbAt(s: SentenceState, i: number): VerbHit | undefined {
   if (form !== undefined) return { form, typo: false };
   if (knownWords.has(t.key) || firstNames.has(t.key) || nonIndicative.test(t.low) || t.key.length < 4)
     return undefined;
-  const fixed = verbTypos.correct(t.key);
-  const typoForm = fixed === undefined ? undefined : verbsEs.folded.get(fixed);
+  const typoForm = formForTypo(verbTypos.candidates(t.key), verbsEs.folded, typoPreferenceEs);
   return typoForm === undefined ? undefined : { form: typoForm, typo: true };
 }
 
@@ -157,7 +167,7 @@ function clauseStartsAt(s: SentenceState, i: number): boolean {
   if (t.low === "yo" || t.low === "él" || t.low === "ella" || k === "mi" || k === "mis") return true;
   if (negatorsEs.has(k)) return true;
   if (cliticsEs.has(k) && verbAt(s, j + 1) !== undefined) return true;
-  if (k === "a" && t.low === "a" && (s.toks[j + 1]?.low === "mí" || s.toks[j + 1]?.cap === true)) {
+  if (k === "a" && (s.toks[j + 1]?.low === "mí" || s.toks[j + 1]?.cap === true)) {
     for (let m = j + 2; m < j + 6; m++) if (key(s, m) === "le" || key(s, m) === "les") return true;
   }
   const verb = verbAt(s, j);
@@ -184,10 +194,6 @@ const lexEs: PhraseLexicon = {
   possessiveOther: possessivesOtherEs,
   clauseStartsAt,
   isVerbAt: isVerbStop,
-  readPossessive(s, i) {
-    const p = readPossessed(s, i);
-    return p ? { text: p.subject.display, end: p.next } : undefined;
-  },
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -228,7 +234,9 @@ function skipFillers(s: SentenceState, i: number): number {
     const t = s.toks[j];
     if (t === undefined) break;
     if (t.text === "," || t.text === ":" || t.text === "-" || t.text === "—") j++;
-    else if (fillersEs.has(t.key)) j++;
+    else if (fillersEs.has(t.key) || adverbsEs.has(t.key)) j++;
+    // "Finalmente me mudé…", "Obviamente vivo…"
+    else if (t.key.length > 7 && t.key.endsWith("mente")) j++;
     else if ((t.low === "sí" || t.low === "si" || t.low === "no") && s.toks[j + 1]?.text === ",") j += 2;
     else break;
   }
@@ -300,7 +308,7 @@ function readClause(
   if (inSet(clauseBlockersEs, s, i) > 0 && s.toks[i]?.low !== "sí") return { ok: false, next: i, stop: true };
   if (key(s, i) === "me" && ["gustaria", "encantaria"].includes(key(s, i + 1)))
     return { ok: false, next: i, stop: true };
-  const reversed = readReversedFavorite(s, i);
+  const reversed = readReversedFavorite(s, i) ?? readIntroduction(s, i);
   if (reversed !== undefined) return { ok: true, next: reversed };
   let experiencers: Subject[] | undefined;
   let subjects: Subject[] | undefined;
@@ -337,16 +345,16 @@ function readPossessed(
   s: SentenceState,
   i: number,
   owner?: Subject,
-): { subject: Subject; next: number; typo: boolean } | undefined {
+): { subject: Subject; next: number; typo: boolean; age?: ObjectPhrase } | undefined {
   const k0 = key(s, i);
-  if (k0 !== "mi" && k0 !== "mis") return undefined;
+  if (k0 !== "mi" && k0 !== "mis" && !possessivesOurEs.has(k0)) return undefined;
   let j = i + 1;
   while (kinPreAdjectivesEs.has(key(s, j)) && j < i + 3) j++;
   const noun = s.toks[j];
   if (noun === undefined || noun.kind !== "word") return undefined;
   const kin = kinAt(s, j);
   if (kin === undefined) {
-    if (commonFunctionWord(noun.key) || verbAt(s, j) !== undefined || noun.cap) return undefined;
+    if (commonFunctionWord(noun.key) || isVerbStop(s, j) || noun.cap) return undefined;
   }
   j++;
   let entry = kin?.entry;
@@ -361,6 +369,16 @@ function readPossessed(
     kin?.typo === true ? span(s, i + 1, j).replace(noun.text, kinCanonical(noun.key)) : span(s, i + 1, j);
   const subject = possessedSubject(s, nounText, entry, owner?.display ?? s.user);
   if (owner !== undefined) subject.owner = owner.display;
+  // "mi hijo de 7 años"
+  const years = key(s, j) === "de" ? readNumber(s.toks, j + 1, "es") : undefined;
+  if (
+    years !== undefined &&
+    (key(s, years.end) === "anos" || key(s, years.end) === "ano") &&
+    kin !== undefined
+  ) {
+    const age: ObjectPhrase = { text: String(years.value), start: j + 1, end: years.end, long: false };
+    return { subject, next: years.end + 1, typo: kin.typo, age };
+  }
   return { subject, next: j, typo: kin?.typo ?? false };
 }
 
@@ -424,10 +442,12 @@ function readSubjectUnit(
     }
     return undefined;
   }
-  if (t.key === "mi" || t.key === "mis") {
+  if (t.key === "mi" || t.key === "mis" || possessivesOurEs.has(t.key)) {
     const p = readPossessed(s, i);
     if (p === undefined) return undefined;
-    let j = p.next;
+    if (possessivesOurEs.has(t.key)) p.subject.penalty += 0.1;
+    if (p.age !== undefined) addFact(s, p.subject.display, "age", p.age.text, { penalty: p.subject.penalty });
+    const j = p.next;
     if (p.typo) p.subject.penalty += typoPenalty;
     // "mi color favorito", "mi nombre", "mi cumpleaños"
     const nounKey = key(s, i + 1);
@@ -435,6 +455,22 @@ function readSubjectUnit(
       const relation = `favorite_${favoriteThingsEs.get(nounKey) ?? nounKey}`;
       const fav: Subject = { ...p.subject, attr: { kind: "favorite", of: userSubject(s), relation } };
       return { subjects: [fav], next: i + 3 };
+    }
+    // "mi hobby es la fotografía", "mis aficiones son leer y viajar": what one likes
+    if (p.subject.kind === "thing" && hobbyWordsEs.has(nounKey)) {
+      const hobby: Subject = {
+        ...p.subject,
+        attr: { kind: "favorite", of: userSubject(s), relation: "likes" },
+      };
+      return { subjects: [hobby], next: j };
+    }
+    const value = matchAttribute(s, i + 1, valueAttributesEs);
+    if (p.subject.kind === "thing" && value !== undefined) {
+      const subject: Subject = {
+        ...p.subject,
+        attr: { kind: "value", of: userSubject(s), relation: value.relation },
+      };
+      return { subjects: [subject], next: value.end };
     }
     if (p.subject.kind === "thing" && (nounKey === "nombre" || nounKey === "cumpleanos") && j === i + 2) {
       const fav: Subject = {
@@ -447,9 +483,15 @@ function readSubjectUnit(
       // "mi hermana Lucía", "mi amiga ana"
       const next = s.toks[j];
       if (next !== undefined && next.kind === "word") {
-        const lowerOk = !next.cap && (firstNames.has(next.key) || !knownWords.has(next.key));
+        const lowerOk =
+          !next.cap &&
+          (firstNames.has(next.key) || (!knownWords.has(next.key) && !adjectival.test(next.key)));
         const name = readName(s, lexEs, j, lowerOk);
-        if (name !== undefined && !places.has(name.text.toLowerCase()) && !knownWords.has(next.key)) {
+        // A capitalised word is a name even when it is also a word ("mi tía Rosa", "mi perra Luna")
+        const nameLike = next.cap
+          ? !functionWords.has(next.key) && !kinPostAdjectivesEs.has(next.key) && !verbsEs.exact.has(next.low)
+          : !knownWords.has(next.key);
+        if (name !== undefined && !places.has(fold(name.text)) && nameLike) {
           const followOk =
             !name.guessed ||
             firstNames.has(next.key) ||
@@ -483,7 +525,7 @@ function readSubjectUnit(
     if (knownWords.has(t.key) && !firstNames.has(t.key)) return undefined;
     if (verbAt(s, i) !== undefined && !firstNames.has(t.key)) return undefined;
     const name = readName(s, lexEs, i, false);
-    if (name === undefined || places.has(name.text.toLowerCase())) return undefined;
+    if (name === undefined || places.has(fold(name.text))) return undefined;
     return { subjects: [nameSubject(name.text, 0, genderOfName(name.text))], next: name.end };
   }
   if ((clauseStart && !knownWords.has(t.key)) || firstNames.has(t.key)) {
@@ -543,6 +585,9 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
       }
       if ((inner.key === "que" || inner.key === "quien") && only.kind !== "user") {
         const rel = readPredicate(s, j + 2, { subjects: [only], inherited: undefined, first: false });
+        // "mi hermana, que se llama Lucía, vive…": the name carries on
+        const renamed = rel.ok && rel.subjects?.length === 1 ? rel.subjects[0] : undefined;
+        if (renamed !== undefined) subjects[0] = renamed;
         let k = rel.next;
         while (k < s.toks.length && s.toks[k]?.text !== ",") k++;
         if (s.toks[k]?.text === ",") {
@@ -554,6 +599,19 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
     }
     if (t.key === "y" || t.key === "e" || t.text === ",") {
       const next = readSubjectUnit(s, j + 1, false);
+      // "mi hermano y su mujer viven…": someone we cannot name shares the verb; the rest still gets the fact
+      if (
+        next === undefined &&
+        (key(s, j + 1) === "su" || key(s, j + 1) === "sus") &&
+        kinEs.has(key(s, j + 2))
+      ) {
+        for (let n = 0; n < subjects.length; n++) {
+          const x = subjects[n];
+          if (x !== undefined) subjects[n] = { ...x, plural: true };
+        }
+        j += 3;
+        continue;
+      }
       if (next === undefined) break;
       subjects.push(...next.subjects);
       j = next.next;
@@ -663,8 +721,7 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     }
   }
   const hit = verbAt(s, i);
-  if (hit === undefined)
-    return ctx.gap !== undefined && ctx.subjects !== undefined ? readGap(s, i, ctx) : { ok: false, next: i };
+  if (hit === undefined) return ctx.gap !== undefined ? readGap(s, i, ctx) : { ok: false, next: i };
   let form = hit.form;
   let penalty = hit.typo ? typoPenalty : 0;
   i++;
@@ -715,6 +772,14 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
   };
   const subjects = resolveSubjects(s, state, ctx);
   if (subjects === undefined || subjects.length === 0) return { ok: false, next: i };
+  // "mi coche es rojo", "mi casa tiene jardín": a thing is described or has, it does not live or work
+  const attributeOk = form.lemma === "ser" || !subjects.some((x) => x.attr !== undefined);
+  if (
+    !attributeOk ||
+    (subjects.some((x) => x.kind === "thing" && x.attr === undefined) && !thingVerbs.has(form.lemma))
+  ) {
+    return { ok: false, next: i };
+  }
   const handler = handlers[form.lemma];
   const result = handler?.(s, i, state, subjects);
   if (result === undefined) return { ok: false, next: i };
@@ -746,8 +811,14 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
  */
 function readGap(s: SentenceState, i: number, ctx: PredicateContext): ClauseResult {
   const gap = ctx.gap;
-  const subjects = ctx.subjects;
-  if (gap === undefined || subjects === undefined || !gapPrepositions.has(key(s, i)))
+  // "Mi madre es de Jaén y mi padre de Córdoba" (a new subject), "es alta y muy simpática" (the same one)
+  const sameSubject =
+    ctx.subjects === undefined &&
+    gap?.lemma === "ser" &&
+    (key(s, i - 1) === "y" || key(s, i - 1) === "e") &&
+    (key(s, i) === "muy" || adjectiveAt(s, i));
+  const subjects = ctx.subjects ?? (sameSubject ? ctx.inherited : undefined);
+  if (gap === undefined || subjects === undefined || (!gapPrepositions.has(key(s, i)) && !sameSubject))
     return { ok: false, next: i };
   const result = handlers[gap.lemma]?.(s, i, gap, subjects);
   if (result === undefined || result.preds.length === 0) return { ok: false, next: i };
@@ -777,6 +848,7 @@ function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
 
 const cliticLemmas = new Set(["llamar", "mudar", "casar", "apellidar"]);
 /** Verbs that take another verb: "he vivido", "estoy viviendo", "sigo", "solía", "llevo… viviendo", "acabo de". */
+const thingVerbs = new Set(["ser", "tener", "nacer", "venir", "gustar", "encantar"]);
 const auxiliaries = new Set(["haber", "estar", "seguir", "soler", "llevar", "acabar"]);
 /** States that the imperfect puts in the past: "vivía en Londres" is a place the speaker left. */
 const stateLemmas = new Set(["vivir", "trabajar", "estudiar"]);
@@ -812,6 +884,8 @@ function resolveSubjects(s: SentenceState, v: VerbState, ctx: PredicateContext):
   }
   const p = v.person;
   if (explicit !== undefined) {
+    // "mis aficiones son…": an attribute agrees with its own noun, not with a person
+    if (explicit.some((e) => e.attr !== undefined)) return p === "3s" || p === "3p" ? explicit : undefined;
     const hasUser = explicit.some((e) => e.kind === "user");
     const plural = explicit.length > 1 || explicit.some((e) => e.plural);
     if (p === "1p") return hasUser ? explicit : undefined;
@@ -903,7 +977,7 @@ function skipAdjuncts(s: SentenceState, i: number, keepCon = false): { next: num
 /** A verb with prepositions mapping to relations: "trabajo en X como Y". */
 function prepositional(map: Record<string, string>, kind: "place" | "thing" = "place"): Handler {
   const stops = prepositionsOf(map);
-  return (s, i, _v, _subjects) => {
+  return (s, i) => {
     const preds: Pred[] = [];
     let j = i;
     let when: string | undefined;
@@ -921,19 +995,43 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
       }
       const relation = map[k];
       if (relation === undefined) break;
-      // "trabajo en un proyecto", "trabajo en lo mismo": what one works on, not where
-      if (notPlaces.has(key(s, from)) || notPlaces.has(key(s, from + 1))) break;
       const roleLike = relation === "works_as" || relation === "studies";
       const list = readObjectList(s, lexEs, from, {
         kind: roleLike ? "thing" : kind,
         stopAt: stops,
       });
       if (list.objects.length === 0) break;
-      preds.push({ relation, objects: list.objects });
       j = list.next;
+      // "trabajo en un proyecto", "trabajo en el turno de noche", "trabajo de 9 a 5": not where or as what
+      const head = list.objects[0]?.start ?? from;
+      const only = list.objects.length === 1 && list.objects[0]?.end === head + 1;
+      if (notPlaces.has(key(s, head)) || (only && s.toks[head]?.kind === "number")) continue;
+      addPrepositional(s, preds, relation, list.objects);
     }
     return when === undefined ? { preds, next: j } : { preds, next: j, when };
   };
+}
+
+/**
+ * Adds a prepositional object, once per relation: "vivo en un piso en Lavapiés" keeps the named place over
+ * the common noun before it.
+ */
+function addPrepositional(s: SentenceState, preds: Pred[], relation: string, objects: ObjectPhrase[]): void {
+  const seen = preds.find((p) => p.relation === relation);
+  if (seen === undefined) {
+    preds.push({ relation, objects });
+    return;
+  }
+  const before = seen.objects[0];
+  const now = objects[0];
+  if (
+    before !== undefined &&
+    now !== undefined &&
+    s.toks[before.start]?.cap !== true &&
+    s.toks[now.start]?.cap === true
+  ) {
+    seen.objects = objects;
+  }
 }
 
 function prepositionsOf(map: Record<string, string>): ReadonlySet<string> {
@@ -957,7 +1055,9 @@ function direct(
         key(s, j + 1) === "las")
     )
       j++;
-    if (key(s, j) === "que" || (key(s, j) === "de" && relation !== "likes")) return undefined;
+    // "odio cuando llueve", "odio que me mientan": a clause, not a thing
+    if (["que", "cuando", "si", "como", "donde"].includes(key(s, j))) return undefined;
+    if (key(s, j) === "de" && relation !== "likes") return undefined;
     const opts =
       options.accept === undefined
         ? { kind: options.kind ?? "thing" }
@@ -971,8 +1071,35 @@ function direct(
 }
 
 const studyStops: ReadonlySet<string> = new Set(["en"]);
+const hobbyWordsEs: ReadonlySet<string> = new Set([
+  "hobby",
+  "hobbies",
+  "aficion",
+  "aficiones",
+  "pasatiempo",
+  "pasatiempos",
+]);
+/** "mi apellido es García": attributes whose value is a name. */
+const valueAttributesEs: ReadonlyArray<readonly [string, string]> = [
+  ["numero de telefono", "phone"],
+  ["numero de movil", "phone"],
+  ["numero de celular", "phone"],
+  ["correo electronico", "email"],
+  ["apellido", "surname"],
+  ["apellidos", "surname"],
+  ["apodo", "nickname"],
+  ["mote", "nickname"],
+  ["email", "email"],
+  ["e-mail", "email"],
+  ["mail", "email"],
+  ["correo", "email"],
+  ["telefono", "phone"],
+  ["movil", "phone"],
+  ["celular", "phone"],
+  ["direccion", "address"],
+];
 const notPlaces: ReadonlySet<string> = new Set(
-  "proyecto proyectos tarea tareas tesis libro novela idea ideas eso esto ello algo mismo misma lo nada cosas".split(
+  "proyecto proyectos tarea tareas tesis libro novela idea ideas eso esto ello algo mismo misma lo nada cosas turno turnos".split(
     " ",
   ),
 );
@@ -1101,6 +1228,8 @@ const handlers: Record<string, Handler | undefined> = {
   chiflar: liking,
   interesar: liking,
   molestar: liking,
+  flipar: liking,
+  molar: liking,
   llamar: naming,
   apellidar(s, i, v) {
     if (v.tense !== "pres") return undefined;
@@ -1176,7 +1305,8 @@ function naming(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
 
 /** "ser": traits, origin, names, kinship and favourites. */
 function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
-  if (v.tense !== "pres") return undefined;
+  // Only origin survives the past tense: "mi abuela era de Cuba"
+  if (v.tense !== "pres" && key(s, i) !== "de" && key(s, i) !== "del") return undefined;
   let j = i;
   while (["tambien", "ya", "todavia", "aun", "ahora", "actualmente"].includes(key(s, j)) && j < i + 3) j++;
   const k = key(s, j);
@@ -1187,7 +1317,7 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   if (only?.attr !== undefined) {
     const attr = only.attr;
     if (attr.kind === "birthday") {
-      const from = k === "el" ? j + 1 : j;
+      const from = k === "el" || k === "en" ? j + 1 : j;
       const date = matchDate(s.toks, from, "es");
       if (date < 0) return undefined;
       return {
@@ -1197,12 +1327,21 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
         next: date,
       };
     }
-    if (attr.kind === "name") {
+    if (attr.kind === "value" && rawAttributes.has(attr.relation)) {
+      const raw = readRawValue(s, j, attr.relation);
+      if (raw === undefined) return undefined;
+      return {
+        preds: [{ relation: attr.relation, objects: [raw], subjects: [attr.of], untimed: true }],
+        next: raw.end,
+      };
+    }
+    if (attr.kind === "name" || attr.kind === "value") {
       const name = readName(s, lexEs, j, true);
       if (name === undefined) return undefined;
       const object: ObjectPhrase = { text: name.text, start: j, end: name.end, long: false };
+      const relation = attr.kind === "name" ? "name" : attr.relation;
       return {
-        preds: [{ relation: "name", objects: [object], subjects: [attr.of], untimed: true }],
+        preds: [{ relation, objects: [object], subjects: [attr.of], untimed: true }],
         next: name.end,
       };
     }
@@ -1219,12 +1358,23 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;
   }
-  if (/^alergic[oa]s?$/.test(k)) {
+  if (/^(alergic[oa]s?|intolerantes?)$/.test(k)) {
     const from = key(s, j + 1) === "a" || key(s, j + 1) === "al" ? j + 2 : -1;
     if (from < 0) return undefined;
     const list = readObjectList(s, lexEs, key(s, j + 1) === "al" ? j + 1 : from, { kind: "thing" });
+    const relation = k.startsWith("alerg") ? "allergic_to" : "intolerant_to";
     return list.objects.length > 0
-      ? { preds: [{ relation: "allergic_to", objects: list.objects }], next: list.next }
+      ? { preds: [{ relation, objects: list.objects }], next: list.next }
+      : undefined;
+  }
+  // "soy originario de Perú", "es natural de Cádiz"
+  if (
+    /^(originari[oa]s?|natural(es)?|oriund[oa]s?)$/.test(k) &&
+    (key(s, j + 1) === "de" || key(s, j + 1) === "del")
+  ) {
+    const list = readObjectList(s, lexEs, key(s, j + 1) === "del" ? j + 1 : j + 2, { kind: "place" });
+    return list.objects.length > 0
+      ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;
   }
   const fanAt = ["muy", "super", "gran", "un", "una", "muy muy"].includes(k) ? j + 1 : j;
@@ -1282,6 +1432,13 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   // "soy Ana", "mi jefe es Pedro"
   if (t.cap && !nationalitiesEs.has(k) && !knownWords.has(k) && !languagesEs.has(k)) {
+    // "mis hijos son Pablo y Lucía"
+    if (only?.kind === "kin" && only.plural) {
+      const list = readNameList(s, lexEs, j, false);
+      return list.names.length > 0
+        ? { preds: [{ relation: "name", objects: list.names, untimed: true }], next: list.next }
+        : undefined;
+    }
     const name = readName(s, lexEs, j, false);
     if (name === undefined || only === undefined || (only.kind !== "user" && only.kind !== "kin"))
       return undefined;
@@ -1301,15 +1458,18 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       next: j + 1,
     };
   }
-  if (subjects.some((x) => x.kind === "name" && places.has(x.display.toLowerCase()))) return undefined;
+  if (subjects.some((x) => x.kind === "name" && places.has(fold(x.display)))) return undefined;
   // A trait or a job: "es médica", "soy ingeniera", "es muy exigente", "soy un chico tranquilo"
+  const articled = articlesEs.has(k) && k !== "lo";
+  const head = s.toks[articled ? j + 1 : j];
   if (
-    transientStatesEs.has(k) ||
-    vagueObjectsEs.has(t.low) ||
-    k === "que" ||
+    head === undefined ||
+    head.kind !== "word" ||
+    (!articled && transientStatesEs.has(head.key)) ||
+    vagueObjectsEs.has(head.low) ||
+    head.key === "que" ||
     k === "lo" ||
-    t.kind !== "word" ||
-    (readNumber(s.toks, j, "es")?.value !== undefined && k !== "un" && k !== "una")
+    (!articled && readNumber(s.toks, j, "es") !== undefined)
   ) {
     return undefined;
   }
@@ -1320,6 +1480,8 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     // "soy la hermana de Pedro", "soy madre de dos niños": someone else's kinship, not a trait
     if (familyRelations.has(kinEs.get(key(s, o.start))?.relation ?? "")) return undefined;
   }
+  // "es más alta que yo": a comparison, not a trait
+  if (key(s, list.next) === "que" || key(s, j) === "mas" || key(s, j) === "menos") return undefined;
   const preds: Pred[] = [{ relation: "is", objects: list.objects }];
   let next = list.next;
   // "soy enfermera en el Hospital La Paz"
@@ -1348,7 +1510,7 @@ function state(s: SentenceState, i: number, v: VerbState): HandlerResult | undef
   const k = key(s, i);
   if (/^casad[oa]s?$/.test(k) || /^prometid[oa]s?$/.test(k)) {
     if (key(s, i + 1) === "con") {
-      const name = readObject(s, lexEs, i + 2, { kind: "place" });
+      const name = readObject(s, lexEs, i + 2, { kind: "thing" });
       if (name === undefined) return undefined;
       return {
         preds: [{ relation: k.startsWith("casad") ? "married_to" : "partner", objects: [name] }],
@@ -1438,6 +1600,17 @@ function isPossession(k: string): boolean {
   return k.endsWith("s") && (possessionsEs.has(k.slice(0, -1)) || possessionsEs.has(k.slice(0, -2)));
 }
 
+/** A lowercase word that can describe a noun: not a function word, verb, name marker or time. */
+function adjectiveAt(s: SentenceState, i: number): boolean {
+  const t = s.toks[i];
+  if (t === undefined || t.kind !== "word" || t.cap) return false;
+  const k = t.key;
+  if (functionWords.has(k) || vagueObjectsEs.has(t.low) || objectStopWordsEs.has(k) || kinEs.has(k))
+    return false;
+  if (/^llamad[oa]s?$/.test(k) || verbAt(s, i) !== undefined || matchTime(s.toks, i, "es") > 0) return false;
+  return k.length > 2;
+}
+
 /** What a second thing after "tengo … y" starts with: an article, a number, a relative or a possession. */
 function ownedStartsAt(s: SentenceState, i: number): boolean {
   const k = key(s, i);
@@ -1464,12 +1637,14 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
   else if (counted !== undefined) m = counted.end;
   const kin = kinAt(s, m);
   if (kin !== undefined) {
-    const nounEnd = m + 1;
+    let nounEnd = m + 1;
+    // "un gato negro que se llama Sombra": adjectives after the noun
+    while (nounEnd < m + 3 && adjectiveAt(s, nounEnd)) nounEnd++;
+    // "mi mujer y yo tenemos dos hijos": several owners have; only one can name or describe
+    if (!subjects.every((x) => x.kind === "user" || x.kind === "name" || x.kind === "kin")) return undefined;
     const owner = subjects.length === 1 ? subjects[0] : undefined;
-    if (owner === undefined || (owner.kind !== "user" && owner.kind !== "name" && owner.kind !== "kin"))
-      return undefined;
     const nounText = span(s, m, nounEnd);
-    const kinSubject = possessedSubject(s, nounText, kin.entry, owner.display);
+    const kinSubject = possessedSubject(s, nounText, kin.entry, owner?.display ?? s.user);
     // "llamado Toby", "que se llama Toby", ", Toby", ": Ana y Luis"
     let nameAt = -1;
     const a = key(s, nounEnd);
@@ -1480,7 +1655,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
     else if (a === "de" && key(s, nounEnd + 1) === "nombre") nameAt = nounEnd + 2;
     else if ((sep === "," || sep === ":") && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
     else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
-    if (nameAt > 0 && !v.negated) {
+    if (nameAt > 0 && !v.negated && owner !== undefined) {
       const names = readNameList(s, lexEs, nameAt, true);
       if (names.names.length > 0) {
         const named = names.names.map((nm) => nameSubject(nm.text, 0, kin.entry.gender));
@@ -1491,7 +1666,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
       }
     }
     // "tengo una hermana que vive en Madrid"
-    if (a === "que" && !v.negated && !kin.entry.plural) {
+    if (a === "que" && !v.negated && !kin.entry.plural && owner !== undefined) {
       const rel = relativeTail(s, nounEnd, [kinSubject]);
       if (rel !== undefined) return { ...rel, final: true };
     }
@@ -1503,6 +1678,10 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
       long: false,
     };
     const preds: Pred[] = [{ relation: "has", objects: [hasObject] }];
+    // "Tengo una hermana. Se llama Marta.": she is who the next sentence is about
+    if (indefinite && !kin.entry.plural && owner?.kind === "user" && !v.negated) {
+      s.topic = { ...kinSubject, introducedBy: hasObject.text };
+    }
     // "un hijo de 5 años"
     const age = a === "de" ? readNumber(s.toks, nounEnd + 1, "es") : undefined;
     if (age !== undefined && key(s, age.end) === "anos" && !kin.entry.plural && indefinite) {
@@ -1533,6 +1712,20 @@ function relativeTail(s: SentenceState, i: number, subjects: Subject[]): Handler
   const r = readPredicate(s, i + 1, { subjects, inherited: undefined, first: false });
   if (!r.ok || s.facts.length === before) return undefined;
   return { preds: [], next: r.next, emitted: true };
+}
+
+/** "Esta es mi hermana Lucía" → `(usuario, sister, Lucía)`. */
+function readIntroduction(s: SentenceState, i: number): number | undefined {
+  const k = key(s, i);
+  if (!(k === "este" || k === "esta" || k === "aqui") || key(s, i + 1) !== "es" || key(s, i + 2) !== "mi")
+    return undefined;
+  const p = readPossessed(s, i + 2);
+  if (p?.subject.kin === undefined) return undefined;
+  const name = readName(s, lexEs, p.next, false);
+  if (name === undefined) return undefined;
+  const named = nameWithKin(s, p.subject, name.text, false);
+  s.topic = named;
+  return name.end;
 }
 
 /** "El azul es mi color favorito" → `(usuario, favorite_color, azul)`. */

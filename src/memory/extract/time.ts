@@ -252,6 +252,9 @@ function timePartEs(toks: readonly Token[], i: number): number {
       if ((k1 === "la" || k1 === "las") && dayPartsEs.has(k2)) return i + 3;
       if (weekdaysEs.has(k1) && toks[i + 2]?.key === "a" && weekdaysEs.has(toks[i + 3]?.key ?? ""))
         return i + 4;
+      // "de 9 a 5", "de 8 a 15 h"
+      if (isClock(toks[i + 1]) && toks[i + 2]?.key === "a" && isClock(toks[i + 3]))
+        return clockTailEs(toks, i + 4);
       return -1;
     case "en": {
       if (monthsEs.has(k1)) {
@@ -436,7 +439,10 @@ function timePartEn(toks: readonly Token[], i: number): number {
     case "all":
       if (k1 === "day" || k1 === "week" || k1 === "year") return k2 === "long" ? i + 3 : i + 2;
       return -1;
-    default:
+    default: {
+      // "two years ago"
+      const ago = durationEn(toks, i);
+      if (ago > 0 && toks[ago]?.key === "ago") return ago + 1;
       if (nextLastEn.has(k)) {
         let j = i + 1;
         if (k === "every" && k1 === "other") j++;
@@ -448,6 +454,7 @@ function timePartEn(toks: readonly Token[], i: number): number {
         }
       }
       return -1;
+    }
   }
 }
 

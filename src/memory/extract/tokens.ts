@@ -15,10 +15,11 @@ export interface Token {
   kind: TokenKind;
 }
 
+/** What a token is. */
 export type TokenKind = "word" | "number" | "punct";
 
 const tokenPattern =
-  /\d{1,2}[:.]\d{2}(?:\s?[ap]\.m\.)?|\d+(?:st|nd|rd|th|º|ª|am|pm|h)?(?![\p{L}\d])|[ap]\.m\.|[\p{L}\p{M}\d]+(?:['’‘´`ʼ-][\p{L}\p{M}\d]+)*|\S/gu;
+  /[\p{L}\d._%+-]+@[\p{L}\d-]+(?:\.[\p{L}\d-]+)*\.\p{L}{2,}|https?:\/\/[^\s"'<>]+|\d{1,2}[:.]\d{2}(?:\s?[ap]\.m\.)?|\d+(?:st|nd|rd|th|º|ª|am|pm|h)?(?![\p{L}\d])|[ap]\.m\.|[\p{L}\p{M}\d]+(?:['’‘´`ʼ-][\p{L}\p{M}\d]+)*|\S/gu;
 const apostrophes = /['’‘´`ʼ]/g;
 const marks = /\p{M}+/gu;
 const letter = /\p{L}/u;
@@ -53,8 +54,14 @@ const bareContractions: ReadonlyMap<string, readonly [string, string, number]> =
   ["couldnt", ["could", "not", 5]],
 ]);
 
+function isAscii(text: string): boolean {
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 127) return false;
+  return true;
+}
+
 /** Lowercase with accents removed: the form every lexicon is keyed by. */
 export function fold(text: string): string {
+  if (isAscii(text)) return text.toLowerCase();
   return text.normalize("NFD").replace(marks, "").toLowerCase();
 }
 

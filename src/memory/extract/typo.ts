@@ -7,6 +7,8 @@
 export interface TypoIndex {
   /** The indexed word within one edit of `word`, or undefined when none or several are. */
   correct(word: string): string | undefined;
+  /** Every indexed word within one edit of `word` (none for a word that is itself indexed). */
+  candidates(word: string): string[];
 }
 
 /** Builds an index over `words` (folded keys); a slip counts when either word has `minLength` letters or more. */
@@ -24,25 +26,25 @@ export function createTypoIndex(words: Iterable<string>, minLength = 5): TypoInd
     add(word, word);
     for (let i = 0; i < word.length; i++) add(word.slice(0, i) + word.slice(i + 1), word);
   }
+  const candidates = (word: string): string[] => {
+    if (word.length < minLength - 1 || word.length > 24 || indexed.has(word)) return [];
+    const found: string[] = [];
+    const check = (variant: string): void => {
+      for (const candidate of byVariant.get(variant) ?? []) {
+        if (found.includes(candidate) || Math.max(candidate.length, word.length) < minLength) continue;
+        if (withinOneEdit(word, candidate)) found.push(candidate);
+      }
+    };
+    check(word);
+    for (let i = 0; i < word.length; i++) check(word.slice(0, i) + word.slice(i + 1));
+    return found;
+  };
   return {
     correct(word: string): string | undefined {
-      if (word.length < minLength - 1 || word.length > 24 || indexed.has(word)) return undefined;
-      let found: string | undefined;
-      const check = (variant: string): boolean => {
-        for (const candidate of byVariant.get(variant) ?? []) {
-          if (candidate === found || Math.max(candidate.length, word.length) < minLength) continue;
-          if (!withinOneEdit(word, candidate)) continue;
-          if (found !== undefined) return false;
-          found = candidate;
-        }
-        return true;
-      };
-      if (!check(word)) return undefined;
-      for (let i = 0; i < word.length; i++) {
-        if (!check(word.slice(0, i) + word.slice(i + 1))) return undefined;
-      }
-      return found;
+      const found = candidates(word);
+      return found.length === 1 ? found[0] : undefined;
     },
+    candidates,
   };
 }
 

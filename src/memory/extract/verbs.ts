@@ -7,8 +7,10 @@ import { fold } from "./tokens.js";
 
 /** Who a form is for. `13s` is the Spanish imperfect, shared by yo and él/ella. */
 export type VerbPerson = "1s" | "2s" | "3s" | "13s" | "1p" | "3p" | "base" | "part" | "ger" | "inf" | "past";
+/** Present, past (preterite or perfect), imperfect, or none (participles, gerunds). */
 export type VerbTense = "pres" | "past" | "impf" | "none";
 
+/** One inflected form: its verb, person and tense. */
 export interface VerbForm {
   lemma: string;
   person: VerbPerson;
@@ -103,7 +105,7 @@ const irEndings = [
 /** Regular Spanish verbs by infinitive. */
 const regularEs = `vivir trabajar estudiar mudar llamar gustar encantar fascinar apasionar chiflar interesar molestar
   odiar detestar adorar amar soportar aguantar hablar manejar usar viajar cumplir aprender casar apellidar
-  disfrutar llevar acabar`;
+  disfrutar llevar acabar flipar molar`;
 
 /** Irregular Spanish verbs: 14 forms in `esSlots` order; `-` leaves a slot empty. */
 const irregularEs: Record<string, string> = {
@@ -237,12 +239,15 @@ function buildEn(): VerbTable {
   return { exact, folded: exact };
 }
 
+/** Spanish verb forms. */
 export const verbsEs: VerbTable = buildEs();
+/** English verb forms. */
 export const verbsEn: VerbTable = buildEn();
 
 /** Spanish verb forms that are just as often nouns ("mi trabajo", "el vino"): never end an object. */
 export const nounLikeFormsEs: ReadonlySet<string> = new Set(
-  "trabajo estudio juego vino uso odio amo llamo casa vivo cumple salgo toco viaje ser estar".split(" "),
+  `trabajo estudio juego vino uso odio amo llamo casa vivo cumple salgo toco viaje ser estar apellido manejo
+  practico molesto encanto interes suelo sigo`.split(/\s+/),
 );
 
 /** Verbs whose present tense after "me"/"le" is a liking, and what it maps to. */
@@ -253,5 +258,27 @@ export const likingVerbsEs: ReadonlyMap<string, "likes" | "dislikes"> = new Map(
   ["apasionar", "likes"],
   ["chiflar", "likes"],
   ["interesar", "likes"],
+  ["flipar", "likes"],
+  ["molar", "likes"],
   ["molestar", "dislikes"],
 ]);
+
+/**
+ * The form a typo stands for, from the forms within one edit of it: when they are all forms of one verb
+ * ("livee" → live, lived, lives), the first person in `preference`; when they are of different verbs,
+ * none.
+ */
+export function formForTypo(
+  candidates: readonly string[],
+  table: ReadonlyMap<string, VerbForm>,
+  preference: readonly VerbPerson[],
+): VerbForm | undefined {
+  const forms = candidates.map((c) => table.get(c)).filter((f): f is VerbForm => f !== undefined);
+  const first = forms[0];
+  if (first === undefined || forms.some((f) => f.lemma !== first.lemma)) return undefined;
+  for (const person of preference) {
+    const match = forms.find((f) => f.person === person);
+    if (match !== undefined) return match;
+  }
+  return first;
+}
