@@ -7,6 +7,7 @@ import { languageScores } from "./language.js";
 import { questionTagsEn, questionTagsEs } from "./lexicon.js";
 import { readSentenceEn } from "./rules-en.js";
 import { readSentenceEs } from "./rules-es.js";
+import { rewriteText } from "./rewrite.js";
 import { splitSentences } from "./sentences.js";
 import { fold, tokenize } from "./tokens.js";
 import type { ExtractedFact, Language } from "../types.js";
@@ -38,7 +39,7 @@ function extractIn(input: string, language: Language): ExtractedFact[] {
   const facts: ExtractedFact[] = [];
   let topic: Subject | undefined;
   try {
-    for (const sentence of splitSentences(input)) {
+    for (const sentence of splitSentences(rewriteText(input, language))) {
       const read = sentence.question ? statementInQuestion(sentence.text, language) : sentence.text;
       if (read === undefined) continue;
       // "MI HERMANA VIVE EN MADRID": shouting hides which words are names; read it in lowercase
@@ -77,7 +78,24 @@ function statementInQuestion(text: string, lang: Language): string | undefined {
   const folded = fold(text);
   const remember = rememberRequest.exec(folded);
   if (remember !== null) return text.slice(remember[0].length).replace(/[?¿]+/g, "");
-  return beforeQuestionTag(text, lang);
+  return beforeQuestionTag(text, lang) ?? beforeRequest(text);
+}
+
+/**
+ * "I work at Heathrow, so can you find me a flat near there?": a statement, then a request after a comma.
+ * The statement is kept when it does not itself ask.
+ */
+const requestTail =
+  /^\s*(?:(?:so|and|but|then|y|pero|asi que|entonces|por eso)\s+)?(?:can|could|would|will|do|any|what|which|how|where|puedes|podrias|me puedes|me podrias|que|cual|como|donde|sabes|conoces|hay)\b/u;
+const askingHead =
+  /^\s*[¿¡]?\s*(?:what|where|who|when|why|how|which|do|does|did|is|are|am|can|could|would|will|should|que|donde|quien|cuando|por que|como|cual|cuanto|puedes|podrias|sabes)\b/u;
+
+function beforeRequest(text: string): string | undefined {
+  const comma = text.indexOf(",");
+  if (comma <= 0) return undefined;
+  const head = fold(text.slice(0, comma));
+  if (askingHead.test(head) || !requestTail.test(fold(text.slice(comma + 1)))) return undefined;
+  return text.slice(0, comma);
 }
 
 function beforeQuestionTag(text: string, lang: Language): string | undefined {

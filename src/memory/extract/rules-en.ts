@@ -81,7 +81,7 @@ const knownWords: ReadonlySet<string> = new Set([
     "plays",
   ],
 ]);
-const verbTypos = createTypoIndex(verbsEn.exact.keys());
+const verbTypos = createTypoIndex(verbsEn.exact.keys(), 5, true);
 const typoPreferenceEn: readonly VerbPerson[] = ["base", "3s", "past"];
 const kinTypos = createTypoIndex(kinEn.keys());
 
@@ -308,6 +308,8 @@ export function readSentenceEn(s: SentenceState): void {
     if (b.index < 0) return;
     if (b.reset) inherited = undefined;
     i = skipFillers(s, b.index);
+    // "I live in Houston, though I'm from Lagos": the word after the comma only links the clauses
+    if (s.toks[b.index - 1]?.text === "," && boundaryWords.has(key(s, i))) i = skipFillers(s, i + 1);
   }
 }
 

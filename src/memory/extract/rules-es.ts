@@ -83,7 +83,7 @@ const knownWords: ReadonlySet<string> = new Set([
   ...verbsEs.folded.keys(),
   ...["gusto", "encanto", "encantado", "encantada", "trabajos", "estudios", "juegos", "mucho", "vivienda"],
 ]);
-const verbTypos = createTypoIndex(verbsEs.folded.keys());
+const verbTypos = createTypoIndex(verbsEs.folded.keys(), 5, true);
 const typoPreferenceEs: readonly VerbPerson[] = ["1s", "3s", "3p", "1p", "13s"];
 const kinTypos = createTypoIndex(kinEs.keys());
 /** Spanish adjective endings: "materna", "política", "simpático" are not lowercase names. */

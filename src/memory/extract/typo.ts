@@ -11,8 +11,11 @@ export interface TypoIndex {
   candidates(word: string): string[];
 }
 
-/** Builds an index over `words` (folded keys); a slip counts when either word has `minLength` letters or more. */
-export function createTypoIndex(words: Iterable<string>, minLength = 5): TypoIndex {
+/**
+ * Builds an index over `words` (folded keys); a slip counts when either word has `minLength` letters or more,
+ * or, with `shortSwaps`, when two neighbouring letters of a shorter word are swapped ("lvie" → "live").
+ */
+export function createTypoIndex(words: Iterable<string>, minLength = 5, shortSwaps = false): TypoIndex {
   const byVariant = new Map<string, string[]>();
   const indexed = new Set<string>();
   const add = (variant: string, word: string): void => {
@@ -31,7 +34,10 @@ export function createTypoIndex(words: Iterable<string>, minLength = 5): TypoInd
     const found: string[] = [];
     const check = (variant: string): void => {
       for (const candidate of byVariant.get(variant) ?? []) {
-        if (found.includes(candidate) || Math.max(candidate.length, word.length) < minLength) continue;
+        if (found.includes(candidate)) continue;
+        // Four letters: only two neighbours swapped ("wokr", "vvie"), not any slip ("wrok" is not "work").
+        if (Math.max(candidate.length, word.length) < minLength && !(shortSwaps && isSwap(word, candidate)))
+          continue;
         if (withinOneEdit(word, candidate)) found.push(candidate);
       }
     };
@@ -63,4 +69,14 @@ export function withinOneEdit(a: string, b: string): boolean {
     );
   }
   return la > lb ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
+}
+
+/** True when `a` is `b` with two different neighbouring letters swapped ("lvie" / "live"). */
+export function isSwap(a: string, b: string): boolean {
+  if (a.length !== b.length || a === b) return false;
+  let i = 0;
+  while (i < a.length && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  return (
+    a.charAt(i) === b.charAt(i + 1) && a.charAt(i + 1) === b.charAt(i) && a.slice(i + 2) === b.slice(i + 2)
+  );
 }

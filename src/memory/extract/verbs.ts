@@ -105,7 +105,17 @@ const irEndings = [
 /** Regular Spanish verbs by infinitive. */
 const regularEs = `vivir trabajar estudiar mudar llamar gustar encantar fascinar apasionar chiflar interesar molestar
   odiar detestar adorar amar soportar aguantar hablar manejar usar viajar cumplir aprender casar apellidar
-  disfrutar llevar acabar flipar molar`;
+  disfrutar llevar acabar flipar molar residir currar laburar chambear trasladar`;
+
+/** Synonyms read as the verb they stand for ("resido en" = "vivo en", "curro en" = "trabajo en"). */
+const synonymsEs: Record<string, string> = {
+  residir: "vivir",
+  radicar: "vivir",
+  currar: "trabajar",
+  laburar: "trabajar",
+  chambear: "trabajar",
+  trasladar: "mudar",
+};
 
 /** Irregular Spanish verbs: 14 forms in `esSlots` order; `-` leaves a slot empty. */
 const irregularEs: Record<string, string> = {
@@ -127,6 +137,8 @@ const irregularEs: Record<string, string> = {
     "practico practica practicamos practican practiqué practicó practicamos practicaron practicaba practicábamos practicaban practicado practicando practicar",
   utilizar:
     "utilizo utiliza utilizamos utilizan utilicé utilizó utilizamos utilizaron utilizaba utilizábamos utilizaban utilizado utilizando utilizar",
+  radicar:
+    "radico radica radicamos radican radiqué radicó radicamos radicaron radicaba radicábamos radicaban radicado radicando radicar",
   salir: "salgo sale salimos salen salí salió salimos salieron salía salíamos salían salido saliendo salir",
   haber: "he ha hemos han - - - - había habíamos habían - - haber",
   seguir: "sigo sigue seguimos siguen - - - - seguía seguíamos seguían - siguiendo seguir",
@@ -151,6 +163,7 @@ function buildEs(): VerbTable {
     rows.push([lemma, endings.map((e) => stem + e)]);
   }
   for (const [lemma, forms] of Object.entries(irregularEs)) rows.push([lemma, forms.split(" ")]);
+  for (const row of rows) row[0] = synonymsEs[row[0]] ?? row[0];
   // Second person ("vives", "tienes"): known, so never read as a typo of the first or third person.
   for (const [lemma, forms] of rows) {
     const second = secondPersonEs[lemma] ?? (forms[1] === undefined ? undefined : `${forms[1]}s`);
@@ -206,7 +219,12 @@ const englishRows = `live lives lived lived living
   name names named named naming
   call calls called called calling
   do does did done doing
-  bear bears bore born bearing`;
+  bear bears bore born bearing
+  reside resides resided resided residing
+  relocate relocates relocated relocated relocating`;
+
+/** English synonyms read as the verb they stand for ("I reside in" = "I live in"). */
+const synonymsEn: Record<string, string> = { reside: "live", relocate: "move" };
 
 function buildEn(): VerbTable {
   const exact = new Map<string, VerbForm>();
@@ -217,7 +235,7 @@ function buildEn(): VerbTable {
     .filter((r) => r.length === 5);
   for (let slot = 0; slot < slots.length; slot++) {
     for (const row of rows) {
-      const lemma = row[0] ?? "";
+      const lemma = synonymsEn[row[0] ?? ""] ?? row[0] ?? "";
       const form = row[slot];
       const person = slots[slot] ?? "base";
       const tense: VerbTense =
@@ -247,7 +265,7 @@ export const verbsEn: VerbTable = buildEn();
 /** Spanish verb forms that are just as often nouns ("mi trabajo", "el vino"): never end an object. */
 export const nounLikeFormsEs: ReadonlySet<string> = new Set(
   `trabajo estudio juego vino uso odio amo llamo casa vivo cumple salgo toco viaje ser estar apellido manejo
-  practico molesto encanto interes suelo sigo`.split(/\s+/),
+  practico molesto encanto interes suelo sigo curro laburo chambeo`.split(/\s+/),
 );
 
 /** Verbs whose present tense after "me"/"le" is a liking, and what it maps to. */
