@@ -45,7 +45,7 @@ const micros = (ms: number) => `${(ms * 1000).toFixed(1)} µs`;
 function quality(): void {
   console.log("\n## Extraction quality: (subject, object, polarity), micro-averaged");
   const rows: string[][] = [];
-  for (const name of ["memory-facts.jsonl", "memory-facts-holdout.jsonl"]) {
+  for (const name of ["memory-facts.jsonl", "memory-facts-holdout.jsonl", "memory-facts-holdout2.jsonl"]) {
     const file = path.join(here, "data", name);
     const items = parseLabelledSet(readFileSync(file, "utf8"), file);
     const score = scoreExtraction(items, (text, lang) => extractFacts(text, lang));

@@ -9,9 +9,15 @@ const load = (name: string) => {
   return parseLabelledSet(readFileSync(file, "utf8"), file);
 };
 
+const allSets = () => [
+  ...load("memory-facts.jsonl"),
+  ...load("memory-facts-holdout.jsonl"),
+  ...load("memory-facts-holdout2.jsonl"),
+];
+
 describe("memory", () => {
   describe("extraction quality on the labelled sets", () => {
-    for (const name of ["memory-facts.jsonl", "memory-facts-holdout.jsonl"]) {
+    for (const name of ["memory-facts.jsonl", "memory-facts-holdout.jsonl", "memory-facts-holdout2.jsonl"]) {
       it(`reaches 90% precision and 90% recall on (subject, object, polarity) in ${name}`, () => {
         const items = load(name);
         const score = scoreExtraction(items, (text) => extractFacts(text));
@@ -32,16 +38,14 @@ describe("memory", () => {
     }
 
     it("gives no fact for the questions, requests, chit-chat and hypotheticals", () => {
-      const empty = [...load("memory-facts.jsonl"), ...load("memory-facts-holdout.jsonl")].filter(
-        (item) => item.facts.length === 0,
-      );
+      const empty = allSets().filter((item) => item.facts.length === 0);
       expect(empty.length).toBeGreaterThanOrEqual(50);
       const spurious = empty.filter((item) => extractFacts(item.text).length > 0).map((item) => item.text);
       expect(spurious.length / empty.length, spurious.join("\n")).toBeLessThanOrEqual(0.05);
     });
 
     it("detects the language of at least 97% of the utterances", () => {
-      const items = [...load("memory-facts.jsonl"), ...load("memory-facts-holdout.jsonl")];
+      const items = allSets();
       const wrong = items.filter((item) => detectLanguage(item.text) !== item.lang).map((item) => item.text);
       expect(wrong.length / items.length, wrong.join("\n")).toBeLessThanOrEqual(0.03);
     });

@@ -67,7 +67,7 @@ function extractIn(input: string, language: Language): ExtractedFact[] {
 
 /** "¿Puedes recordar que vivo en Madrid?": a request to remember, phrased as a question, still states. */
 const rememberRequest =
-  /^¿?\s*(?:(?:puedes|podrias|podria|can you|could you|would you|will you)\s+)?(?:(?:por favor|porfa|please)\s+)?(?:recordar|recuerda|acordarte de|anotar|apuntar|apunta|anota|guardar|memorizar|remember|note|save|keep in mind)\s+(?:que|that)\s+/u;
+  /^¿?\s*(?:(?:me\s+)?(?:puedes|podrias|podria|can you|could you|would you|will you)\s+)?(?:(?:por favor|porfa|please)\s+)?(?:recordar|recuerda|recordarme|recuerdame|acordarte de|anotar|apuntar|apunta|anota|guardar|memorizar|remember|remind me|note|save|keep in mind)\s+(?:que|that)\s+/u;
 
 /**
  * The statement inside a question, if any. "Vivo en Madrid, ¿y tú?" is split before "¿"; "I live in Madrid,

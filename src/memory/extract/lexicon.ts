@@ -88,7 +88,8 @@ export const kinEn: ReadonlyMap<string, KinEntry> = new Map([
     fiancé:partner:m fiancée:partner:f fiance:partner:m fiancee:partner:f son:son:m daughter:daughter:f
     sons:son:m:p daughters:daughter:f:p kids:child:-:p children:child:-:p child:child:- kid:child:-
     cousin:cousin:- cousins:cousin:-:p uncle:uncle:m aunt:aunt:f auntie:aunt:f grandmother:grandmother:f
-    grandma:grandmother:f granny:grandmother:f nana:grandmother:f grandfather:grandfather:m
+    grandma:grandmother:f granny:grandmother:f nana:grandmother:f nan:grandmother:f
+    nanna:grandmother:f gran:grandmother:f grandfather:grandfather:m gramps:grandfather:m hubby:husband:m
     grandpa:grandfather:m granddad:grandfather:m grandad:grandfather:m grandparents:grandparent:-:p
     grandson:grandson:m granddaughter:granddaughter:f nephew:nephew:m niece:niece:f
     mother-in-law:mother_in_law:f father-in-law:father_in_law:m brother-in-law:brother_in_law:m
@@ -408,14 +409,21 @@ export const languagesEs = set(
   `español castellano inglés francés alemán italiano portugués chino mandarín cantonés japonés coreano árabe
   ruso catalán euskera vasco gallego valenciano holandés neerlandés sueco noruego danés finlandés griego latín
   hebreo hindi turco polaco rumano ucraniano checo húngaro persa urdu bengalí tailandés vietnamita indonesio
-  swahili quechua guaraní esperanto aimara búlgaro croata serbio asturiano`,
+  swahili quechua guaraní esperanto aimara búlgaro croata serbio asturiano galés irlandés gaélico islandés
+  eslovaco esloveno lituano letón estonio malayo tamil panyabí nepalí amárico yoruba zulú afrikáans somalí
+  kurdo armenio georgiano albanés macedonio bosnio maltés bretón occitano tibetano mongol birmano jemer
+  hawaiano maorí náhuatl yidis sánscrito tagalo filipino kazajo uzbeko azerí bielorruso`,
 );
 /** Languages as written in English (for "I speak …"). */
 export const languagesEn = set(
   `english spanish castilian french german italian portuguese chinese mandarin cantonese japanese korean
   arabic russian catalan basque galician dutch swedish norwegian danish finnish greek latin hebrew hindi
   turkish polish romanian ukrainian czech hungarian persian farsi urdu bengali thai vietnamese indonesian
-  swahili quechua esperanto tagalog bulgarian croatian serbian asl`,
+  swahili quechua esperanto tagalog bulgarian croatian serbian asl welsh irish gaelic icelandic slovak
+  slovenian lithuanian latvian estonian malay tamil telugu punjabi gujarati marathi nepali sinhala amharic
+  yoruba igbo hausa zulu xhosa afrikaans somali pashto dari kurdish armenian georgian albanian macedonian
+  bosnian maltese cornish breton occitan tibetan mongolian burmese khmer hawaiian maori samoan navajo
+  yiddish sanskrit filipino kazakh uzbek azerbaijani belarusian bsl`,
 );
 
 /** Nationality and belief words: "I'm Spanish" is a trait, not a name. */

@@ -109,7 +109,13 @@ export function readObject(
     head = toks[j];
     if (head === undefined || head.kind === "punct") return undefined;
   }
-  if (lex.possessiveOther.has(head.key) || lex.vague.has(head.low) || prepositions.has(head.key))
+  // "A Coruña", "La Haya": a capitalised preposition inside a sentence starts a name
+  const prepositionName = head.cap && j > 0 && toks[j + 1]?.cap === true && toks[j + 1]?.kind === "word";
+  if (
+    lex.possessiveOther.has(head.key) ||
+    lex.vague.has(head.low) ||
+    (prepositions.has(head.key) && !prepositionName)
+  )
     return undefined;
   if (options.accept !== undefined && !options.accept.has(head.key)) return undefined;
   const start = j;
@@ -147,19 +153,22 @@ export function readObject(
           t.kind === "number" &&
           (toks[j + 1] === undefined ||
             toks[j + 1]?.cap === true ||
+            /^[.,;!?)]$/.test(toks[j + 1]?.text ?? "") ||
             lex.connectors.has(toks[j + 1]?.key ?? ""))
         ) {
           j++;
           continue;
         }
         // English things after a proper adjective or brand: "Italian food", "Netflix series"
+        // "at a Thai restaurant": after "a"/"an" a lone capitalised word is an adjective, not the place
+        const indefinite = j === start + 1 && (toks[start - 1]?.key === "a" || toks[start - 1]?.key === "an");
         if (
           lex.lang === "en" &&
-          options.kind !== "place" &&
+          (options.kind !== "place" || indefinite) &&
           t.kind === "word" &&
           !lex.connectors.has(t.key)
         ) {
-          if (t.key.endsWith("ly") || (lex.common.has(t.key) && !nounish.has(t.key))) break;
+          if (t.key.endsWith("ly") || (lex.common.has(t.key) && !nounish.has(t.key) && !indefinite)) break;
           j++;
           continue;
         }

@@ -4,10 +4,15 @@
  * don't speak X", "my grandma Edith's birthday is…" → "my grandma is called Edith. Edith's birthday is…").
  * Each rewrite is a general pattern over function words, never a listed sentence.
  */
+import { fold } from "./tokens.js";
 import { isSwap, withinOneEdit } from "./typo.js";
 import type { Language } from "../types.js";
 
-type Rewrite = readonly [RegExp, string | ((...groups: string[]) => string)];
+/**
+ * A rewrite: the pattern, its replacement, and words one of which the lowercased text must contain for the
+ * pattern to be tried at all (a cheap check that skips most patterns on most inputs).
+ */
+type Rewrite = readonly [RegExp, string | ((...groups: string[]) => string), (readonly string[])?];
 
 const cap = "\\p{Lu}[\\p{L}'-]*";
 const name = `${cap}(?:\\s+${cap})?`;
@@ -53,21 +58,83 @@ function attributeTypoEn(m: string, lead: string, word: string): string {
   return m;
 }
 
+/** Adjectives and participles read after "to be" ("I'm allergic to", "she's employed at"). */
+const beAdjectivesEn = ["allergic", "employed", "married", "engaged", "addicted", "divorced"];
+const beAdjectivesEs = ["alérgico", "alérgica", "casado", "casada", "afincado", "afincada"];
+
+/** "I'm alergic to", "I'm employeed at": one slip in the adjective after "to be" (same first letter). */
+function beAdjectiveTypo(words: readonly string[]) {
+  return (m: string, be: string, gap: string, word: string): string => {
+    const w = word.toLowerCase();
+    for (const right of words) {
+      if (w === right || w.charAt(0) !== right.charAt(0)) continue;
+      if (withinOneEdit(w, right)) return `${be}${gap}${right}`;
+    }
+    return m;
+  };
+}
+
+/** Fillers that close a statement without adding to it ("…, tbh", "… lol", "… jaja"). */
+const trailingFillersEn =
+  /[,\s]+(?:tbh|to be honest|lol|lmao|haha(?:ha)*|hehe|imo|imho|ngl|honestly|though|tho|x+d+)(?=\s*(?:[.!?…]|$))/giu;
+const trailingFillersEs =
+  /[,\s]+(?:(?:ja|je|ji)(?:ja|je|ji)+|xd+|la verdad|sinceramente|eh)(?=\s*(?:[.!?…]|$))/giu;
+
 const rewritesEn: readonly Rewrite[] = [
-  [/(\b(?:my|his|her|our)\s+|['’]s\s+)(\p{Ll}{4,9})(?=\s+is\b)/giu, attributeTypoEn],
+  [
+    /\b(am|m|is|s|are|re|was|were|been|be)(\s+)(\p{Ll}{5,11})(?=\s+(?:to|at|by|with|in|as|for)\b)/giu,
+    beAdjectiveTypo(beAdjectivesEn),
+  ],
+  [trailingFillersEn, "", ["tbh", "honest", "lol", "lmao", "haha", "hehe", "imo", "ngl", "tho", "xd"]],
+  // "my bday", "my b-day"
+  [
+    /\bb-?days?\b/giu,
+    (m: string) => (m.toLowerCase().endsWith("s") ? "birthdays" : "birthday"),
+    ["bday", "b-day"],
+  ],
+  // "I'm allergic to nuts and to penicillin" → "… nuts and penicillin"
+  [/(\bto\s+[^,.;!?]+?\s+and)\s+to\s+(?=\p{L})/giu, "$1 ", [" and to "]],
+  // "I live in Leeds, not (in) York" → "I live in Leeds, I don't live in York"
+  [
+    /\b(I)\s+(live|work|study|grew up)\s+(in|at)\s+([^,.;!?]+?),\s*(?:but\s+)?not\s+(?:in\s+|at\s+)?(?=\p{L})/gu,
+    (_m, i: string, verb: string, prep: string, place: string) =>
+      `${i} ${verb} ${prep} ${place}, ${i} don't ${verb} ${prep} `,
+    ["not"],
+  ],
+  // "…, although I live in Lyon": the concession is still a statement
+  [/,\s*(?:al)?though\s+(?=(?:i|my|we|he|she|they)\b)/giu, ", but ", ["though"]],
+  // "I do volunteer work at X", "I do volunteering at X"
+  [/\b(I|we|they)\s+do\s+(?:some\s+)?(?:volunteer\s+work|volunteering)\b/giu, "$1 volunteer", ["volunteer"]],
+  // "I have a cat called Mochi and a hamster named Pip" → two sentences with the same verb
+  [
+    /\b(I\s+(?:have|own|got)|I've\s+got)\s+([^.!?;]*?\b(?:called|named)\s+\p{Lu}[\p{L}'-]*),?\s+and\s+(?=(?:an?|one|two|three)\s+[\p{Ll}-]+\s+(?:called|named)\s)/gu,
+    "$1 $2. $1 ",
+    ["called", "named"],
+  ],
+  [/(\b(?:my|his|her|our)\s+|['’]s\s+)(\p{Ll}{4,9})(?=\s+is\b)/giu, attributeTypoEn, [" is"]],
   // "Save this: I live in Leeds", "Note: …", "FYI - …"
-  [/(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu, "$1"],
-  [/(^|[.!?]\s+)(?:don'?t|do not|never)\s+forget\s+(?:that\s+)?(?=(?:i|my|we|he|she)\b)/giu, "$1"],
-  [/(^|[.!?]\s+)(?:fyi|btw|ps|p\.s\.)\s*[:,-]?\s*/giu, "$1"],
+  [
+    /(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu,
+    "$1",
+    ["this", "that"],
+  ],
+  [
+    /(^|[.!?]\s+)(?:don'?t|do not|never)\s+forget\s+(?:that\s+)?(?=(?:i|my|we|he|she)\b)/giu,
+    "$1",
+    ["forget"],
+  ],
+  [/(^|[.!?]\s+)(?:fyi|btw|ps|p\.s\.)\s*[:,-]?\s*/giu, "$1", ["fyi", "btw", "ps", "p.s."]],
   // "I'm employed at/by X", "my dad is employed as a nurse"
   [
     /\b(i|he|she|we|they|\p{L}+)(?:\s+|['’])(am|m|is|s|are|re)\s+(?:currently\s+|now\s+)?employed\s+(at|by|with|in|as)\b/giu,
     employedEn,
+    ["employed"],
   ],
   // "I'm based in X"
   [
-    /\b(i|he|she|we|they|\p{L}+)(?:\s+|['’])(am|m|is|s|are|re)\s+(?:currently\s+|now\s+)?based\s+(?:in|out of)\b/giu,
+    /\b(i|he|she|we|they|\p{L}+)(?:\s+|['’])(am|m|is|s|are|re)\s+(?:currently\s+|now\s+)?(?:based|located|settled|stationed)\s+(?:in|out of)\b/giu,
     basedEn,
+    ["based", "located", "settled", "stationed"],
   ],
   // "I'm living in X" is read; "I reside in" is a verb of the table
   // "Neither my wife nor I speak Italian"
@@ -77,24 +144,41 @@ const rewritesEn: readonly Rewrite[] = [
       "gu",
     ),
     neitherNorEn,
+    ["neither"],
   ],
   // "I speak neither French nor German" → "I don't speak French or German"
   [
     /\b(i|we|they)\s+(\p{Ll}+)\s+neither\s+([\p{L}' -]+?)\s+nor\s+/giu,
     (_m, who: string, verb: string, a: string) => `${who} don't ${verb} ${a} or `,
+    ["neither"],
   ],
   // "Ben and Aisha both work at X", "I speak both Hindi and Urdu"
-  [/(?<=\p{L}\s+)both\s+(?!of\b)/giu, ""],
+  [/(?<=\p{L}\s+)both\s+(?!of\b)/giu, "", ["both"]],
   // "My grandma Edith's birthday is June 1st" → the kin fact, then the attribute with the name
   [
     new RegExp(`\\b(my)\\s+(\\p{Ll}+(?:\\s+\\p{Ll}+)?)\\s+(${name})'s\\s+(?=\\p{Ll})`, "gu"),
     (_m, my: string, kin: string, who: string) => `${my} ${kin} is called ${who}. ${who}'s `,
+    ["'s"],
   ],
   [
     new RegExp(`\\b(My)\\s+(\\p{Ll}+(?:\\s+\\p{Ll}+)?)\\s+(${name})'s\\s+(?=\\p{Ll})`, "gu"),
     (_m, my: string, kin: string, who: string) => `${my} ${kin} is called ${who}. ${who}'s `,
+    ["'s"],
   ],
 ];
+
+const livesEs = new Map([
+  ["estoy", "vivo"],
+  ["esta", "vive"],
+  ["estamos", "vivimos"],
+  ["estan", "viven"],
+]);
+const volunteerEs = new Map([
+  ["hago", "soy voluntario"],
+  ["hace", "es voluntario"],
+  ["hacemos", "somos voluntarios"],
+  ["hacen", "son voluntarios"],
+]);
 
 function neitherNorEs(_m: string, a: string, b: string): string {
   return `${a} y ${b} no `;
@@ -102,10 +186,18 @@ function neitherNorEs(_m: string, a: string, b: string): string {
 
 const rewritesEs: readonly Rewrite[] = [
   // "Oye, que mi marido…", "Pues que vivo en…": a leading "que" only introduces the statement
-  [/(^|[.!?]\s+)((?:oye|mira|pues|bueno|ah|eh)\s*,?\s+)que\s+/giu, "$1"],
-  [/(^|[.!?]\s+)que\s+(?=(?:mi|mis|yo|vivo|trabajo|soy|tengo|estoy|me)\b)/giu, "$1"],
-  [/(^|[.!?]\s+)(?:guarda|apunta|anota|recuerda|memoriza)\s+(?:esto|eso)\s*[:,-]\s*/giu, "$1"],
-  [/(^|[.!?]\s+)(?:no\s+(?:te\s+)?olvides(?:\s+de)?|ojo)\s*(?:que\s+|,\s*|:\s*)(?=\p{L})/giu, "$1"],
+  [/(^|[.!?]\s+)((?:oye|mira|pues|bueno|ah|eh)\s*,?\s+)que\s+/giu, "$1", ["que"]],
+  [/(^|[.!?]\s+)que\s+(?=(?:mi|mis|yo|vivo|trabajo|soy|tengo|estoy|me)\b)/giu, "$1", ["que"]],
+  [
+    /(^|[.!?]\s+)(?:guarda|apunta|anota|recuerda|memoriza)\s+(?:esto|eso)\s*[:,-]\s*/giu,
+    "$1",
+    ["esto", "eso"],
+  ],
+  [
+    /(^|[.!?]\s+)(?:no\s+(?:te\s+)?olvides(?:\s+de)?|ojo)\s*(?:que\s+|,\s*|:\s*)(?=\p{L})/giu,
+    "$1",
+    ["olvid", "ojo"],
+  ],
   // "Ni mi hermano ni yo hablamos francés" → "mi hermano y yo no hablamos francés"
   [
     new RegExp(
@@ -113,15 +205,21 @@ const rewritesEs: readonly Rewrite[] = [
       "gu",
     ),
     neitherNorEs,
+    ["ni "],
   ],
   // "me he mudado a Vigo" → "me mudé a Vigo"
   [
     /\b(me|se|nos)\s+(?:he|ha|hemos|han)\s+(?:mudado|trasladado)\b/giu,
     (_m, p: string) =>
       `${p} ${p.toLowerCase() === "me" ? "mudé" : p.toLowerCase() === "nos" ? "mudamos" : "mudó"}`,
+    ["mudado", "trasladado"],
   ],
   // "Ana y Luis trabajan ambos en…", "ambos trabajan en…"
-  [/(?<=\p{L}\s+)(?:ambos|ambas|los dos|las dos)\s+(?!de\b)/giu, ""],
+  [
+    /(?<=\p{L}\s+)(?:ambos|ambas|los dos|las dos)\s+(?!de\b)/giu,
+    "",
+    ["ambos", "ambas", "los dos", "las dos"],
+  ],
   // "El cumpleaños de mi abuela Remedios es el 1 de junio" → "mi abuela Remedios cumple años el 1 de junio"
   [
     new RegExp(
@@ -129,18 +227,72 @@ const rewritesEs: readonly Rewrite[] = [
       "gu",
     ),
     (_m, who: string) => `${who} cumple años el `,
+    ["cumplea"],
+  ],
+  [
+    /\b(soy|es|eres|somos|son|estoy|está|esta|estás|estamos|están)(\s+)(\p{Ll}{5,11})(?=\s+(?:a|al|en|con)\b)/giu,
+    beAdjectiveTypo(beAdjectivesEs),
+  ],
+  [trailingFillersEs, "", ["jaja", "jeje", "jiji", "xd", "verdad", "sinceramente", "eh"]],
+  // "…, que no se te olvide", "…, no lo olvides": a reminder tail adds nothing to the statement
+  [/,?\s*(?:que\s+)?no\s+(?:se\s+te\s+|te\s+)?(?:lo\s+)?olvid(?:e|es)\b/giu, "", ["olvid"]],
+  // "mi cumple", "el cumple de Ana": the short form of "cumpleaños"
+  [/\b(mi|tu|su|el|del)\s+cumple\b(?!\s+(?:años|\d))/giu, "$1 cumpleaños", ["cumple "]],
+  // "estoy afincado en Vigo" → "vivo en Vigo"
+  [
+    /\b(estoy|está|esta|estamos|están|estan)\s+(?:afincad|radicad|establecid)[oa]s?\s+en\b/giu,
+    (_m, be: string) => `${livesEs.get(fold(be)) ?? "vive"} en`,
+    ["afincad", "radicad", "establecid"],
+  ],
+  // "hago voluntariado en Cáritas" → "soy voluntario en Cáritas"
+  [
+    /\b(hago|hace|hacemos|hacen)\s+(?:de\s+)?voluntariado\s+(en|con|para)\b/giu,
+    (_m, verb: string, prep: string) => `${volunteerEs.get(fold(verb)) ?? "es voluntario"} ${prep}`,
+    ["voluntariado"],
+  ],
+  // "Soy de Córdoba, aunque vivo en Lyon": the concession is still a statement
+  [/,\s*aunque\s+(?=(?:yo|mi|mis|vivo|trabajo|estudio|soy|tengo|hablo|me)\b)/giu, ", pero ", ["aunque"]],
+  // "Vivo en Albacete, no en Alicante" → "…, no vivo en Alicante"
+  [
+    /\b(vivo|vive|vivimos|viven|trabajo|trabaja|trabajamos|trabajan|estudio|estudia)\s+en\s+([^,.;!?]+?),\s*(?:y\s+)?no\s+en\s+(?=\p{L})/giu,
+    (_m, verb: string, place: string) => `${verb} en ${place}, no ${verb.toLowerCase()} en `,
+    ["no en"],
+  ],
+  // "No hablo alemán, pero sí francés" → "…, pero hablo francés"
+  [
+    /\b([Nn]o\s+)((?:me|te|le|nos|les|se)\s+)?(\p{L}+)(\s+[^,.;!?]+?),?\s+pero\s+s[ií]\s+(?=\p{L})/gu,
+    (_m, no: string, clitic: string | undefined, verb: string, rest: string) =>
+      `${no}${clitic ?? ""}${verb}${rest}, pero ${clitic ?? ""}${verb} `,
+    ["pero si", "pero sí"],
+  ],
+  // "alérgico a las nueces y a la penicilina" → "… y la penicilina"
+  [
+    /(\b(?:a\s+(?:la|las|los|el|un|una|unos|unas)|al)\s+[^,.;!?]+?\s+y)\s+(?:a\s+(?=(?:la|las|los|el|un|una|unos|unas)\s+(?!vez\b))|al\s+(?=\p{L}))/giu,
+    (m: string, head: string) => (/\sal\s+$/iu.test(m) ? `${head} el ` : `${head} `),
+    [" y a", " y al "],
+  ],
+  // "Mi jefa, la Dra. Ortega, …": the article before a title in an apposition
+  [/,\s+(?:el|la)\s+(?=(?:Dr|Dra|Sr|Sra|Srta|Prof|Profa|Lic|Ing)\.?\s+\p{Lu})/gu, ", ", [", el ", ", la "]],
+  // "Tengo un gato llamado Mochi y un hámster llamado Pip" → two sentences with the same verb
+  [
+    /\b([Tt]engo)\s+([^.!?;]*?\b(?:llamad[oa]|que se llama)\s+\p{Lu}[\p{L}'-]*),?\s+y\s+(?=(?:un|una|otro|otra|dos|tres)\s+[\p{Ll}-]+\s+(?:llamad[oa]|que se llama)\s)/gu,
+    "$1 $2. $1 ",
+    ["llama"],
   ],
 ];
 
 /** The text with the paraphrases of `lang` rewritten into forms the rules read. */
 export function rewriteText(text: string, lang: Language): string {
   let out = text;
-  for (const [pattern, replacement] of lang === "es" ? rewritesEs : rewritesEn) {
+  let lower = text.toLowerCase();
+  for (const [pattern, replacement, hints] of lang === "es" ? rewritesEs : rewritesEn) {
+    if (hints !== undefined && !hints.some((h) => lower.includes(h))) continue;
     pattern.lastIndex = 0;
     if (!pattern.test(out)) continue;
     pattern.lastIndex = 0;
     out =
       typeof replacement === "string" ? out.replace(pattern, replacement) : out.replace(pattern, replacement);
+    lower = out.toLowerCase();
   }
   return out;
 }

@@ -183,7 +183,10 @@ function verbAt(s: SentenceState, i: number): VerbHit | undefined {
   return typoForm === undefined ? undefined : { form: typoForm, typo: true };
 }
 
-function kinAt(s: SentenceState, i: number): { entry: KinEntry; typo: boolean; end: number } | undefined {
+function kinAt(
+  s: SentenceState,
+  i: number,
+): { entry: KinEntry; typo: boolean; end: number; word?: string } | undefined {
   const t = s.toks[i];
   if (t === undefined || t.kind !== "word") return undefined;
   // "best friend", "guinea pig", "ex wife"
@@ -194,7 +197,25 @@ function kinAt(s: SentenceState, i: number): { entry: KinEntry; typo: boolean; e
   if (knownWords.has(t.key) || t.cap) return undefined;
   const fixed = kinTypos.correct(t.key);
   const typoEntry = fixed === undefined ? undefined : kinEn.get(fixed);
-  return typoEntry === undefined ? undefined : { entry: typoEntry, typo: true, end: i + 1 };
+  return typoEntry === undefined || fixed === undefined
+    ? undefined
+    : { entry: typoEntry, typo: true, end: i + 1, word: fixed };
+}
+
+/** Adverbs that are also adjectives: "early meetings", "late shifts", "online games". */
+const adjectivalAdverbsEn = new Set(["early", "late", "hard", "online", "full-time", "part-time"]);
+
+/** "I hate early meetings": an adjectival adverb before a noun belongs to the object. */
+function adjectiveBeforeNoun(s: SentenceState, j: number): boolean {
+  if (!adjectivalAdverbsEn.has(key(s, j))) return false;
+  const next = s.toks[j + 1];
+  return (
+    next !== undefined &&
+    next.kind === "word" &&
+    !functionWord(next.key) &&
+    !placeStops.has(next.key) &&
+    verbAt(s, j + 1) === undefined
+  );
 }
 
 function isFiniteForm(form: VerbForm): boolean {
@@ -456,7 +477,10 @@ function readPossessed(s: SentenceState, i: number): { subject: Subject; next: n
   let end = j + 1;
   if (kin !== undefined) end = kin.end;
   else if (functionWord(noun.key) || noun.cap || verbsEn.exact.has(noun.key)) return undefined;
-  const owner = possessedSubject(s, span(s, i + 1, end), kin?.entry);
+  // "my sitser": the noun as meant, not as typed
+  const written =
+    kin?.word === undefined ? span(s, i + 1, end) : `${j > i + 1 ? `${span(s, i + 1, j)} ` : ""}${kin.word}`;
+  const owner = possessedSubject(s, written, kin?.entry);
   if (kin?.typo === true) owner.penalty += typoPenalty;
   // "my sister's name", "my mom's birthday", "my sister's dog", "my sister's favorite color"
   if (key(s, end) === "'s" && owner.kind === "kin") {
@@ -930,7 +954,7 @@ function emitResult(
 
 function skipAdverbs(s: SentenceState, i: number): number {
   let j = i;
-  while (adverbsEn.has(key(s, j)) && j < i + 3) j++;
+  while (adverbsEn.has(key(s, j)) && !adjectiveBeforeNoun(s, j) && j < i + 3) j++;
   return j;
 }
 
@@ -945,7 +969,15 @@ function skipNegation(s: SentenceState, i: number, v: VerbState): number {
     } else if (k === "no" && key(s, j + 1) === "longer") {
       v.negated = true;
       j += 2;
-    } else if (adverbsEn.has(k) && k !== "so" && k !== "very" && k !== "here" && k !== "really") j++;
+    } else if (
+      adverbsEn.has(k) &&
+      k !== "so" &&
+      k !== "very" &&
+      k !== "here" &&
+      k !== "really" &&
+      !adjectiveBeforeNoun(s, j)
+    )
+      j++;
     else break;
   }
   return j;
@@ -1038,7 +1070,10 @@ function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: strin
   let when: string | undefined;
   for (let guard = 0; guard < 4; guard++) {
     const k = key(s, j);
-    if (adverbsEn.has(k) || k === "alone" || k === "together" || k === "full-time" || k === "part-time") {
+    if (
+      (adverbsEn.has(k) || k === "alone" || k === "together" || k === "full-time" || k === "part-time") &&
+      !adjectiveBeforeNoun(s, j)
+    ) {
       j++;
       continue;
     }

@@ -15,11 +15,35 @@ import {
   weekdaysEs,
 } from "./lexicon.js";
 import type { Token } from "./tokens.js";
+import { createTypoIndex } from "./typo.js";
 import type { Language } from "../types.js";
 
 const clockPattern = /^\d{1,2}(?:[:.]\d{2})?(?:\s?[ap]\.m\.|am|pm|h)?$/;
 const ordinalPattern = /^\d{1,2}(?:st|nd|rd|th|º|ª)?$/;
 const yearPattern = /^(?:1[89]|20)\d\d$/;
+/** "14/02/1991", "30-11-2019", "9/4": a day and month (either order) with an optional year. */
+const numericDatePattern = /^(\d{1,2})[/-](\d{1,2})(?:[/-](?:\d{4}|\d{2}))?$/;
+
+/** True for an all-digit date such as "14/02/1991" or "9/4". */
+export function isNumericDate(t: Token | undefined): boolean {
+  if (t === undefined || t.kind !== "number") return false;
+  const m = numericDatePattern.exec(t.key);
+  if (m === null) return false;
+  const a = Number(m[1]);
+  const b = Number(m[2]);
+  return a >= 1 && b >= 1 && a <= 31 && b <= 31 && (a <= 12 || b <= 12);
+}
+
+/** Time units typed with one slip after a number ("5 yaers", "tres mses"). */
+const unitTyposEs = createTypoIndex(timeUnitsEs, 5, true);
+const unitTyposEn = createTypoIndex(timeUnitsEn, 5, true);
+
+function isUnit(t: Token | undefined, lang: Language): boolean {
+  if (t === undefined || t.kind !== "word") return false;
+  const units = lang === "es" ? timeUnitsEs : timeUnitsEn;
+  if (units.has(t.key)) return true;
+  return (lang === "es" ? unitTyposEs : unitTyposEn).correct(t.key) !== undefined;
+}
 
 /** A number written in digits or words ("34", "treinta y cuatro", "thirty-four"), and where it ends. */
 export interface NumberMatch {
@@ -85,7 +109,7 @@ export function matchDate(toks: readonly Token[], i: number, lang: Language): nu
     if ((sep === "," || sep === "de" || sep === "del" || sep === "of") && isYear(toks[j + 1])) return j + 2;
     return j;
   };
-  if (isYear(t)) return i + 1;
+  if (isYear(t) || isNumericDate(t)) return i + 1;
   if (lang === "en" && t.key === "the" && isDayNumber(toks[i + 1])) {
     const end = matchDate(toks, i + 1, lang);
     return end > 0 ? end : -1;
@@ -142,7 +166,7 @@ function durationEs(toks: readonly Token[], i: number): number {
   if (n !== undefined) j = n.end;
   else if (j === i) return -1;
   if (toks[j]?.key === "y" && toks[j + 1]?.key === "medio") j += 2;
-  return timeUnitsEs.has(toks[j]?.key ?? "") ? j + 1 : -1;
+  return isUnit(toks[j], "es") ? j + 1 : -1;
 }
 
 function durationEn(toks: readonly Token[], i: number): number {
@@ -163,7 +187,7 @@ function durationEn(toks: readonly Token[], i: number): number {
     else if (k !== "years" && k !== "months" && k !== "ages" && k !== "decades" && k !== "weeks") return -1;
   }
   if (toks[j]?.key === "and" && toks[j + 1]?.key === "a" && toks[j + 2]?.key === "half") j += 3;
-  return timeUnitsEn.has(toks[j]?.key ?? "") ? j + 1 : -1;
+  return isUnit(toks[j], "en") ? j + 1 : -1;
 }
 
 /** Up to `max` tokens of a vague time after "desde"/"since": stops at punctuation and at clause words. */

@@ -19,11 +19,31 @@ export interface Token {
 export type TokenKind = "word" | "number" | "punct";
 
 const tokenPattern =
-  /[\p{L}\d._%+-]+@[\p{L}\d-]+(?:\.[\p{L}\d-]+)*\.\p{L}{2,}|https?:\/\/[^\s"'<>]+|\d{1,2}[:.]\d{2}(?:\s?[ap]\.m\.)?|\d+(?:st|nd|rd|th|º|ª|am|pm|h)?(?![\p{L}\d])|[ap]\.m\.|[\p{L}\p{M}\d]+(?:['’‘´`ʼ-][\p{L}\p{M}\d]+)*|\S/gu;
+  /[\p{L}\d._%+-]+@[\p{L}\d-]+(?:\.[\p{L}\d-]+)*\.\p{L}{2,}|https?:\/\/[^\s"'<>]+|\d{1,2}[/-]\d{1,2}(?:[/-](?:\d{4}|\d{2}))?(?![\p{L}\d/-])|\d{1,2}[:.]\d{2}(?:\s?[ap]\.m\.)?|\d+(?:st|nd|rd|th|º|ª|am|pm|h)?(?![\p{L}\d])|[ap]\.m\.|[\p{L}\p{M}\d]+(?:['’‘´`ʼ-][\p{L}\p{M}\d]+)*|\S/gu;
 const apostrophes = /['’‘´`ʼ]/g;
 const marks = /\p{M}+/gu;
 const letter = /\p{L}/u;
 const upper = /\p{Lu}/u;
+/** Titles written with a dot before a name ("Dr. Lee", "la Sra. Pardo"): the dot stays in the token. */
+const titles = new Set([
+  "dr",
+  "dra",
+  "sr",
+  "sra",
+  "srta",
+  "mr",
+  "mrs",
+  "ms",
+  "mx",
+  "prof",
+  "st",
+  "rev",
+  "fr",
+  "sgt",
+  "capt",
+]);
+const titleDot = /^\.\s*\p{Lu}/u;
+const elidedName = /^\p{Ll}['’]\p{Lu}/u;
 
 /** Contraction endings split off English words, with the word each stands for. */
 const englishEndings: ReadonlyArray<readonly [string, string]> = [
@@ -84,6 +104,15 @@ export function tokenize(sentence: string, english: boolean): Token[] {
       tokens.push(makeToken(text, start, "number"));
       continue;
     }
+    if (
+      text.length <= 4 &&
+      titles.has(text.toLowerCase()) &&
+      titleDot.test(sentence.slice(m.index + text.length, m.index + text.length + 4))
+    ) {
+      tokens.push(makeToken(`${text}.`, start, "word"));
+      tokenPattern.lastIndex = start + text.length + 1;
+      continue;
+    }
     if (english && !splitEnglish(text, start, tokens)) tokens.push(makeToken(text, start, "word"));
     else if (!english) tokens.push(makeToken(text, start, "word"));
   }
@@ -126,7 +155,8 @@ function makeToken(text: string, start: number, kind: TokenKind): Token {
     key: fold(text).replace(apostrophes, "'"),
     start,
     end: start + text.length,
-    cap: upper.test(text.charAt(0)),
+    // "d'Alene", "l'Aquila": an elided particle before a capitalised name
+    cap: upper.test(text.charAt(0)) || elidedName.test(text),
     kind,
   };
 }
