@@ -334,18 +334,7 @@ export class EntityStore {
     const where = ["user_id = ?"];
     const params: unknown[] = [userId];
     if (query.includeHistory !== true) where.push("valid_to IS NULL");
-    if (query.subject !== undefined) {
-      where.push("subject_key = ?");
-      params.push(subjectKey(query.subject));
-    }
-    if (query.relation !== undefined) {
-      where.push("relation = ?");
-      params.push(normalizeRelation(query.relation) ?? query.relation);
-    }
-    if (query.object !== undefined) {
-      where.push("object_key = ?");
-      params.push(normalizeKey(query.object));
-    }
+    addTripleFilters(query, where, params);
     if (query.minConfidence !== undefined && query.minConfidence > 0) {
       where.push("confidence >= ?");
       params.push(query.minConfidence);
@@ -384,18 +373,7 @@ export class EntityStore {
     if (query.id !== undefined) return this.#statements.deleteOne.run(query.id, userId).changes;
     const where = ["user_id = ?"];
     const params: unknown[] = [userId];
-    if (query.subject !== undefined) {
-      where.push("subject_key = ?");
-      params.push(subjectKey(query.subject));
-    }
-    if (query.relation !== undefined) {
-      where.push("relation = ?");
-      params.push(normalizeRelation(query.relation) ?? query.relation);
-    }
-    if (query.object !== undefined) {
-      where.push("object_key = ?");
-      params.push(normalizeKey(query.object));
-    }
+    addTripleFilters(query, where, params);
     if (params.length === 1) return 0;
     return this.#db.prepare(`DELETE FROM facts WHERE ${where.join(" AND ")}`).run(...params).changes;
   }
@@ -591,6 +569,26 @@ function validateNewFact(input: NewFact, at = ""): ValidFact {
     when,
     pinned: input.pinned === true,
   };
+}
+
+/** Adds the subject / relation / object filters a query gives, matched on their keys. */
+function addTripleFilters(
+  query: { subject?: string; relation?: string; object?: string },
+  where: string[],
+  params: unknown[],
+): void {
+  if (query.subject !== undefined) {
+    where.push("subject_key = ?");
+    params.push(subjectKey(query.subject));
+  }
+  if (query.relation !== undefined) {
+    where.push("relation = ?");
+    params.push(normalizeRelation(query.relation) ?? query.relation);
+  }
+  if (query.object !== undefined) {
+    where.push("object_key = ?");
+    params.push(normalizeKey(query.object));
+  }
 }
 
 /** Word n-grams (1..4) of the text as keys, most specific first, deduplicated and bounded. */
