@@ -372,23 +372,36 @@ async function runStreamBench(options: BenchOptions, dir: string): Promise<void>
   }
 }
 
-/** A: the HTTP API, as an OpenAI client sees it. */
-async function runApiStream(client: OpenAI, maxTokens: number, now: () => Instant): Promise<StreamSample> {
-  const started = now();
-  const stream = await client.chat.completions.create({
+/** The streamed request both API clients send: greedy, seeded, with a final usage chunk. */
+function streamBody(maxTokens: number) {
+  return {
     model: "sarai",
     messages,
     temperature: 0,
     seed,
     max_tokens: maxTokens,
-    stream: true,
+    stream: true as const,
     stream_options: { include_usage: true },
-  });
+  };
+}
+
+/** The fields of an OpenAI stream chunk the benchmark reads. */
+interface StreamChunk {
+  choices: { delta: { content?: string | null } }[];
+  usage?: { completion_tokens: number } | null;
+}
+
+/** Times a stream of chunks: first content, the usage chunk (the end), and the text. */
+async function collectStream(
+  chunks: AsyncIterable<StreamChunk>,
+  started: Instant,
+  now: () => Instant,
+): Promise<StreamSample> {
   let firstAt: Instant | undefined;
   let endedAt: Instant | undefined;
   let completionTokens: number | undefined;
   let text = "";
-  for await (const chunk of stream) {
+  for await (const chunk of chunks) {
     const content = chunk.choices[0]?.delta.content;
     if (content != null && content !== "") {
       firstAt ??= now();
@@ -405,56 +418,40 @@ async function runApiStream(client: OpenAI, maxTokens: number, now: () => Instan
   return toSample(started, firstAt ?? endedAt, endedAt, completionTokens, text);
 }
 
+/** A: the HTTP API, as an OpenAI client sees it. */
+async function runApiStream(client: OpenAI, maxTokens: number, now: () => Instant): Promise<StreamSample> {
+  const started = now();
+  const stream = await client.chat.completions.create(streamBody(maxTokens));
+  return collectStream(stream, started, now);
+}
+
 /** A, with a minimal client: `fetch` and a hand-rolled server-sent-events reader. */
 async function runFetchStream(url: string, maxTokens: number, now: () => Instant): Promise<StreamSample> {
   const started = now();
   const response = await fetch(`${url}/v1/chat/completions`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      model: "sarai",
-      messages,
-      temperature: 0,
-      seed,
-      max_tokens: maxTokens,
-      stream: true,
-      stream_options: { include_usage: true },
-    }),
+    body: JSON.stringify(streamBody(maxTokens)),
   });
   if (!response.ok || response.body === null) throw new Error(`the API answered ${response.status}`);
-  let firstAt: Instant | undefined;
-  let endedAt: Instant | undefined;
-  let completionTokens: number | undefined;
-  let text = "";
+  // Typed loosely without the DOM library; undici yields Uint8Array chunks.
+  return collectStream(readServerSentEvents(response.body as AsyncIterable<Uint8Array>), started, now);
+}
+
+/** The `data:` events of a server-sent-events body as parsed chunks, up to `[DONE]`. */
+async function* readServerSentEvents(body: AsyncIterable<Uint8Array>): AsyncGenerator<StreamChunk> {
   let buffered = "";
   const decoder = new TextDecoder();
-  // Typed loosely without the DOM library; undici yields Uint8Array chunks.
-  for await (const bytes of response.body as AsyncIterable<Uint8Array>) {
+  for await (const bytes of body) {
     buffered += decoder.decode(bytes, { stream: true });
     let end: number;
     while ((end = buffered.indexOf("\n\n")) !== -1) {
       const event = buffered.slice(0, end);
       buffered = buffered.slice(end + 2);
       if (!event.startsWith("data: ") || event === "data: [DONE]") continue;
-      const chunk = JSON.parse(event.slice(6)) as {
-        choices: { delta: { content?: string } }[];
-        usage?: { completion_tokens: number } | null;
-      };
-      const content = chunk.choices[0]?.delta.content;
-      if (content !== undefined && content !== "") {
-        firstAt ??= now();
-        text += content;
-      }
-      if (chunk.usage != null) {
-        endedAt = now();
-        completionTokens = chunk.usage.completion_tokens;
-      }
+      yield JSON.parse(event.slice(6)) as StreamChunk;
     }
   }
-  if (endedAt === undefined || completionTokens === undefined) {
-    throw new Error("the API's stream ended without a usage chunk");
-  }
-  return toSample(started, firstAt ?? endedAt, endedAt, completionTokens, text);
 }
 
 /** B: the embedded backend in this process, the port the API's routes end in. */
