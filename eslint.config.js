@@ -13,10 +13,11 @@ const layers = {
   inference: ["shared", "config"],
   memory: ["shared", "config"],
   observability: ["shared", "config"],
-  assistant: ["shared", "config", "inference", "memory", "observability"],
-  app: ["shared", "config", "inference", "memory", "observability", "assistant"],
-  api: ["shared", "config", "inference", "memory", "observability", "assistant", "app"],
-  cli: ["shared", "config", "inference", "memory", "observability", "assistant", "app", "api"],
+  skills: ["shared", "config", "inference", "memory", "observability"],
+  assistant: ["shared", "config", "inference", "memory", "observability", "skills"],
+  app: ["shared", "config", "inference", "memory", "observability", "skills", "assistant"],
+  api: ["shared", "config", "inference", "memory", "observability", "skills", "assistant", "app"],
+  cli: ["shared", "config", "inference", "memory", "observability", "skills", "assistant", "app", "api"],
 };
 const allFolders = Object.keys(layers);
 const zones = Object.entries(layers)
