@@ -71,7 +71,24 @@ describe("config", () => {
           cacheDir: path.join(dataDir, "cache"),
         },
         log: { level: "info", file: true, maxSizeMb: 10, maxFiles: 5 },
-        inference: { threads: 0, batchSize: 512, contextSize: 4096, sequences: 2, ramBudgetMb: 8192 },
+        inference: {
+          threads: 0,
+          batchSize: 512,
+          contextSize: 4096,
+          sequences: 2,
+          ramBudgetMb: 8192,
+          speculative: {
+            enabled: true,
+            minDraftTokens: 1,
+            maxDraftTokens: 8,
+            acceptanceFloor: 0.6,
+            windowTokens: 32,
+            fallbackAfter: 3,
+            cooldownSeconds: 60,
+            stallTimeoutMs: 30_000,
+            baselineEvery: 32,
+          },
+        },
         models: { autoPull: true, default: "qwen2.5-1.5b" },
         memory: {
           enabled: true,
@@ -84,6 +101,7 @@ describe("config", () => {
           modelExtraction: false,
           retentionDays: 365,
         },
+        skills: { enabled: true, autoRoute: true, retries: 2, sqlMaxRows: 200 },
       });
     });
 

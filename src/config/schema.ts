@@ -164,6 +164,33 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const speculative = z
+    .object({
+      /** Let the draft model propose tokens when `models.draft` is set. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Fewest tokens drafted per round, 1–16. Default: `1`. */
+      minDraftTokens: z.int().min(1).max(16).default(1),
+      /** Most tokens drafted per round, 1–16 (adaptive in between). Default: `8`. */
+      maxDraftTokens: z.int().min(1).max(16).default(8),
+      /** Under this share of drafted tokens kept, the request goes on without the draft, 0–1. Default: `0.6`. */
+      acceptanceFloor: z.number().min(0).max(1).default(0.6),
+      /** Drafted tokens the acceptance is measured over, 1–1024. Default: `32`. */
+      windowTokens: z.int().min(1).max(1024).default(32),
+      /** Requests in a row under the floor before the pair pauses, 1–100. Default: `3`. */
+      fallbackAfter: z.int().min(1).max(100).default(3),
+      /** How long a paused pair decodes without the draft before it tries again, in seconds. Default: `60`. */
+      cooldownSeconds: z.int().min(0).max(86_400).default(60),
+      /** A model evaluation slower than this is a stall and fails the request, in ms. Default: `30000`. */
+      stallTimeoutMs: z.int().min(100).max(600_000).default(30_000),
+      /** One plain step every N rounds is timed as the speedup baseline; `0` never. Default: `32`. */
+      baselineEvery: z.int().min(0).max(10_000).default(32),
+    })
+    .strict()
+    .refine((s) => s.minDraftTokens <= s.maxDraftTokens, {
+      message: "must not exceed maxDraftTokens",
+      path: ["minDraftTokens"],
+    });
+
   const inference = z
     .object({
       /** CPU threads for llama.cpp; `0` lets llama.cpp choose. Default: `0`. */
@@ -179,6 +206,8 @@ function createConfigObjectSchema(system: SystemContext) {
        * holds that number, never `0`. Default: `0`.
        */
       ramBudgetMb: z.int().min(0).default(0),
+      /** Speculative decoding, used when `models.draft` is set. */
+      speculative: speculative.prefault({}),
     })
     .strict();
 
@@ -259,6 +288,19 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const skills = z
+    .object({
+      /** Serve the built-in skills (API, CLI and the `skill` parameter of a turn). Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Route a chat message to a skill by the keyword classifier when it names none. Default: `true`. */
+      autoRoute: z.boolean().default(true),
+      /** Extra attempts after an output fails its validator, 0–5 (each with another seed). Default: `2`. */
+      retries: z.int().min(0).max(5).default(2),
+      /** Most rows `sql_query` returns, 1–10000. Default: `200`. */
+      sqlMaxRows: z.int().min(1).max(10_000).default(200),
+    })
+    .strict();
+
   // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
   return z
     .object({
@@ -268,6 +310,7 @@ function createConfigObjectSchema(system: SystemContext) {
       inference: inference.prefault({}),
       models: models.prefault({}),
       memory: memory.prefault({}),
+      skills: skills.prefault({}),
     })
     .strict();
 }
@@ -331,6 +374,7 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "sarai.db")
           : resolveDir(parsed.memory.database),
     },
+    skills: parsed.skills,
     log: parsed.log,
     inference: {
       ...parsed.inference,

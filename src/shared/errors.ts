@@ -73,6 +73,14 @@ export const errorCatalogue = {
     type: "server_error",
     description: "The model's output did not validate against the requested JSON schema.",
   },
+  SKILL_OUTPUT_INVALID: {
+    // 422, not 502: the request was well formed and the model answered, but what it wrote failed the skill's
+    // validator on every attempt. `server_error` because the caller cannot fix a field; a rephrased input or a
+    // stronger model can.
+    status: 422,
+    type: "server_error",
+    description: "A skill's output failed its validator on every attempt (the retries are spent).",
+  },
   CONTEXT_OVERFLOW: {
     status: 400,
     type: "invalid_request_error",
