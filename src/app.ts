@@ -14,6 +14,7 @@ import {
   type ModelRole,
   type PullProgress,
   type ResolvedModels,
+  type SpeculativeEvent,
 } from "./inference/index.js";
 import {
   checkFreeDisk,
@@ -99,7 +100,15 @@ export async function createApp(options: AppOptions): Promise<App> {
     logger,
     ...(options.llama === undefined ? {} : { llama: options.llama }),
   });
-  const embedded = new EmbeddedBackend({ pool, logger });
+  const { cooldownSeconds, ...speculative } = config.inference.speculative;
+  // Metrics are created after the backend; the backend's events reach them through this late binding.
+  const speculativeEvents: { record?: (event: SpeculativeEvent) => void } = {};
+  const embedded = new EmbeddedBackend({
+    pool,
+    logger,
+    speculative: { ...speculative, cooldownMs: cooldownSeconds * 1000 },
+    onSpeculative: (event) => speculativeEvents.record?.(event),
+  });
   const backends = new Map<ModelRole, LlmBackend>();
   const remotes: RemoteBackend[] = [];
   for (const role of modelRoles) {
@@ -172,6 +181,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     return statsCache.stats;
   };
   const metrics = createMetrics({ onCollect: collectPool, memoryStats });
+  speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
     if (next.log.level !== previous.log.level) {
@@ -250,6 +260,28 @@ export async function createApp(options: AppOptions): Promise<App> {
       store?.close();
     },
   };
+}
+
+function recordSpeculative(metrics: Metrics, event: SpeculativeEvent): void {
+  switch (event.kind) {
+    case "speculated":
+      metrics.speculativeDraftedTokens.inc(event.stats.drafted);
+      metrics.speculativeAcceptedTokens.inc(event.stats.accepted);
+      if (event.stats.fellBack) metrics.speculativeFallbacks.inc({ reason: "request" });
+      if (event.paused) metrics.speculativeFallbacks.inc({ reason: "pause" });
+      if (event.acceptanceRate !== undefined) metrics.speculativeAcceptanceRate.set(event.acceptanceRate);
+      if (event.speedup !== undefined) metrics.speculativeSpeedup.set(event.speedup);
+      break;
+    case "plain":
+      if (event.speedup !== undefined) metrics.speculativeSpeedup.set(event.speedup);
+      break;
+    case "stalled":
+      metrics.speculativeFallbacks.inc({ reason: "stall" });
+      break;
+    case "refused":
+      metrics.speculativeFallbacks.inc({ reason: "incompatible" });
+      break;
+  }
 }
 
 /** The model port memory uses for extraction: greedy, grammar-constrained, validated JSON from the main role. */

@@ -4,7 +4,7 @@ import type { App } from "../app.js";
 import type { TurnRequest, TurnResponse } from "../assistant/index.js";
 import type { ChatMessage, ModelRole, SamplingOptions } from "../inference/index.js";
 import { AppError } from "../shared/index.js";
-import { toUsage } from "./completion-routes.js";
+import { toSaraiTimings, toUsage } from "./completion-routes.js";
 import { toValidationError } from "./errors.js";
 import { writeEventStream } from "./event-stream.js";
 import { resolveUserId } from "./user-scope.js";
@@ -107,11 +107,7 @@ function toChatCompletion(response: TurnResponse, model: string, id: string): Ch
     ],
     usage: toUsage(response),
     sarai: {
-      timings: {
-        time_to_first_token_ms: response.timings.timeToFirstTokenMs,
-        total_ms: response.timings.totalMs,
-        tokens_per_second: response.timings.tokensPerSecond,
-      },
+      timings: toSaraiTimings(response),
       ...(response.memory === undefined
         ? {}
         : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
@@ -145,7 +141,7 @@ async function streamChat(
     onDone: (response) => {
       app.recordGeneration(turn.role ?? "main", response);
       return [
-        chunk({}, response.finishReason),
+        { ...chunk({}, response.finishReason), sarai: { timings: toSaraiTimings(response) } },
         ...(includeUsage ? [{ ...chunk({}, null), choices: [], usage: toUsage(response) }] : []),
       ];
     },

@@ -4,7 +4,7 @@ import type { App } from "../app.js";
 import type { ChatResponse, SamplingOptions } from "../inference/index.js";
 import { toValidationError } from "./errors.js";
 import { writeEventStream } from "./event-stream.js";
-import { completionRequest, embeddingRequest, type CompletionRequest } from "./wire.js";
+import { completionRequest, embeddingRequest, type CompletionRequest, type SaraiTimings } from "./wire.js";
 
 /** `POST /v1/completions` (raw text continuation) and `POST /v1/embeddings`. */
 export function registerCompletionRoutes(fastify: FastifyInstance, app: App): void {
@@ -31,7 +31,11 @@ export function registerCompletionRoutes(fastify: FastifyInstance, app: App): vo
         onDone: (response) => {
           app.recordGeneration(model.role, response);
           return [
-            { ...base, choices: [choice("", response.finishReason)] },
+            {
+              ...base,
+              choices: [choice("", response.finishReason)],
+              sarai: { timings: toSaraiTimings(response) },
+            },
             ...(includeUsage ? [{ ...base, choices: [], usage: toUsage(response) }] : []),
           ];
         },
@@ -47,6 +51,7 @@ export function registerCompletionRoutes(fastify: FastifyInstance, app: App): vo
       model: model.id,
       choices: [choice(response.text, response.finishReason)],
       usage: toUsage(response),
+      sarai: { timings: toSaraiTimings(response) },
     };
   });
 
@@ -86,6 +91,26 @@ function toSampling(body: CompletionRequest): SamplingOptions {
   if (body.max_tokens != null) sampling.maxTokens = body.max_tokens;
   if (body.stop != null) sampling.stop = typeof body.stop === "string" ? [body.stop] : body.stop;
   return sampling;
+}
+
+/** SARAi's own timings (non-standard, under `sarai`), with what speculative decoding did when a draft ran. */
+export function toSaraiTimings(response: ChatResponse): SaraiTimings {
+  const { timings } = response;
+  const speculative = timings.speculative;
+  return {
+    time_to_first_token_ms: timings.timeToFirstTokenMs,
+    total_ms: timings.totalMs,
+    tokens_per_second: timings.tokensPerSecond,
+    ...(speculative === undefined
+      ? {}
+      : {
+          drafted_tokens: speculative.drafted,
+          accepted_tokens: speculative.accepted,
+          acceptance_rate: speculative.drafted > 0 ? speculative.accepted / speculative.drafted : null,
+          speculative_fell_back: speculative.fellBack,
+          ...(speculative.skipped === undefined ? {} : { speculative_skipped: speculative.skipped }),
+        }),
+  };
 }
 
 export function toUsage(response: ChatResponse) {

@@ -107,10 +107,26 @@ export interface ChatCompletion {
   usage: Usage;
   /** Non-standard: SARAi's own timings. */
   sarai: {
-    timings: { time_to_first_token_ms: number; total_ms: number; tokens_per_second: number };
+    timings: SaraiTimings;
     /** Ids of the facts recalled into the prompt and stored from this exchange. */
     memory?: { recalled: number[]; stored: number[] };
   };
+}
+
+/** Non-standard timings of one generation; the speculative fields appear when a draft model is configured. */
+export interface SaraiTimings {
+  time_to_first_token_ms: number;
+  total_ms: number;
+  tokens_per_second: number;
+  /** Tokens the draft model proposed. */
+  drafted_tokens?: number;
+  /** Proposed tokens the main model kept. */
+  accepted_tokens?: number;
+  acceptance_rate?: number | null;
+  /** The acceptance fell under the floor and the rest was decoded without the draft. */
+  speculative_fell_back?: boolean;
+  /** Why the draft was not used (grammar, paused or refused draft, context room). */
+  speculative_skipped?: string;
 }
 
 export interface ChatCompletionChunk {

@@ -5,12 +5,21 @@ import {
   type ChatWrapper,
   type Llama,
   type LlamaGrammar,
+  type Token,
 } from "node-llama-cpp";
 import { AbortedError, AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
 import { AsyncQueue } from "./async-queue.js";
+import { DraftPair, draftIncompatibility } from "./draft-pair.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import type { ModelPool, SequenceLease } from "./model-pool.js";
 import { parseChatRequest } from "./request.js";
+import {
+  defaultSpeculativeSettings,
+  generateSpeculative,
+  SpeculativeStallError,
+  type SpeculativeSettings,
+  type SpeculativeStats,
+} from "./speculative.js";
 import { measureTimings } from "./timings.js";
 import { defaultSampling } from "./types.js";
 import type {
@@ -21,6 +30,8 @@ import type {
   FinishReason,
   LlmBackend,
   ModelRole,
+  SamplingOptions,
+  SpeculativeReport,
 } from "./types.js";
 
 const anyJsonObject = Object.freeze({ type: "object" });
@@ -44,7 +55,36 @@ export interface EmbeddedBackendOptions {
   logger?: Logger;
   /** Compiled grammars kept for reuse, by source text. Default 32. */
   grammarCacheSize?: number;
+  /** Speculative decoding with the pool's `draft` role (when it has one). On by default. */
+  speculative?: Partial<SpeculativeOptions>;
+  /** Called after each generation of the main role while a draft is configured (metrics). */
+  onSpeculative?: (event: SpeculativeEvent) => void;
 }
+
+export interface SpeculativeOptions extends SpeculativeSettings {
+  enabled: boolean;
+  /** Requests in a row under the acceptance floor before the pair pauses. */
+  fallbackAfter: number;
+  /** How long a paused pair decodes without the draft, in ms. */
+  cooldownMs: number;
+}
+
+/** What one generation of the main role did with the draft, and the pair's rolling figures after it. */
+export type SpeculativeEvent =
+  | {
+      kind: "speculated";
+      stats: SpeculativeStats;
+      /** This request paused the pair (its acceptance stayed under the floor too often). */
+      paused: boolean;
+      acceptanceRate: number | undefined;
+      speedup: number | undefined;
+    }
+  | { kind: "plain"; reason: string; acceptanceRate: number | undefined; speedup: number | undefined }
+  | { kind: "refused"; reason: string }
+  | { kind: "stalled"; reason: string };
+
+/** Speculative sampling reads the distribution at every position: bounded by top-k, that stays cheap. */
+const maxSpeculativeTopK = 128;
 
 /** `LlmBackend` on llama.cpp in this process, through node-llama-cpp and the model pool. */
 export class EmbeddedBackend implements LlmBackend {
@@ -52,11 +92,58 @@ export class EmbeddedBackend implements LlmBackend {
   readonly #logger: Logger;
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #grammarCacheSize: number;
+  readonly #speculative: SpeculativeOptions;
+  readonly #onSpeculative: ((event: SpeculativeEvent) => void) | undefined;
+  readonly #pair: DraftPair;
+  #pairChecked: Promise<string | undefined> | undefined;
 
   constructor(options: EmbeddedBackendOptions) {
     this.#pool = options.pool;
     this.#logger = options.logger ?? createSilentLogger();
     this.#grammarCacheSize = options.grammarCacheSize ?? 32;
+    this.#speculative = {
+      ...defaultSpeculativeSettings,
+      enabled: true,
+      fallbackAfter: 3,
+      cooldownMs: 60_000,
+      ...options.speculative,
+    };
+    this.#onSpeculative = options.onSpeculative;
+    this.#pair = new DraftPair({
+      fallbackAfter: this.#speculative.fallbackAfter,
+      cooldownMs: this.#speculative.cooldownMs,
+    });
+  }
+
+  /** The main/draft pair's state and rolling figures (status, metrics). */
+  get draftPair(): DraftPair {
+    return this.#pair;
+  }
+
+  /**
+   * Loads the main and draft models and checks that the draft can serve the main model; an incompatible
+   * draft is refused (logged, reported) and generation goes on without it. Returns the reason, if refused.
+   */
+  checkDraft(): Promise<string | undefined> {
+    if (this.#pairChecked !== undefined) return this.#pairChecked;
+    const pending = (async () => {
+      const [main, draft] = await Promise.all([this.#pool.load("main"), this.#pool.load("draft")]);
+      const reason = draftIncompatibility(main.model, draft.model);
+      if (reason !== undefined) {
+        const message = `the draft model ${draft.file} cannot serve the main model ${main.file}: ${reason}`;
+        this.#pair.refuse(message);
+        this.#logger.error({ main: main.file, draft: draft.file, reason }, "draft model refused");
+        this.#onSpeculative?.({ kind: "refused", reason: message });
+        return message;
+      }
+      return undefined;
+    })();
+    this.#pairChecked = pending;
+    // A load that failed (missing file, RAM budget) is tried again by the next request.
+    pending.catch(() => {
+      if (this.#pairChecked === pending) this.#pairChecked = undefined;
+    });
+    return pending;
   }
 
   chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
@@ -128,9 +215,14 @@ export class EmbeddedBackend implements LlmBackend {
     const schema = request.jsonSchema ?? (request.jsonObject === true ? anyJsonObject : undefined);
     const validate = schema === undefined ? undefined : compileJsonSchemaValidator(schema);
     const grammar = await this.#grammarFor(llama, request);
+    const sampling = { ...defaultSampling, ...request.sampling };
+    const pairInUse = role === "main" && this.#speculative.enabled && this.#pool.hasRole("draft");
+    const skipped = pairInUse ? await this.#whyNotSpeculate(grammar, sampling) : undefined;
     const lease = await this.#pool.acquire(role, signal);
+    let draftLease: SequenceLease | undefined;
+    let stalled = false;
     try {
-      const sampling = { ...defaultSampling, ...request.sampling };
+      if (pairInUse && skipped === undefined) draftLease = await this.#pool.acquire("draft", signal);
       let firstTokenAt: number | undefined;
       let completionTokens = 0;
       const options = {
@@ -151,9 +243,12 @@ export class EmbeddedBackend implements LlmBackend {
         },
         ...(onText === undefined ? {} : { onTextChunk: onText }),
       };
-      let result: { response: string; metadata: { stopReason: string } };
-      let countPrompt: () => number;
+      let result: { response: string; metadata: { stopReason: string } } | undefined;
+      let countPrompt: (() => number) | undefined;
+      let speculative: SpeculativeReport | undefined =
+        skipped === undefined ? undefined : { drafted: 0, accepted: 0, fellBack: false, skipped };
       try {
+        let prompt: Prompt;
         if (rawPrompt !== undefined) {
           const tokens = lease.model.tokenize(rawPrompt);
           if (tokens.length + Math.min(sampling.maxTokens, minimumAnswerRoom) > lease.sequence.contextSize) {
@@ -164,26 +259,102 @@ export class EmbeddedBackend implements LlmBackend {
               { param: "prompt" },
             );
           }
-          const completion = new LlamaCompletion({
-            contextSequence: lease.sequence,
-            autoDisposeSequence: false,
-          });
-          try {
-            result = await completion.generateCompletionWithMeta(tokens, options);
-          } finally {
-            completion.dispose({ disposeSequence: false });
-          }
-          countPrompt = () => tokens.length;
+          prompt = { kind: "completion", tokens };
         } else {
           const chat = new LlamaChat({
             contextSequence: lease.sequence,
             autoDisposeSequence: false,
             ...(lease.chatWrapper === undefined ? {} : { chatWrapper: lease.chatWrapper }),
           });
-          const chatWrapper = chat.chatWrapper;
           const history = toHistory(request.messages);
           try {
             checkPromptFits(chat, lease, history, request.messages, sampling.maxTokens);
+          } catch (error) {
+            chat.dispose({ disposeSequence: false });
+            throw error;
+          }
+          prompt = { kind: "chat", chat, history };
+        }
+
+        const draftSide = draftLease === undefined ? undefined : speculativePrompt(prompt, lease);
+        const room = draftSide === undefined ? 0 : sampling.maxTokens + this.#speculative.maxDraftTokens + 1;
+        if (
+          draftSide !== undefined &&
+          draftLease !== undefined &&
+          draftSide.tokens.length + room > contextOf(lease, draftLease)
+        ) {
+          speculative = {
+            drafted: 0,
+            accepted: 0,
+            fellBack: false,
+            skipped: "the prompt leaves too little context room",
+          };
+        } else if (draftSide !== undefined && draftLease !== undefined) {
+          if (prompt.kind === "chat") prompt.chat.dispose({ disposeSequence: false });
+          const decodeStarted = performance.now();
+          const generated = await generateSpeculative({
+            target: { model: lease.model, sequence: lease.sequence },
+            draft: { model: draftLease.model, sequence: draftLease.sequence },
+            promptTokens: draftSide.tokens,
+            maxTokens: sampling.maxTokens,
+            sampling,
+            stopTokens: draftSide.stopTokens,
+            stopTexts: [...draftSide.stopTexts, ...(sampling.stop ?? [])],
+            repeatPenalty: true,
+            onText,
+            onFirstToken: () => {
+              firstTokenAt = performance.now();
+            },
+            signal,
+            settings: this.#speculative,
+            initialDraftTokens: this.#pair.draftTokens,
+          });
+          completionTokens = generated.tokens.length;
+          const paused = this.#pair.record(generated.stats);
+          this.#onSpeculative?.({
+            kind: "speculated",
+            stats: generated.stats,
+            paused,
+            acceptanceRate: this.#pair.acceptanceRate,
+            speedup: this.#pair.speedup,
+          });
+          this.#logger.debug(
+            {
+              drafted: generated.stats.drafted,
+              accepted: generated.stats.accepted,
+              decodeMs: performance.now() - decodeStarted,
+            },
+            "speculative generation done",
+          );
+          speculative = {
+            drafted: generated.stats.drafted,
+            accepted: generated.stats.accepted,
+            fellBack: generated.stats.fellBack,
+          };
+          result = {
+            response: generated.text,
+            metadata: { stopReason: generated.finishReason === "length" ? "maxTokens" : "eogToken" },
+          };
+          countPrompt = () => draftSide.tokens.length;
+          prompt = { kind: "done" };
+        }
+
+        if (prompt.kind === "completion") {
+          const completion = new LlamaCompletion({
+            contextSequence: lease.sequence,
+            autoDisposeSequence: false,
+          });
+          try {
+            result = await completion.generateCompletionWithMeta(prompt.tokens, options);
+          } finally {
+            completion.dispose({ disposeSequence: false });
+          }
+          const tokens = prompt.tokens;
+          countPrompt = () => tokens.length;
+        } else if (prompt.kind === "chat") {
+          const { chat, history } = prompt;
+          const chatWrapper = chat.chatWrapper;
+          try {
             result = await chat.generateResponse(history, options);
           } finally {
             chat.dispose({ disposeSequence: false });
@@ -192,20 +363,41 @@ export class EmbeddedBackend implements LlmBackend {
           countPrompt = () => countPromptTokens(chatWrapper, lease, history);
         }
       } catch (error) {
+        if (error instanceof SpeculativeStallError) {
+          stalled = true;
+          this.#pair.pause(this.#speculative.cooldownMs, error.message);
+          this.#onSpeculative?.({ kind: "stalled", reason: error.message });
+        }
         if (isAppError(error)) throw error;
         if (signal.aborted) throw new AbortedError("generation aborted", { cause: error });
         throw new AppError("INFERENCE_FAILED", `generation failed: ${errorMessage(error)}`, { cause: error });
+      }
+      if (result === undefined || countPrompt === undefined) {
+        throw new AppError("INTERNAL", "generation ended without a result");
       }
       if (result.metadata.stopReason === "abort" || signal.aborted) throw new AbortedError();
 
       const ended = performance.now();
       const promptTokens = countPrompt();
       const finishReason: FinishReason = result.metadata.stopReason === "maxTokens" ? "length" : "stop";
+      const timings = measureTimings(started, firstTokenAt, ended, completionTokens);
+      if (speculative !== undefined) {
+        timings.speculative = speculative;
+        if (speculative.skipped !== undefined && firstTokenAt !== undefined) {
+          this.#pair.recordPlain(ended - firstTokenAt, completionTokens - 1);
+          this.#onSpeculative?.({
+            kind: "plain",
+            reason: speculative.skipped,
+            acceptanceRate: this.#pair.acceptanceRate,
+            speedup: this.#pair.speedup,
+          });
+        }
+      }
       const response: ChatResponse = {
         text: result.response,
         finishReason,
         usage: { promptTokens, completionTokens },
-        timings: measureTimings(started, firstTokenAt, ended, completionTokens),
+        timings,
         model: lease.file,
       };
       if (validate !== undefined) {
@@ -217,8 +409,31 @@ export class EmbeddedBackend implements LlmBackend {
       );
       return response;
     } finally {
-      await lease.release();
+      if (stalled) {
+        // A stalled native evaluation may never return; clearing its sequence would wait on it forever.
+        void lease.release();
+        void draftLease?.release();
+      } else {
+        await draftLease?.release();
+        await lease.release();
+      }
     }
+  }
+
+  /** Why this request decodes without the draft, or undefined when it may speculate. */
+  async #whyNotSpeculate(
+    grammar: LlamaGrammar | undefined,
+    sampling: Required<Omit<SamplingOptions, "seed" | "stop">> & SamplingOptions,
+  ): Promise<string | undefined> {
+    if (grammar !== undefined) return "the output is constrained by a grammar";
+    if (sampling.temperature > 0 && (sampling.topK <= 0 || sampling.topK > maxSpeculativeTopK)) {
+      return `speculative sampling needs topK between 1 and ${maxSpeculativeTopK}`;
+    }
+    const refused = await this.checkDraft();
+    if (refused !== undefined) return refused;
+    const state = this.#pair.state;
+    if (state.state !== "active") return state.reason;
+    return undefined;
   }
 
   async #grammarFor(llama: Llama, request: ChatRequest): Promise<LlamaGrammar | undefined> {
@@ -261,6 +476,43 @@ export class EmbeddedBackend implements LlmBackend {
     }
     return pending;
   }
+}
+
+type Prompt =
+  | { kind: "completion"; tokens: Token[] }
+  | { kind: "chat"; chat: LlamaChat; history: ChatHistoryItem[] }
+  | { kind: "done" };
+
+interface SpeculativePrompt {
+  tokens: Token[];
+  stopTokens: Set<Token>;
+  stopTexts: string[];
+}
+
+/**
+ * The prompt as tokens and the stop triggers of the chat template, for decoding outside LlamaChat: the same
+ * context text LlamaChat builds, so both paths read the same tokens.
+ */
+function speculativePrompt(prompt: Prompt, lease: SequenceLease): SpeculativePrompt | undefined {
+  if (prompt.kind === "done") return undefined;
+  if (prompt.kind === "completion") return { tokens: prompt.tokens, stopTokens: new Set(), stopTexts: [] };
+  const state = prompt.chat.chatWrapper.generateContextState({ chatHistory: prompt.history });
+  const stopTokens = new Set<Token>();
+  const stopTexts: string[] = [];
+  for (const trigger of state.stopGenerationTriggers) {
+    if (trigger.values.every((value) => typeof value === "string")) {
+      const text = trigger.values.join("");
+      if (text.length > 0) stopTexts.push(text);
+      continue;
+    }
+    const tokens = trigger.tokenize(lease.model.tokenizer);
+    if (tokens.length === 1) stopTokens.add(tokens[0] as Token);
+  }
+  return { tokens: state.contextText.tokenize(lease.model.tokenizer), stopTokens, stopTexts };
+}
+
+function contextOf(main: SequenceLease, draft: SequenceLease): number {
+  return Math.min(main.sequence.contextSize, draft.sequence.contextSize);
 }
 
 /**

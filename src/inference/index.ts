@@ -1,5 +1,21 @@
 export { EmbeddedBackend } from "./embedded-backend.js";
-export type { CompletionRequest, EmbeddedBackendOptions, EmbeddingResult } from "./embedded-backend.js";
+export type {
+  CompletionRequest,
+  EmbeddedBackendOptions,
+  EmbeddingResult,
+  SpeculativeEvent,
+  SpeculativeOptions,
+} from "./embedded-backend.js";
+export { DraftPair, draftIncompatibility } from "./draft-pair.js";
+export type { DraftPairState } from "./draft-pair.js";
+export {
+  createRandom,
+  defaultSpeculativeSettings,
+  generateSpeculative,
+  SpeculativeStallError,
+  withWatchdog,
+} from "./speculative.js";
+export type { SpeculativeResult, SpeculativeSettings, SpeculativeStats } from "./speculative.js";
 export {
   ensureSynthesizedModel,
   resolveSynthCacheFileName,
@@ -39,6 +55,7 @@ export type {
   LlmBackend,
   ModelRole,
   SamplingOptions,
+  SpeculativeReport,
   Timings,
   Usage,
 } from "./types.js";

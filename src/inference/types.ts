@@ -63,6 +63,20 @@ export interface Timings {
   totalMs: number;
   /** Completion tokens per second over the generation after the first token (decode speed). */
   tokensPerSecond: number;
+  /** What speculative decoding did, when a draft model is configured for the role. */
+  speculative?: SpeculativeReport;
+}
+
+/** Speculative decoding in one generation. */
+export interface SpeculativeReport {
+  /** Tokens the draft model proposed. */
+  drafted: number;
+  /** Proposed tokens the main model kept. */
+  accepted: number;
+  /** The acceptance fell under the floor and the rest of the answer was decoded without the draft. */
+  fellBack: boolean;
+  /** Why the draft was not used at all (grammar, paused pair, refused draft, context room…). */
+  skipped?: string;
 }
 
 export interface ChatResponse {

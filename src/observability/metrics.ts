@@ -16,6 +16,11 @@ export interface Metrics {
   readonly memoryFactsRecalled: Histogram;
   readonly memoryFacts: Gauge<"state">;
   readonly memoryDatabaseMb: Gauge;
+  readonly speculativeAcceptanceRate: Gauge;
+  readonly speculativeSpeedup: Gauge;
+  readonly speculativeFallbacks: Counter<"reason">;
+  readonly speculativeDraftedTokens: Counter;
+  readonly speculativeAcceptedTokens: Counter;
 }
 
 export interface MetricsOptions {
@@ -135,6 +140,34 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         const stats = options.memoryStats?.();
         if (stats !== undefined) this.set(stats.sizeMb);
       },
+    }),
+    speculativeAcceptanceRate: new Gauge({
+      name: "sarai_speculative_acceptance_rate",
+      help: "Share of drafted tokens the main model kept (moving average over requests)",
+      registers,
+    }),
+    speculativeSpeedup: new Gauge({
+      name: "sarai_speculative_speedup",
+      help: "Speculative decode speed over plain decode speed of the same main model (moving averages)",
+      registers,
+    }),
+    speculativeFallbacks: new Counter({
+      name: "sarai_speculative_fallback_total",
+      help:
+        "Generations that left the draft: request (acceptance under the floor), pause (the pair paused), " +
+        "stall (an evaluation stalled), incompatible (the draft was refused)",
+      labelNames: ["reason"],
+      registers,
+    }),
+    speculativeDraftedTokens: new Counter({
+      name: "sarai_speculative_drafted_tokens_total",
+      help: "Tokens proposed by the draft model",
+      registers,
+    }),
+    speculativeAcceptedTokens: new Counter({
+      name: "sarai_speculative_accepted_tokens_total",
+      help: "Drafted tokens the main model kept",
+      registers,
     }),
   };
 }
