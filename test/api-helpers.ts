@@ -19,6 +19,8 @@ export interface TestServerOptions {
   listen?: boolean;
   /** `memory.*` settings. */
   memory?: NonNullable<ConfigPatch["memory"]>;
+  /** A GGUF file for the speculative-decoding draft role. */
+  draft?: string;
 }
 
 export interface TestServer {
@@ -40,7 +42,10 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     env: { HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir },
     cwd: dataDir,
     overrides: {
-      models: { main: { source } },
+      models: {
+        main: { source },
+        ...(options.draft === undefined ? {} : { draft: { source: options.draft } }),
+      },
       server: { port: 0, rateLimitPerMinute: 0, ...options.server },
       // One thread: more than there are idle cores makes llama.cpp spin (see resolveThreadCount).
       inference: { threads: 1, sequences: options.sequences ?? 1, contextSize: 1024 },
