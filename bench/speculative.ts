@@ -1,0 +1,154 @@
+/**
+ * Speculative decoding against the main model alone, through SARAi's own inference port
+ * (`EmbeddedBackend.complete`), on a generated pair whose target cost dominates: 12 blocks of width 64 with
+ * 65,536-wide feed-forward layers in Q8_0 (153 MiB) and its aligned one-block draft (`sarai model synth
+ * --draft-for`). A third arm uses an unrelated random draft of the same vocabulary: acceptance near 0, so
+ * the fallback must keep it close to plain speed. Arms interleave run by run, so load drifts hit all alike.
+ *
+ * `npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536]`
+ *
+ * Decode speed is `Timings.tokensPerSecond` (tokens after the first over the time after it), so prompt
+ * reading is left out of every arm alike.
+ */
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { getLlama, LlamaLogLevel } from "node-llama-cpp";
+import {
+  EmbeddedBackend,
+  ensureSynthesizedModel,
+  ModelPool,
+  type ChatResponse,
+  type CompletionRequest,
+  type RoleModelOptions,
+} from "../src/inference/index.js";
+import {
+  assertSameOutput,
+  formatSpread,
+  formatTable,
+  pairRatios,
+  parseIntegerOption,
+  summarize,
+} from "./_stats.js";
+
+const usage = "usage: npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536]";
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cacheDir = path.resolve(here, "..", ".cache", "bench-models");
+/** A prompt after which the generated target runs past 256 tokens without an end-of-generation token. */
+const prompt = "def main():\n    print(";
+
+interface Arm {
+  name: string;
+  backend: EmbeddedBackend;
+  pool: ModelPool;
+}
+
+export default async function speculativeBench(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      runs: { type: "string", default: "5" },
+      tokens: { type: "string", default: "256" },
+      threads: { type: "string", default: "1" },
+      ffn: { type: "string", default: "65536" },
+    },
+  });
+  const runs = parseIntegerOption("runs", values.runs, 1, usage);
+  const tokens = parseIntegerOption("tokens", values.tokens, 8, usage);
+  const threads = parseIntegerOption("threads", values.threads, 1, usage);
+  const ffn = parseIntegerOption("ffn", values.ffn, 64, usage);
+
+  const target = await ensureSynthesizedModel({
+    layers: 12,
+    width: 64,
+    ffn,
+    quantization: "Q8_0",
+    seed: 1,
+    cacheDir,
+  });
+  const aligned = await ensureSynthesizedModel({ draftFor: target, cacheDir });
+  const unrelated = await ensureSynthesizedModel({ layers: 1, width: 64, ffn: 64, seed: 99, cacheDir });
+  console.log(`target ${path.basename(target)}\naligned draft ${path.basename(aligned)}`);
+  console.log(`unrelated draft ${path.basename(unrelated)}`);
+  console.log(
+    `threads ${threads}, ${tokens} tokens, ${runs} runs per arm, load ${os.loadavg()[0]?.toFixed(2)}`,
+  );
+
+  const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+  const makeArm = (name: string, draft?: string): Arm => {
+    const roles: Partial<Record<"main" | "draft", RoleModelOptions>> = { main: { file: target } };
+    if (draft !== undefined) roles.draft = { file: draft };
+    const pool = new ModelPool({
+      roles,
+      threads,
+      batchSize: 512,
+      contextSize: 2048,
+      sequences: 1,
+      ramBudgetBytes: 16 * 2 ** 30,
+      llama,
+    });
+    return { name, pool, backend: new EmbeddedBackend({ pool }) };
+  };
+  const arms = [makeArm("plain"), makeArm("aligned draft", aligned), makeArm("unrelated draft", unrelated)];
+  const signal = new AbortController().signal;
+
+  for (const [mode, sampling] of [
+    ["greedy", { temperature: 0 }],
+    ["sampling (temperature 0.7, top-k 40)", { temperature: 0.7, topK: 40, topP: 0.95 }],
+  ] as const) {
+    const request = (seed: number): CompletionRequest => ({
+      prompt,
+      sampling: { ...sampling, seed, maxTokens: tokens },
+    });
+    // Warm-up: loads every model and context, and the greedy reference output.
+    const reference = await arms[0]!.backend.complete(request(0), signal);
+    for (const arm of arms.slice(1)) await arm.backend.complete(request(0), signal);
+
+    const results = new Map<string, ChatResponse[]>(arms.map((arm) => [arm.name, []]));
+    for (let run = 0; run < runs; run++) {
+      const order = run % 2 === 0 ? arms : [...arms].reverse();
+      for (const arm of order) {
+        const response = await arm.backend.complete(request(run + 1), signal);
+        if (sampling.temperature === 0) {
+          assertSameOutput(
+            { text: reference.text, completionTokens: reference.usage.completionTokens },
+            { text: response.text, completionTokens: response.usage.completionTokens },
+            arm.name,
+          );
+        }
+        results.get(arm.name)!.push(response);
+      }
+    }
+
+    const plainSpeeds = results.get("plain")!.map((r) => r.timings.tokensPerSecond);
+    const rows = arms.map((arm) => {
+      const responses = results.get(arm.name)!;
+      const speeds = responses.map((r) => r.timings.tokensPerSecond);
+      const drafted = responses.reduce((sum, r) => sum + (r.timings.speculative?.drafted ?? 0), 0);
+      const accepted = responses.reduce((sum, r) => sum + (r.timings.speculative?.accepted ?? 0), 0);
+      const fellBack = responses.filter((r) => r.timings.speculative?.fellBack === true).length;
+      const skipped = responses.filter((r) => r.timings.speculative?.skipped !== undefined).length;
+      const ratio = summarize(pairRatios(speeds, plainSpeeds));
+      return [
+        arm.name,
+        formatSpread(summarize(speeds), 1),
+        arm.name === "plain"
+          ? "1.00"
+          : `${ratio.median.toFixed(2)} [${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}]`,
+        drafted === 0 ? "-" : `${((100 * accepted) / drafted).toFixed(1)}% of ${drafted}`,
+        arm.name === "plain" ? "-" : `${fellBack} fell back, ${skipped} paused`,
+      ];
+    });
+    console.log(`\n${mode}: ${tokens} tokens, prompt ${JSON.stringify(prompt)}`);
+    console.log(
+      formatTable(
+        ["arm", "tokens/s median [p25–p75]", "× plain median [min–max]", "accepted", "fallback"],
+        rows,
+      ),
+    );
+    if (sampling.temperature === 0) console.log("outputs identical: yes (every run of every arm)");
+  }
+  for (const arm of arms) await arm.pool.dispose();
+  await llama.dispose();
+}
