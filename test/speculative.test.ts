@@ -355,7 +355,7 @@ describe("speculative decoding", () => {
           payload: { model: server.modelId, prompt: codePrompt, max_tokens: 48, temperature: 0 },
         });
         expect(reply.statusCode).toBe(200);
-        const timings = (reply.json() as { sarai: { timings: Record<string, unknown> } }).sarai.timings;
+        const timings = reply.json<{ sarai: { timings: Record<string, unknown> } }>().sarai.timings;
         expect(timings["drafted_tokens"]).toEqual(expect.any(Number));
         expect(timings["accepted_tokens"]).toBeGreaterThan(0);
         expect(timings["speculative_fell_back"]).toBe(false);
