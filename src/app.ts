@@ -14,6 +14,7 @@ import {
   type ModelRole,
   type PullProgress,
   type ResolvedModels,
+  type DraftPair,
   type SpeculativeEvent,
 } from "./inference/index.js";
 import {
@@ -245,6 +246,7 @@ export async function createApp(options: AppOptions): Promise<App> {
             detail: `overloaded: ${waiting} requests waiting (server.maxQueue ${config.server.maxQueue})`,
           }
         : { status: "ok", detail: `${waiting} waiting` };
+      if (pool.hasRole("draft")) components["draft"] = draftHealth(embedded.draftPair);
       components["stateDir"] = await checkWritableDir(config.paths.stateDir);
       if (store !== undefined) components["memory"] = checkMemory(memoryStats);
       components["disk"] = await checkFreeDisk(config.paths.stateDir, minFreeDiskMb);
@@ -259,6 +261,22 @@ export async function createApp(options: AppOptions): Promise<App> {
       await pool.dispose();
       store?.close();
     },
+  };
+}
+
+/** The speculative-decoding pair in readiness: a paused or refused draft slows answers but breaks nothing. */
+function draftHealth(pair: DraftPair): ComponentHealth {
+  const state = pair.state;
+  if (state.state !== "active") return { status: "degraded", detail: `${state.state}: ${state.reason}` };
+  const acceptance = pair.acceptanceRate;
+  const speedup = pair.speedup;
+  return {
+    status: "ok",
+    detail:
+      acceptance === undefined
+        ? "not used yet"
+        : `acceptance ${(100 * acceptance).toFixed(0)}%` +
+          (speedup === undefined ? "" : `, ${speedup.toFixed(2)}× plain decoding`),
   };
 }
 

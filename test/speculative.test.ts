@@ -364,6 +364,11 @@ describe("speculative decoding", () => {
           timings["accepted_tokens"],
         );
         expect(metricValue(metrics.body, "sarai_speculative_acceptance_rate")).toBeGreaterThan(0.5);
+        const ready = await server.server.fastify.inject({ method: "GET", url: "/ready" });
+        const draft = ready.json<{ components: Record<string, { status: string; detail: string }> }>()
+          .components["draft"];
+        expect(draft?.status).toBe("ok");
+        expect(draft?.detail).toMatch(/^acceptance \d+%/);
       } finally {
         await server.close();
       }
