@@ -5,11 +5,15 @@
  * --draft-for`). A third arm uses an unrelated random draft of the same vocabulary: acceptance near 0, so
  * the fallback must keep it close to plain speed. Arms interleave run by run, so load drifts hit all alike.
  *
- * `npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536]`
+ * `npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536] [--llama-server <binary>]`
+ *
+ * With `--llama-server`, llama.cpp's own server (built from the source inside node-llama-cpp's package, see
+ * the README) runs the same pair, plain and with `-md`, on loopback; its ratio is printed beside ours.
  *
  * Decode speed is `Timings.tokensPerSecond` (tokens after the first over the time after it), so prompt
  * reading is left out of every arm alike.
  */
+import { spawn } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -32,7 +36,8 @@ import {
   summarize,
 } from "./_stats.js";
 
-const usage = "usage: npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536]";
+const usage =
+  "usage: npm run bench -- speculative [--runs 5] [--tokens 256] [--threads 1] [--ffn 65536] [--llama-server <bin>]";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cacheDir = path.resolve(here, "..", ".cache", "bench-models");
 /** A prompt after which the generated target runs past 256 tokens without an end-of-generation token. */
@@ -52,6 +57,7 @@ export default async function speculativeBench(argv: string[]): Promise<void> {
       tokens: { type: "string", default: "256" },
       threads: { type: "string", default: "1" },
       ffn: { type: "string", default: "65536" },
+      "llama-server": { type: "string" },
     },
   });
   const runs = parseIntegerOption("runs", values.runs, 1, usage);
@@ -151,4 +157,92 @@ export default async function speculativeBench(argv: string[]): Promise<void> {
   }
   for (const arm of arms) await arm.pool.dispose();
   await llama.dispose();
+  if (values["llama-server"] !== undefined) {
+    await llamaServerComparison(values["llama-server"], { target, draft: aligned, threads, tokens, runs });
+  }
+}
+
+/** llama.cpp's server on the same pair: decode speed plain and with the draft, greedy. */
+async function llamaServerComparison(
+  binary: string,
+  options: { target: string; draft: string; threads: number; tokens: number; runs: number },
+): Promise<void> {
+  const common = [
+    "-m",
+    options.target,
+    "-t",
+    String(options.threads),
+    "-c",
+    "2048",
+    "-np",
+    "1",
+    "--no-webui",
+  ];
+  const speculative = [
+    ...["-md", options.draft, "-td", String(options.threads), "--spec-draft-n-max", "8"],
+    ...["--spec-draft-n-min", "0", "--spec-draft-p-min", "0"],
+  ];
+  const speeds: Record<string, number[]> = { plain: [], draft: [] };
+  const texts = new Set<string>();
+  for (const [name, args] of [
+    ["plain", common],
+    ["draft", [...common, ...speculative]],
+  ] as const) {
+    const port = 18_000 + Math.floor(Math.random() * 1000);
+    const child = spawn(binary, [...args, "--host", "127.0.0.1", "--port", String(port)], {
+      stdio: "ignore",
+    });
+    try {
+      await waitForServer(`http://127.0.0.1:${port}/health`, 60_000);
+      for (let run = 0; run <= options.runs; run++) {
+        const response = await fetch(`http://127.0.0.1:${port}/completion`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({
+            prompt,
+            n_predict: options.tokens,
+            temperature: 0,
+            cache_prompt: false,
+            samplers: ["top_k"],
+            top_k: 1,
+          }),
+        });
+        const body = (await response.json()) as {
+          content: string;
+          timings: { predicted_per_second: number };
+        };
+        texts.add(body.content);
+        if (run > 0) speeds[name]!.push(body.timings.predicted_per_second);
+      }
+    } finally {
+      child.kill("SIGTERM");
+      await new Promise((resolve) => child.once("exit", resolve));
+    }
+  }
+  const plain = summarize(speeds["plain"]!).median;
+  const drafted = summarize(speeds["draft"]!).median;
+  console.log(`\nllama.cpp server (${path.basename(binary)}), greedy, same pair and prompt:`);
+  console.log(
+    formatTable(
+      ["arm", "tokens/s median", "× plain"],
+      [
+        ["plain", plain.toFixed(1), "1.00"],
+        ["aligned draft", drafted.toFixed(1), (drafted / plain).toFixed(2)],
+      ],
+    ),
+  );
+  console.log(`llama.cpp outputs identical across its arms: ${texts.size === 1 ? "yes" : "no"}`);
+}
+
+async function waitForServer(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not come up within ${timeoutMs} ms`);
 }
