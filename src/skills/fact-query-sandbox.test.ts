@@ -42,6 +42,7 @@ afterAll(() => {
 describe("skills", () => {
   describe("FactQuerySandbox", () => {
     it("returns only the calling user's facts", () => {
+      expect(sandbox.run("SELECT COUNT(*) FROM 'facts'", "alice").rows).toEqual([[3]]);
       const alice = sandbox.run("SELECT object FROM facts WHERE relation = 'lives_in'", "alice");
       expect(alice.rows).toEqual([["Madrid"]]);
       const bob = sandbox.run("SELECT COUNT(*) AS n FROM facts", "bob");
@@ -95,6 +96,11 @@ describe("skills", () => {
       "SELECT * FROM [main].facts",
       "SELECT * FROM `main`.facts",
       "SELECT * FROM temp.facts",
+      "SELECT * FROM 'main'.facts",
+      "SELECT * FROM 'main'.'facts'",
+      "SELECT * FROM facts WHERE object IN 'main'.facts",
+      "SELECT * FROM 'secrets'",
+      "SELECT * FROM 'sqlite_master'",
       "SELECT * FROM sqlite_master",
       "SELECT * FROM sqlite_schema",
       "SELECT sql FROM sqlite_temp_master",

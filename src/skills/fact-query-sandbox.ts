@@ -216,6 +216,9 @@ function checkTokens(tokens: readonly Token[]): SqlScopeCheck {
     if (token.kind === "punct" && token.value === ";")
       return { ok: false, error: "only one statement may run" };
     if (token.kind === "param") return { ok: false, error: "the SQL may not have parameters" };
+    // SQLite takes a string literal for a name where a name must stand ('main'.facts): never beside a dot.
+    if (token.kind === "string" && (isPunct(body[i - 1], ".") || isPunct(body[i + 1], ".")))
+      return { ok: false, error: "a quoted string may not name a schema, table or column" };
     if (token.kind !== "word" && token.kind !== "quoted") continue;
     const name = token.value;
     if (token.kind === "word" && forbiddenWords.has(name))
@@ -271,7 +274,9 @@ function referencedTables(tokens: readonly Token[]): string[] {
   const tables: string[] = [];
   const inFrom = new Map<number, boolean>();
   let depth = 0;
-  const isName = (token: Token | undefined) => token?.kind === "word" || token?.kind === "quoted";
+  // A string literal after FROM is a table name to SQLite ('facts'), so it is checked like one.
+  const isName = (token: Token | undefined) =>
+    token?.kind === "word" || token?.kind === "quoted" || token?.kind === "string";
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i] as Token;
     const next = tokens[i + 1];
@@ -281,12 +286,17 @@ function referencedTables(tokens: readonly Token[]): string[] {
       depth--;
     } else if (isWord(token, "from") || isWord(token, "join")) {
       inFrom.set(depth, true);
-      if (isName(next)) tables.push((next as Token).value);
+      if (isName(next)) tables.push(nameOf(next as Token));
     } else if (isPunct(token, ",") && inFrom.get(depth) === true) {
-      if (isName(next)) tables.push((next as Token).value);
+      if (isName(next)) tables.push(nameOf(next as Token));
     } else if (token.kind === "word" && clauseEnds.has(token.value)) inFrom.set(depth, false);
   }
   return tables;
+}
+
+/** A name token's name; a string literal standing for a name is unquoted and lower-cased. */
+function nameOf(token: Token): string {
+  return token.kind === "string" ? token.value.slice(1, -1).replaceAll("''", "'").toLowerCase() : token.value;
 }
 
 /** Wraps the query so that `facts` is the user's rows: merged into the query's own WITH when it has one. */
