@@ -10,6 +10,7 @@ const cases: [message: string, skill: string | undefined][] = [
   ["Write an SQL query for the facts about my sister", "sql_query"],
   ["¿Cuántos datos sobre mí tienes guardados?", "sql_query"],
   ["¿Cuántas cosas recuerdas de mí?", "sql_query"],
+  ["¿Cuántos datos sobre mí hay?", "sql_query"],
   ["How many facts do you remember about me?", "sql_query"],
   ["Haz una consulta a tu memoria: ¿dónde vivo?", "sql_query"],
   ["Run a query over my memory for the cities I lived in", "sql_query"],

@@ -13,7 +13,7 @@ interface RouteRule {
 
 /** Words that make a question about the user's own memory (es/en). */
 const aboutMemory =
-  /\b(?:memoria|memory|recuerdas|sabes|te (?:he )?dich[oa]|te cont[eé]|hechos|datos (?:de|sobre) m[ií]|facts?|remember|you know|told you|know about me|stored|guardad[oa]s?)\b/i;
+  /\b(?:memoria|memory|recuerdas|sabes|te (?:he )?dich[oa]|hechos|facts?|remember|you know|told you|know about me|stored|guardad[oa]s?)\b|\bte cont[eé]|\bdatos (?:de|sobre) m[ií]/i;
 
 /**
  * The classifier's rules, first match wins. A request to remember something ("recuerda que…", "remember
