@@ -20,6 +20,7 @@ export {
   isPathLikeSource,
   logLevels,
   modelRoles,
+  proactiveActionNames,
 } from "./schema.js";
 export type {
   Config,
@@ -30,6 +31,7 @@ export type {
   DeepPartial,
   DeepReadonly,
   ModelRole,
+  ProactiveActionName,
   ResolvedConfig,
   ResolvedModelRole,
 } from "./schema.js";

@@ -102,6 +102,22 @@ describe("config", () => {
           retentionDays: 365,
         },
         skills: { enabled: true, autoRoute: true, retries: 2, sqlMaxRows: 200 },
+        proactive: {
+          enabled: true,
+          inServer: true,
+          database: path.join(dataDir, "state", "loop.db"),
+          concurrency: 2,
+          pollMs: 1000,
+          serverUrl: "http://127.0.0.1:8080",
+          idleMinutes: 5,
+          suggestionsPerHour: 2,
+          maxRssMb: 0,
+          minAvailableMb: 512,
+          minFreeDiskMb: 1024,
+          logRetentionDays: 14,
+          logMaxTotalMb: 500,
+          actions: {},
+        },
       });
     });
 
@@ -217,6 +233,17 @@ describe("config", () => {
         "inference.threads: expected number, received string",
       ]);
       expect(error.message).toContain("inference.threads: expected number, received string");
+    });
+
+    it("reports a bad cron expression and an unknown proactive action with their paths", () => {
+      writeConfig(
+        "work/sarai.yaml",
+        "proactive:\n  actions:\n    ram_check:\n      schedule: every five minutes\n    make_coffee:\n      priority: 3\n",
+      );
+      const issues = loadConfigError().issues.map((issue) => `${issue.path}: ${issue.message}`);
+      expect(issues).toHaveLength(2);
+      expect(issues[0]).toMatch(/^proactive\.actions\.ram_check\.schedule: not a cron expression/);
+      expect(issues[1]).toMatch(/^proactive\.actions\.make_coffee: unknown key/);
     });
 
     it("lists every issue, not just the first", () => {

@@ -1,5 +1,6 @@
 import os from "node:os";
 import path from "node:path";
+import { Cron } from "croner";
 import { z } from "zod";
 import type { LogLevel } from "../shared/index.js";
 
@@ -301,6 +302,63 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const actionSchedule = z
+    .object({
+      /** Run this action at all. Default: `true`. */
+      enabled: z.boolean().optional(),
+      /** Cron: `@hourly`, `@daily`, `@weekly` or five fields (minute hour day month weekday). */
+      schedule: cronExpression.optional(),
+      /** Events on the loop's bus that trigger it (`ram_high`, `disk_low`, `user_idle`, custom names). */
+      on: z.array(z.string().trim().min(1).max(64)).max(16).optional(),
+      /** 1–10; higher runs first when runs wait for a slot. */
+      priority: z.int().min(1).max(10).optional(),
+      /** A run slower than this is stopped and recorded as a timeout, in seconds. */
+      timeoutSeconds: z.number().positive().max(86_400).optional(),
+      /** Extra attempts after a failure or timeout, 0–10. */
+      retries: z.int().min(0).max(10).optional(),
+      /** Wait before the first retry, doubled each time, in seconds. */
+      backoffSeconds: z.number().min(0).max(86_400).optional(),
+      /** Slots missed while no loop ran: `skip` them, run the `latest` one, or run `all` (up to 24). */
+      catchUp: z.enum(["skip", "latest", "all"]).optional(),
+    })
+    .strict();
+
+  const proactive = z
+    .object({
+      /** Run the proactive loop. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Run it inside `sarai serve`; set `false` when `sarai loop` runs it as its own process. Default: `true`. */
+      inServer: z.boolean().default(true),
+      /** The loop's SQLite file (jobs, runs, activity, notifications). Default: `<stateDir>/loop.db`. */
+      database: filePath.optional(),
+      /** Actions running at once, 1–16. Default: `2`. */
+      concurrency: z.int().min(1).max(16).default(2),
+      /** How often the loop looks for due work, in ms. Default: `1000`. */
+      pollMs: z.int().min(50).max(60_000).default(1000),
+      /** Where `sarai loop` asks the server for model work. Default: `http://127.0.0.1:<server.port>`. */
+      serverUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** A user with no turn for this long is idle (may get a suggestion), in minutes. Default: `5`. */
+      idleMinutes: z.number().positive().max(10_080).default(5),
+      /** Most suggestions per user per hour, 0–60. Default: `2`. */
+      suggestionsPerHour: z.int().min(0).max(60).default(2),
+      /** Above this process RSS the RAM check prunes, in MiB; `0` means 90% of `inference.ramBudgetMb`. */
+      maxRssMb: z.int().min(0).default(0),
+      /** Below this much available system memory the RAM check prunes, in MiB. Default: `512`. */
+      minAvailableMb: z.int().min(0).default(512),
+      /** Below this much free disk under `paths.stateDir` the disk check raises `disk_low`, in MiB. Default: `1024`. */
+      minFreeDiskMb: z.int().min(0).default(1024),
+      /** Log files older than this are deleted, in days. Default: `14`. */
+      logRetentionDays: z.int().min(1).max(3650).default(14),
+      /** The log folder is kept under this total size (oldest files go first), in MiB. Default: `500`. */
+      logMaxTotalMb: z.int().min(1).default(500),
+      /** Per-action overrides of schedule, triggers, priority, timeout, retries and catch-up. */
+      actions: z
+        .object(Object.fromEntries(proactiveActionNames.map((name) => [name, actionSchedule.optional()])))
+        .strict()
+        .default({}),
+    })
+    .strict();
+
   // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
   return z
     .object({
@@ -311,11 +369,43 @@ function createConfigObjectSchema(system: SystemContext) {
       models: models.prefault({}),
       memory: memory.prefault({}),
       skills: skills.prefault({}),
+      proactive: proactive.prefault({}),
     })
     .strict();
 }
 
 type ParsedConfig = z.output<ReturnType<typeof createConfigObjectSchema>>;
+
+/** The proactive loop's built-in actions: `proactive.actions.<name>` may only name these. */
+export const proactiveActionNames = [
+  "ram_check",
+  "prune",
+  "disk_check",
+  "log_retention",
+  "memory_maintenance",
+  "idle_check",
+  "idle_suggestion",
+] as const;
+
+export type ProactiveActionName = (typeof proactiveActionNames)[number];
+
+/** A cron expression croner accepts in five-field mode, checked when the config loads. */
+const cronExpression = z
+  .string()
+  .trim()
+  .min(1)
+  .superRefine((value, context) => {
+    try {
+      new Cron(value, { paused: true, mode: "5-part" });
+    } catch (error) {
+      context.addIssue({
+        code: "custom",
+        message: `not a cron expression (five fields, or @hourly, @daily, @weekly): ${
+          error instanceof Error ? error.message : String(error)
+        }`,
+      });
+    }
+  });
 
 /** Whether a listen address only accepts connections from this machine. */
 export function isLoopbackHost(host: string): boolean {
@@ -375,6 +465,16 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
           : resolveDir(parsed.memory.database),
     },
     skills: parsed.skills,
+    proactive: {
+      ...parsed.proactive,
+      database:
+        parsed.proactive.database === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "loop.db")
+          : resolveDir(parsed.proactive.database),
+      serverUrl:
+        parsed.proactive.serverUrl ??
+        `http://127.0.0.1:${parsed.server.port === 0 ? 8080 : parsed.server.port}`,
+    },
     log: parsed.log,
     inference: {
       ...parsed.inference,

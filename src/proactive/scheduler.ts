@@ -96,7 +96,7 @@ export interface RunReport {
 
 export interface SchedulerOptions {
   store: JobStore;
-  actions: readonly ActionDefinition<never>[];
+  actions: readonly ActionDefinition<unknown>[];
   schedules: readonly ActionSchedule[];
   clock?: Clock;
   /** Runs at once, at most. */
@@ -145,7 +145,7 @@ export class Scheduler {
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? createSilentLogger();
     this.owner = options.owner ?? `loop-${process.pid}-${randomUUID().slice(0, 8)}`;
-    this.#actions = new Map(options.actions.map((a) => [a.name, a as ActionDefinition<unknown>]));
+    this.#actions = new Map(options.actions.map((a) => [a.name, a]));
     this.#schedules = new Map();
     for (const schedule of options.schedules) {
       const action = this.#actions.get(schedule.action);
