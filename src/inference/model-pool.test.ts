@@ -32,6 +32,29 @@ afterAll(async () => {
 
 describe("inference", () => {
   describe("ModelPool", () => {
+    it("unloads idle roles only, and loads them again on the next request", async () => {
+      const pool = await createPool({ roles: { main: { file: tiny }, fallback: { file: tiny } } });
+      try {
+        const busy = await pool.acquire("main", never);
+        await (await pool.acquire("fallback", never)).release();
+        expect(await pool.unloadIdle()).toEqual(["fallback"]);
+        // The busy role keeps its model, which the fallback shared: nothing else goes.
+        expect((await pool.detailedStatus()).map((s) => [s.role, s.loaded])).toEqual([
+          ["main", true],
+          ["fallback", false],
+        ]);
+        await busy.release();
+        expect(await pool.unloadIdle()).toEqual(["main"]);
+        expect((await pool.detailedStatus()).every((s) => !s.loaded)).toBe(true);
+        const again = await pool.acquire("main", never);
+        expect(again.model.disposed).toBe(false);
+        await again.release();
+        expect((await pool.detailedStatus())[0]?.loaded).toBe(true);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
     it("loads a file once when two roles share it, with a context per role", async () => {
       const pool = await createPool({
         roles: { main: { file: tiny }, fallback: { file: tiny, sequences: 2 } },

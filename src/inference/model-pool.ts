@@ -199,8 +199,14 @@ export class ModelPool {
 
   /** Waits for a free sequence of the role (FIFO) and lends it; rejects with `AbortedError` on abort. */
   async acquire(role: ModelRole, signal: AbortSignal): Promise<SequenceLease> {
-    const loaded = await abortable(this.load(role), signal);
+    let loaded = await abortable(this.load(role), signal);
     await loaded.slots.acquire(signal);
+    // `unloadIdle` may have unloaded the role between the load and the slot: load it again.
+    while (this.#roles.get(role) === undefined || (await this.#roles.get(role)) !== loaded) {
+      loaded.slots.release();
+      loaded = await abortable(this.load(role), signal);
+      await loaded.slots.acquire(signal);
+    }
     let sequence: LlamaContextSequence;
     try {
       // Sequences are kept and reused: node-llama-cpp reclaims a disposed one's slot only asynchronously.
@@ -297,6 +303,39 @@ export class ModelPool {
       });
     }
     return result;
+  }
+
+  /**
+   * Unloads every loaded role no request is using or waiting for (its context, and its model when no other
+   * loaded role shares the file), giving its RAM back to the budget. The next request loads it again.
+   * Returns the roles unloaded.
+   */
+  async unloadIdle(): Promise<ModelRole[]> {
+    const unloaded: ModelRole[] = [];
+    for (const [role, pending] of [...this.#roles]) {
+      const loaded = await pending.catch(() => undefined);
+      if (loaded === undefined || loaded.slots.inUse > 0 || loaded.slots.waiting > 0) continue;
+      if (this.#roles.get(role) !== pending) continue;
+      this.#roles.delete(role);
+      await (await loaded.embedding?.catch(() => undefined))?.dispose();
+      await loaded.context.dispose();
+      this.#reservedBytes -= loaded.estimatedBytes;
+      unloaded.push(role);
+    }
+    // A model goes once no loaded role uses its file.
+    const inUse = new Set<string>();
+    for (const pending of this.#roles.values()) {
+      const loaded = await pending.catch(() => undefined);
+      if (loaded !== undefined) inUse.add(loaded.file);
+    }
+    for (const [file, pending] of [...this.#models]) {
+      if (inUse.has(file)) continue;
+      const loaded = await pending.catch(() => undefined);
+      this.#models.delete(file);
+      await loaded?.model.dispose();
+    }
+    if (unloaded.length > 0) this.#logger.info({ roles: unloaded }, "unloaded idle models");
+    return unloaded;
   }
 
   /** Releases every context and model; idempotent. In-flight generations fail with a disposed error. */
