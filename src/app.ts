@@ -28,6 +28,14 @@ import {
 } from "./observability/index.js";
 import { EntityMemory, EntityStore, type JsonModel, type StoreStats } from "./memory/index.js";
 import { AppError, type Logger } from "./shared/index.js";
+import {
+  buildSuggestionMessages,
+  createEntityMemoryPort,
+  createSystemReadings,
+  LoopService,
+  type Suggester,
+} from "./proactive/index.js";
+import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -59,6 +67,13 @@ export interface App {
   readonly turns: TurnPipeline;
   /** Entity memory; undefined when `memory.enabled` is false. */
   readonly memory: EntityMemory | undefined;
+  /** The skills; undefined when `skills.enabled` is false. */
+  readonly skills: SkillService | undefined;
+  /**
+   * The proactive loop (its store, scheduler and feed); undefined when `proactive.enabled` is false. Opened
+   * here, started by `sarai serve` when `proactive.inServer` is true.
+   */
+  readonly loop: LoopService | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -140,9 +155,29 @@ export async function createApp(options: AppOptions): Promise<App> {
       onModelError: (error) => logger.warn({ err: error }, "model fact extraction failed; rules only"),
     });
   }
+  // sql_query reads the memory file through its own read-only connection; without memory it is not offered.
+  const factQueries =
+    store === undefined
+      ? undefined
+      : new FactQuerySandbox({ file: store.file, maxRows: config.skills.sqlMaxRows });
+  const skills = config.skills.enabled
+    ? new SkillService({
+        backend,
+        skills: builtinSkills.filter((skill) => factQueries !== undefined || skill !== sqlQuerySkill),
+        autoRoute: config.skills.autoRoute,
+        retries: config.skills.retries,
+        services: {
+          ...(memory === undefined ? {} : { memory }),
+          ...(factQueries === undefined ? {} : { factQueries }),
+        },
+      })
+    : undefined;
   const turns = new TurnPipeline({
     backend,
     ...(memory === undefined ? {} : { memory }),
+    ...(skills === undefined ? {} : { skills }),
+    onSkill: (result) =>
+      logger.debug({ skill: result.skill, attempts: result.attempts, errors: result.errors }, "skill turn"),
     onMemory: (report) => {
       metrics.memoryFactsRecalled.observe(report.recalled);
       for (const result of report.stored)
@@ -151,6 +186,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
     onMemoryError: (error) =>
       logger.warn({ err: error }, "memory failed during a turn; the answer is unaffected"),
+    onTurn: (turn) => loop?.touchUser(turn.userId),
   });
 
   const createdMs = Date.now();
@@ -184,6 +220,37 @@ export async function createApp(options: AppOptions): Promise<App> {
   const metrics = createMetrics({ onCollect: collectPool, memoryStats });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 
+  // The proactive loop's store is open whenever the loop is enabled: turns record activity and the API serves
+  // notifications even when `sarai loop` runs the schedule in another process. `sarai serve` starts it.
+  let loop: LoopService | undefined;
+  if (config.proactive.enabled) {
+    try {
+      loop = LoopService.open({
+        config,
+        logger: logger.child({ component: "loop" }),
+        ports: {
+          readings: createSystemReadings(),
+          pruner: {
+            unloadIdleModels: async () => (await pool.unloadIdle()).map((role) => `${role} model`),
+            dropCaches: () => {
+              statsCache = undefined;
+              return Promise.resolve(["memory statistics"]);
+            },
+          },
+          memory: store === undefined ? undefined : createEntityMemoryPort(store),
+          suggester: createBackendSuggester(backend),
+          logDir: config.paths.logDir,
+          stateDir: config.paths.stateDir,
+        },
+      });
+    } catch (error) {
+      factQueries?.dispose();
+      await pool.dispose();
+      store?.close();
+      throw error;
+    }
+  }
+
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
     if (next.log.level !== previous.log.level) {
       logger.level = next.log.level;
@@ -202,6 +269,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     embedded,
     turns,
     memory,
+    skills,
+    loop,
     metrics,
     models,
     listModels: () => offered,
@@ -256,7 +325,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (disposed) return;
       disposed = true;
       unsubscribe?.();
+      await loop?.close();
       await turns.drain();
+      factQueries?.dispose();
       for (const remote of remotes) remote.dispose();
       await pool.dispose();
       store?.close();
@@ -300,6 +371,22 @@ function recordSpeculative(metrics: Metrics, event: SpeculativeEvent): void {
       metrics.speculativeFallbacks.inc({ reason: "incompatible" });
       break;
   }
+}
+
+/** Idle suggestions written by the chat backend: one short sentence from the user's dated facts. */
+function createBackendSuggester(backend: LlmBackend): Suggester {
+  return {
+    async suggest(input, signal) {
+      const response = await backend.chat(
+        {
+          messages: buildSuggestionMessages(input.facts, input.now),
+          sampling: { temperature: 0.7, maxTokens: 96 },
+        },
+        signal,
+      );
+      return response.text;
+    },
+  };
 }
 
 /** The model port memory uses for extraction: greedy, grammar-constrained, validated JSON from the main role. */

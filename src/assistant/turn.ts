@@ -6,6 +6,8 @@ import type {
   LlmBackend,
 } from "../inference/index.js";
 import type { EntityMemory, LearnResult, RecallContext } from "../memory/index.js";
+import type { Skill, SkillResult, SkillService } from "../skills/index.js";
+import { AppError } from "../shared/index.js";
 
 /** One user turn as the assistant sees it: the chat request plus who asked. */
 export interface TurnRequest extends ChatRequest {
@@ -15,6 +17,8 @@ export interface TurnRequest extends ChatRequest {
   turnId?: string;
   /** Skip memory for this turn: no recall, nothing stored. Default: false. */
   noMemory?: boolean;
+  /** Run this skill on the last user message instead of plain chat (unknown: `INVALID_REQUEST`, `skill`). */
+  skill?: string;
 }
 
 /** What memory did in a turn: facts recalled into the prompt and facts stored from the exchange. */
@@ -27,6 +31,8 @@ export interface TurnMemoryReport {
 /** A turn's answer: the model's response plus what memory did. */
 export interface TurnResponse extends ChatResponse {
   memory?: { recalled: number[]; stored: number[] };
+  /** The skill that answered: its validated value and the generations it took. */
+  skill?: { name: string; attempts: number; value: unknown };
 }
 
 export interface TurnPipelineOptions {
@@ -37,6 +43,12 @@ export interface TurnPipelineOptions {
   onMemory?: (report: TurnMemoryReport) => void;
   /** Called when memory fails; the turn itself still succeeds. */
   onMemoryError?: (error: unknown) => void;
+  /** Skills: a turn runs one when it names it, or when the router's classifier picks one. */
+  skills?: SkillService;
+  /** Called after each skill turn (metrics, logs). */
+  onSkill?: (result: SkillResult) => void;
+  /** Called when a turn starts (the proactive loop's activity record: an active user gets no suggestion). */
+  onTurn?: (turn: TurnRequest) => void;
 }
 
 /**
@@ -58,6 +70,9 @@ export class TurnPipeline {
   }
 
   async run(turn: TurnRequest, signal: AbortSignal): Promise<TurnResponse> {
+    this.#started(turn);
+    const skill = this.#routeSkill(turn);
+    if (skill !== undefined) return this.#runSkill(skill, turn, signal);
     const recalled = this.#recall(turn);
     const response = await this.#backend.chat(toChatRequest(turn, recalled), signal);
     const stored = this.#learn(turn, recalled, response.text);
@@ -71,7 +86,19 @@ export class TurnPipeline {
     };
   }
 
+  /**
+   * Streams a turn. A skill turn yields its validated output as one delta, then `done` with a `TurnResponse`
+   * (output is validated whole, so it cannot stream token by token).
+   */
   async *stream(turn: TurnRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    this.#started(turn);
+    const skill = this.#routeSkill(turn);
+    if (skill !== undefined) {
+      const response = await this.#runSkill(skill, turn, signal);
+      yield { type: "delta", text: response.text };
+      yield { type: "done", response };
+      return;
+    }
     const recalled = this.#recall(turn);
     for await (const chunk of this.#backend.chatStream(toChatRequest(turn, recalled), signal)) {
       if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
@@ -82,6 +109,52 @@ export class TurnPipeline {
   /** Waits for background work (model fact extraction) to settle; call before disposing the backend. */
   async drain(): Promise<void> {
     while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  #started(turn: TurnRequest): void {
+    try {
+      this.#options.onTurn?.(turn);
+    } catch {
+      // Activity tracking never fails a turn.
+    }
+  }
+
+  #routeSkill(turn: TurnRequest): Skill | undefined {
+    const skills = this.#options.skills;
+    if (skills === undefined) {
+      if (turn.skill === undefined) return undefined;
+      throw new AppError("INVALID_REQUEST", "skills are turned off (skills.enabled: false)", {
+        param: "skill",
+      });
+    }
+    // A turn that constrains its own output (response_format, a grammar) is not re-routed by the classifier.
+    const constrained =
+      turn.grammar !== undefined || turn.jsonSchema !== undefined || turn.jsonObject === true;
+    if (turn.skill === undefined && constrained) return undefined;
+    return skills.router.route(turn.skill, lastUserText(turn.messages));
+  }
+
+  /** A skill turn: the skill's validated output is the answer; memory is left to the skill (`extract_entities`). */
+  async #runSkill(skill: Skill, turn: TurnRequest, signal: AbortSignal): Promise<TurnResponse> {
+    const skills = this.#options.skills as SkillService;
+    const seed = turn.sampling?.seed;
+    const result = await skills.run(skill, {
+      input: lastUserText(turn.messages),
+      userId: turn.userId,
+      signal,
+      ...(turn.turnId === undefined ? {} : { turnId: turn.turnId }),
+      ...(seed === undefined ? {} : { seed }),
+      // A client's response_format schema is the skill's schema when the skill takes one (json_extract).
+      ...(turn.jsonSchema !== undefined && skill.acceptsSchema === true ? { schema: turn.jsonSchema } : {}),
+    });
+    this.#options.onSkill?.(result);
+    return {
+      ...result.response,
+      text: result.output,
+      finishReason: "stop",
+      usage: result.usage,
+      skill: { name: result.skill, attempts: result.attempts, value: result.value },
+    };
   }
 
   #recall(turn: TurnRequest): RecallContext | undefined {
@@ -136,7 +209,7 @@ function lastUserText(messages: readonly ChatMessage[]): string {
 }
 
 function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {
-  const { userId: _userId, turnId: _turnId, noMemory: _noMemory, ...request } = turn;
+  const { userId: _userId, turnId: _turnId, noMemory: _noMemory, skill: _skill, ...request } = turn;
   if (recalled === undefined || recalled.prompt === "") return request;
   const [first, ...rest] = request.messages;
   const messages: ChatMessage[] =

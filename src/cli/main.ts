@@ -31,6 +31,7 @@ import {
 } from "../inference/index.js";
 import { createLogger, isAppError, type AppLogger } from "../shared/index.js";
 import { registerMemoryCommands } from "./memory-commands.js";
+import { registerSkillCommands } from "./skill-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import { runRepl } from "./repl.js";
 import { UsageError } from "./usage-error.js";
@@ -45,6 +46,7 @@ interface GlobalOptions {
 
 interface GenerationFlags {
   model?: string;
+  draft?: string;
   system?: string;
   seed?: number;
   temperature?: number;
@@ -84,6 +86,7 @@ function addGenerationOptions(command: Command): Command {
       "-m, --model <source>",
       "model for this run: a file, an alias, hf:user/repo/file.gguf or an https URL",
     )
+    .option("--draft <source>", "draft model for speculative decoding in this run (models.draft)")
     .option("-s, --system <text>", "system prompt")
     .option(
       "--seed <n>",
@@ -106,6 +109,17 @@ function addGenerationOptions(command: Command): Command {
       "upper bound on generated tokens (default 512)",
       parseInteger("--max-tokens", 1),
     );
+}
+
+/** `--model` and `--draft` as config overrides. */
+function modelOverrides(flags: { model?: string; draft?: string }): ConfigPatch {
+  if (flags.model === undefined && flags.draft === undefined) return {};
+  return {
+    models: {
+      ...(flags.model === undefined ? {} : { main: { source: flags.model } }),
+      ...(flags.draft === undefined ? {} : { draft: { source: flags.draft } }),
+    },
+  };
 }
 
 function samplingFrom(flags: GenerationFlags): SamplingOptions {
@@ -143,12 +157,11 @@ async function createCliLogger(
 /** Loads config, logger and app for a generation command, runs `body`, and always cleans up. */
 async function withApp(
   global: GlobalOptions,
-  flags: Pick<GenerationFlags, "model">,
+  flags: Pick<GenerationFlags, "model" | "draft">,
   body: (app: App, loaded: LoadedConfig) => Promise<void>,
   options: { watch?: boolean } = {},
 ): Promise<void> {
-  const overrides: ConfigPatch =
-    flags.model === undefined ? {} : { models: { main: { source: flags.model } } };
+  const overrides = modelOverrides(flags);
   const loaded = loadConfigFor(global, overrides);
   const appLogger = await createCliLogger(loaded, global, "stderr");
   const store = new ConfigStore({
@@ -244,7 +257,8 @@ function buildProgram(): Command {
       .option("--host <address>", "listen address (server.host)")
       .option("--port <n>", "TCP port (server.port)", parseInteger("--port", 0, 65_535))
       .option("-m, --model <source>", "main model for this run (models.main)")
-      .action(async (flags: { host?: string; port?: number; model?: string }) => {
+      .option("--draft <source>", "draft model for speculative decoding (models.draft)")
+      .action(async (flags: { host?: string; port?: number; model?: string; draft?: string }) => {
         await runServe(global(), flags);
       });
   }
@@ -264,11 +278,12 @@ function buildProgram(): Command {
       .argument("<prompt>", "the question; use - to read it from stdin")
       .option("--json", "print the whole response as JSON (text, finishReason, usage, timings)")
       .option("--schema <file>", "constrain the answer to this JSON schema; prints the validated JSON")
-      .option("--grammar <file>", "constrain the answer to this GBNF grammar"),
+      .option("--grammar <file>", "constrain the answer to this GBNF grammar")
+      .option("--skill <name>", "answer with this skill (`sarai skill list`); its output is validated"),
   ).action(
     async (
       prompt: string,
-      flags: GenerationFlags & { json?: boolean; schema?: string; grammar?: string },
+      flags: GenerationFlags & { json?: boolean; schema?: string; grammar?: string; skill?: string },
     ) => {
       if (flags.schema !== undefined && flags.grammar !== undefined) {
         throw new UsageError("give either --schema or --grammar, not both");
@@ -290,6 +305,14 @@ function buildProgram(): Command {
         process.once("SIGINT", onSigint);
         try {
           const turn: TurnRequest = { ...request, userId: flags.user, noMemory: !flags.memory };
+          if (flags.skill !== undefined) {
+            turn.skill = flags.skill;
+            const response = await app.turns.run(turn, controller.signal);
+            process.stdout.write(
+              flags.json === true ? `${JSON.stringify(response, null, 2)}\n` : `${response.text.trimEnd()}\n`,
+            );
+            return;
+          }
           if (flags.json === true || flags.schema !== undefined) {
             const response = await app.turns.run(turn, controller.signal);
             if (flags.json === true) process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
@@ -509,16 +532,20 @@ function buildProgram(): Command {
     });
 
   registerMemoryCommands(program, () => loadConfigFor(global()));
+  registerSkillCommands(program, {
+    loadConfigured: () => loadConfigFor(global()),
+    withApp: (flags, body) => withApp(global(), flags, body),
+    readSchemaFile,
+  });
 
   return program;
 }
 
 async function runServe(
   global: GlobalOptions,
-  flags: { host?: string; port?: number; model?: string },
+  flags: { host?: string; port?: number; model?: string; draft?: string },
 ): Promise<void> {
-  const overrides: ConfigPatch =
-    flags.model === undefined ? {} : { models: { main: { source: flags.model } } };
+  const overrides = modelOverrides(flags);
   if (flags.host !== undefined || flags.port !== undefined) {
     overrides.server = {
       ...(flags.host === undefined ? {} : { host: flags.host }),
@@ -555,6 +582,10 @@ async function runServe(
   const server = await createServer({ app, logger });
   const address = await server.listen();
   process.stderr.write(`sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1)\n`);
+  if (app.loop !== undefined && loaded.config.proactive.inServer) {
+    const starts = app.loop.start();
+    logger.info({ starts, database: loaded.config.proactive.database }, "proactive loop started");
+  }
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "shutting down");
