@@ -19,6 +19,8 @@ export interface TestServerOptions {
   listen?: boolean;
   /** `memory.*` settings. */
   memory?: NonNullable<ConfigPatch["memory"]>;
+  /** `skills.*` settings. */
+  skills?: NonNullable<ConfigPatch["skills"]>;
   /** A GGUF file for the speculative-decoding draft role. */
   draft?: string;
 }
@@ -50,6 +52,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       // One thread: more than there are idle cores makes llama.cpp spin (see resolveThreadCount).
       inference: { threads: 1, sequences: options.sequences ?? 1, contextSize: 1024 },
       ...(options.memory === undefined ? {} : { memory: options.memory }),
+      ...(options.skills === undefined ? {} : { skills: options.skills }),
     },
   });
   const app = await createApp({ config, logger: createSilentLogger(), llama: await getTestLlama() });

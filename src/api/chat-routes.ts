@@ -34,6 +34,15 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     const body = parsed.data;
     const model = app.resolveModel(body.model);
     const turn = toTurnRequest(body, model.role, resolveUserId(request, body.user ?? undefined));
+    if (body.skill !== undefined) {
+      // Checked before a stream starts, so that an unknown skill is a 400 and not a broken stream.
+      if (app.skills === undefined)
+        throw new AppError("INVALID_REQUEST", "skills are turned off (skills.enabled: false)", {
+          param: "skill",
+        });
+      app.skills.registry.get(body.skill);
+      turn.skill = body.skill;
+    }
     if (body.stream === true) {
       await streamChat(request, reply, app, turn, model.id, body.stream_options?.include_usage === true);
       return reply;
@@ -111,6 +120,7 @@ function toChatCompletion(response: TurnResponse, model: string, id: string): Ch
       ...(response.memory === undefined
         ? {}
         : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
+      ...(response.skill === undefined ? {} : { skill: response.skill }),
     },
   };
 }
@@ -141,7 +151,15 @@ async function streamChat(
     onDone: (response) => {
       app.recordGeneration(turn.role ?? "main", response);
       return [
-        { ...chunk({}, response.finishReason), sarai: { timings: toSaraiTimings(response) } },
+        {
+          ...chunk({}, response.finishReason),
+          sarai: {
+            timings: toSaraiTimings(response),
+            ...((response as TurnResponse).skill === undefined
+              ? {}
+              : { skill: (response as TurnResponse).skill }),
+          },
+        },
         ...(includeUsage ? [{ ...chunk({}, null), choices: [], usage: toUsage(response) }] : []),
       ];
     },

@@ -14,6 +14,7 @@ import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
+import { registerSkillRoutes } from "./skill-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
@@ -181,6 +182,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerChatRoutes(fastify, app);
   registerCompletionRoutes(fastify, app);
   registerMemoryRoutes(fastify, app);
+  registerSkillRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {

@@ -63,6 +63,8 @@ export const chatCompletionRequest = z
     response_format: responseFormat.optional(),
     tools: z.array(z.unknown()).max(0, "tools (function calling) are not supported yet").optional(),
     logprobs: z.literal(false, "logprobs are not supported").nullable().optional(),
+    /** Non-standard: run this SARAi skill (`GET /v1/skills`) on the last user message. */
+    skill: z.string().min(1).max(64).optional(),
     ...sampling,
   })
   .loose();
@@ -110,6 +112,8 @@ export interface ChatCompletion {
     timings: SaraiTimings;
     /** Ids of the facts recalled into the prompt and stored from this exchange. */
     memory?: { recalled: number[]; stored: number[] };
+    /** The skill that answered: its validated value and the generations it took. */
+    skill?: { name: string; attempts: number; value: unknown };
   };
 }
 
