@@ -16,7 +16,7 @@ export interface JsonGrammarOptions {
 /**
  * A GBNF grammar for JSON. Every bound is a GBNF repetition `{m,n}`, so with all of them set every output the
  * grammar allows is finite (tests rely on that to make a random model stop). Numbers have at most 16 integer
- * digits, 16 fraction digits and a 3-digit exponent, without leading zeros.
+ * digits, 16 fraction digits and a 2-digit exponent (so every number is finite in JavaScript), without leading zeros.
  */
 export function jsonGrammar(options: JsonGrammarOptions = {}): string {
   const { maxStringLength, maxItems, maxDepth = 16, maxWhitespace = 8, root = "object" } = options;
@@ -27,7 +27,7 @@ export function jsonGrammar(options: JsonGrammarOptions = {}): string {
     `ws ::= [ \\t\\n]${upTo(maxWhitespace)}`,
     `string ::= "\\"" char${upTo(maxStringLength)} "\\""`,
     `char ::= [^"\\\\\\x00-\\x1F\\x7F] | "\\\\" ( ["\\\\/bfnrt] | "u" [0-9a-fA-F]{4} )`,
-    `number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,3} )?`,
+    `number ::= "-"? ( "0" | [1-9] [0-9]{0,15} ) ( "." [0-9]{1,16} )? ( [eE] [-+]? [0-9]{1,2} )?`,
     `scalar ::= string | number | "true" | "false" | "null"`,
   ];
   for (let depth = 1; depth <= maxDepth; depth++) {

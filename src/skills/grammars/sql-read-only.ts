@@ -47,10 +47,11 @@ export interface SqlGrammarOptions {
 /**
  * A GBNF grammar for one read-only SQLite query: `SELECT` (or `WITH … SELECT`) with an optional trailing `;`
  * and nothing after it. Column lists, `*`, `t.*`, aliases, FROM with joins and subqueries, WHERE with
- * comparisons, LIKE, IN, BETWEEN, IS [NOT] NULL, AND/OR/NOT, GROUP BY/HAVING, UNION/INTERSECT/EXCEPT, ORDER
+ * comparisons, LIKE, IN, BETWEEN, IS [NOT] NULL, AND/OR/NOT, GROUP BY/HAVING, UNION [ALL], ORDER
  * BY, LIMIT/OFFSET, and the functions in `sqlFunctions`. No write, DDL, PRAGMA, ATTACH or second statement
  * can be written, identifiers are never keywords and never start with `sqlite_` or `pragma_`. Keywords are
- * case-insensitive; string literals use `''` for a quote and hold no backslash.
+ * case-insensitive; string literals use `''` for a quote and hold no backslash. INTERSECT and EXCEPT are left
+ * out because node-sql-parser's SQLite dialect (what `validateReadOnlySql` parses with) does not know them.
  */
 export function createSqlReadOnlyGrammar(options: SqlGrammarOptions = {}): string {
   const {
@@ -91,7 +92,7 @@ export function createSqlReadOnlyGrammar(options: SqlGrammarOptions = {}): strin
     const cteBody = sub ?? `core${q}`;
     rules.push(
       `query${q} ::= ( ${k("with")} sp cte${q} ( ws "," ws cte${q} )${upTo(2)} sp )? core${q} ` +
-        `( sp ( ${k("union")} ( sp ${k("all")} )? | ${k("intersect")} | ${k("except")} ) sp core${q} )${upTo(2)} ` +
+        `( sp ${k("union")} ( sp ${k("all")} )? sp core${q} )${upTo(2)} ` +
         `( sp ${k("order")} sp ${k("by")} sp e${q}x0 direction? ( ws "," ws e${q}x0 direction? )${more} )? ` +
         `( sp ${k("limit")} sp number ( sp ${k("offset")} sp number )? )?`,
       `cte${q} ::= ident sp ${k("as")} ws "(" ws ${cteBody} ws ")"`,
