@@ -167,19 +167,10 @@ async function llamaServerComparison(
   binary: string,
   options: { target: string; draft: string; threads: number; tokens: number; runs: number },
 ): Promise<void> {
-  const common = [
-    "-m",
-    options.target,
-    "-t",
-    String(options.threads),
-    "-c",
-    "2048",
-    "-np",
-    "1",
-    "--no-webui",
-  ];
+  const common = ["-m", options.target, "-t", String(options.threads), "-c", "2048", "-np", "1"];
   const speculative = [
-    ...["-md", options.draft, "-td", String(options.threads), "--spec-draft-n-max", "8"],
+    ...["-md", options.draft, "--spec-type", "draft-simple", "-td", String(options.threads)],
+    ...["--spec-draft-n-max", "8"],
     ...["--spec-draft-n-min", "0", "--spec-draft-p-min", "0"],
   ];
   const speeds: Record<string, number[]> = { plain: [], draft: [] };
