@@ -33,7 +33,9 @@ import {
   createEntityMemoryPort,
   createSystemReadings,
   LoopService,
+  type Clock,
   type Suggester,
+  type SystemReadings,
 } from "./proactive/index.js";
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 
@@ -47,6 +49,8 @@ export interface AppOptions {
   signal?: AbortSignal;
   onPullProgress?: (progress: PullProgress) => void;
   onNotice?: (message: string) => void;
+  /** The proactive loop's clock and machine readings (simulated days in tests and benchmarks). */
+  loop?: { clock?: Clock; readings?: SystemReadings };
 }
 
 /** A model the API offers, by the id clients use. */
@@ -228,8 +232,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       loop = LoopService.open({
         config,
         logger: logger.child({ component: "loop" }),
+        ...(options.loop?.clock === undefined ? {} : { clock: options.loop.clock }),
         ports: {
-          readings: createSystemReadings(),
+          readings: options.loop?.readings ?? createSystemReadings(),
           pruner: {
             unloadIdleModels: async () => (await pool.unloadIdle()).map((role) => `${role} model`),
             dropCaches: () => {
