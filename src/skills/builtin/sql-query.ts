@@ -1,9 +1,12 @@
 import { isAppError } from "../../shared/index.js";
 import { AppError } from "../../shared/index.js";
-import { sqlReadOnlyGrammar } from "../grammars/index.js";
+import { createSqlReadOnlyGrammar } from "../grammars/index.js";
 import { validateReadOnlySql } from "../validators/index.js";
 import { definedCteNames, factsViewColumns, factsViewName } from "../fact-query-sandbox.js";
 import type { Skill, SkillCheck } from "../skill.js";
+
+// Bounded names and strings: a small model that opens one closes it within the skill's maxTokens.
+const sqlGrammar = createSqlReadOnlyGrammar({ maxIdentifierLength: 40, maxStringLength: 120 });
 
 /**
  * `sql_query`: the model writes one read-only SQLite query about the user's own memory; it is parsed and
@@ -30,7 +33,7 @@ export const sqlQuerySkill: Skill = {
     ].join(" "),
     user: "{{input}}",
   },
-  constraint: () => ({ grammar: sqlReadOnlyGrammar }),
+  constraint: () => ({ grammar: sqlGrammar }),
   validate(text, call): SkillCheck {
     const parsed = validateReadOnlySql(text);
     if (!parsed.ok) return { ok: false, error: parsed.error };

@@ -1,7 +1,10 @@
-import { markdownGrammar } from "../grammars/index.js";
+import { createMarkdownGrammar } from "../grammars/index.js";
 import { validateMarkdown } from "../validators/index.js";
 import type { Skill } from "../skill.js";
 import { toSkillCheck } from "./check.js";
+
+// A summary is short: a few blocks of bounded lines, so that the output ends within maxTokens.
+const summaryGrammar = createMarkdownGrammar({ maxBlocks: 6, maxLines: 8, maxTextLength: 200 });
 
 /** `summarize_markdown`: a short Markdown summary (heading, bullet points) under the Markdown grammar. */
 export const summarizeMarkdownSkill: Skill = {
@@ -16,7 +19,7 @@ export const summarizeMarkdownSkill: Skill = {
     ].join(" "),
     user: "{{input}}",
   },
-  constraint: () => ({ grammar: markdownGrammar }),
+  constraint: () => ({ grammar: summaryGrammar }),
   validate: (text) => {
     if (text.trim() === "") return { ok: false, error: "the summary is empty" };
     return toSkillCheck(validateMarkdown(text), text, false);
