@@ -144,6 +144,7 @@ export class TurnPipeline {
       signal,
       ...(turn.turnId === undefined ? {} : { turnId: turn.turnId }),
       ...(seed === undefined ? {} : { seed }),
+      ...(turn.noMemory === true ? { noMemory: true } : {}),
       // A client's response_format schema is the skill's schema when the skill takes one (json_extract).
       ...(turn.jsonSchema !== undefined && skill.acceptsSchema === true ? { schema: turn.jsonSchema } : {}),
     });

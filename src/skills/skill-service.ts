@@ -25,6 +25,8 @@ export interface SkillInfo {
 export type SkillRunOptions = Omit<SkillCall, "services"> & {
   /** Seed of the first attempt; each retry uses the next one. Default: random. */
   seed?: number;
+  /** Store nothing in memory (`extract_entities` returns its facts without storing them). Default: false. */
+  noMemory?: boolean;
 };
 
 /** The skills subsystem as the rest of SARAi uses it: the registry, the router and the runner, wired once. */
@@ -55,10 +57,12 @@ export class SkillService {
   /** Runs a skill by name (unknown: `INVALID_REQUEST` on `skill`) or by value. */
   run(skill: string | Skill, options: SkillRunOptions): Promise<SkillResult> {
     const resolved = typeof skill === "string" ? this.registry.get(skill) : skill;
+    const { noMemory, ...call } = options;
+    const { memory: _memory, ...withoutMemory } = this.#services;
     return runSkill(resolved, {
-      ...options,
+      ...call,
       backend: this.#backend,
-      services: this.#services,
+      services: noMemory === true ? withoutMemory : this.#services,
       retries: this.#retries,
     });
   }

@@ -7,6 +7,7 @@ import type { ChatRequest, ChatResponse, LlmBackend } from "../../inference/inde
 import { EntityMemory, EntityStore } from "../../memory/index.js";
 import { FactQuerySandbox } from "../fact-query-sandbox.js";
 import { runSkill } from "../runner.js";
+import { SkillService } from "../skill-service.js";
 import type { SkillServices } from "../skill.js";
 import { extractEntitiesSkill, jsonExtractSkill, sqlQuerySkill } from "./index.js";
 
@@ -198,6 +199,31 @@ describe("skills", () => {
       expect(store.recall({ userId: "carol", subject: "Lucía" })).toEqual([
         expect.objectContaining({ relation: "lives_in", object: "Sevilla", source: "skill" }),
       ]);
+    });
+  });
+
+  describe("extract_entities without memory", () => {
+    it("returns the facts but stores nothing when the call says noMemory", async () => {
+      const output = JSON.stringify({
+        facts: [{ subject: "Pablo", relation: "works_at", object: "Acme", negated: false }],
+      });
+      const service = new SkillService({
+        backend: scriptedBackend([output]),
+        skills: [extractEntitiesSkill],
+        services,
+      });
+      const before = store.stats().facts;
+      const result = await service.run("extract_entities", {
+        input: "Pablo trabaja en Acme.",
+        userId: "dave",
+        signal,
+        noMemory: true,
+      });
+      expect(result.value).toEqual({
+        facts: [{ subject: "Pablo", relation: "works_at", object: "Acme", negated: false }],
+        stored: [],
+      });
+      expect(store.stats().facts).toBe(before);
     });
   });
 
