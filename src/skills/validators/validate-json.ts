@@ -40,11 +40,33 @@ export function validateJson(text: string, schema?: Readonly<Record<string, unkn
   return { ok: true, value };
 }
 
-/** V8's message with the line and column of the position it reports, when it reports one. */
+/**
+ * The error message with the line and column of the first character that cannot start or continue a JSON text.
+ * Node 20's messages often carry no position, so it is found by bisection: a prefix that ends before the bad
+ * character only fails with "end of input", and every prefix that includes it fails otherwise.
+ */
 function describeJsonError(text: string, error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const position = /position (\d+)/.exec(message)?.[1];
-  if (position === undefined) return message;
-  const before = text.slice(0, Number(position)).split("\n");
+  const failsBefore = (end: number): boolean => {
+    try {
+      JSON.parse(text.slice(0, end));
+      return false;
+    } catch (prefixError) {
+      const prefixMessage = (prefixError as Error).message;
+      if (/end of JSON input/i.test(prefixMessage)) return false;
+      // "Expected property name … at position 1" for "{": the prefix only ran out.
+      const position = /at position (\d+)/.exec(prefixMessage)?.[1];
+      return position === undefined || Number(position) < end;
+    }
+  };
+  if (!failsBefore(text.length)) return message;
+  let low = 0;
+  let high = text.length;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    if (failsBefore(middle)) high = middle;
+    else low = middle + 1;
+  }
+  const before = text.slice(0, low - 1).split("\n");
   return `line ${before.length}, column ${(before.at(-1)?.length ?? 0) + 1}: ${message}`;
 }
