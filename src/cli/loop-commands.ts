@@ -1,0 +1,378 @@
+import { InvalidArgumentError, type Command } from "commander";
+import type { LoadedConfig, ResolvedConfig } from "../config/index.js";
+import { EntityStore } from "../memory/index.js";
+import {
+  createEntityMemoryPort,
+  createLoopbackSuggester,
+  createSystemReadings,
+  LoopService,
+  type Job,
+  type LoopStatus,
+  type RunRecord,
+} from "../proactive/index.js";
+import { AppError, createLogger, isAppError } from "../shared/index.js";
+import { UsageError } from "./usage-error.js";
+
+/** A loop process whose heartbeat is older than this is taken for dead (`loop run` then runs in-process). */
+export const loopAliveMs = 10_000;
+
+interface RunFlags {
+  args?: string;
+  wait: boolean;
+  timeout: number;
+  json?: boolean;
+}
+
+/**
+ * `sarai loop`: the proactive loop as its own process (under a supervisor), and its admin commands, which read
+ * and write the loop database directly (no server needed).
+ */
+export function registerLoopCommands(program: Command, loadConfigured: () => LoadedConfig): void {
+  const loop = program
+    .command("loop")
+    .description(
+      "the proactive loop: run it as its own process (the default), status, run <action>, history",
+    );
+
+  loop
+    .command("start", { isDefault: true })
+    .description(
+      "run the loop in this process until SIGTERM/SIGINT; model work goes to the server (proactive.serverUrl)",
+    )
+    .action(async () => {
+      await runLoopProcess(loadConfigured());
+    });
+
+  loop
+    .command("status")
+    .description("actions with their next and last run, loop processes with their heartbeat, restarts")
+    .option("--json", "print JSON")
+    .action((flags: { json?: boolean }) => {
+      withLoop(loadConfigured().config, (service) => {
+        const status = service.status();
+        if (flags.json === true) printJson(withHeartbeatAges(status));
+        else printStatus(status);
+      });
+    });
+
+  loop
+    .command("run")
+    .description(
+      "queue a run of an action now and wait for its outcome; a running loop picks it up, else it runs here",
+    )
+    .argument("<action>", "an action name (sarai loop status lists them)")
+    .option("--args <json>", "the action's arguments as a JSON object (default: the configured ones)")
+    .option("--no-wait", "only queue the run; print the job and return")
+    .option(
+      "--timeout <seconds>",
+      "how long to wait for the outcome (default 120)",
+      parsePositive("--timeout"),
+      120,
+    )
+    .option("--json", "print JSON")
+    .action(async (action: string, flags: RunFlags) => {
+      const args = parseArgsFlag(flags.args);
+      const { config } = loadConfigured();
+      // The memory port is only used when the run happens here; a live loop uses its own connection.
+      const memoryStore = openMemory(config);
+      const service = LoopService.open({ config, ports: processPorts(config, memoryStore) });
+      try {
+        const job = queue(service, action, args);
+        if (!flags.wait) {
+          if (flags.json === true) printJson(job);
+          else process.stdout.write(`queued job #${job.id} (${job.action})\n`);
+          return;
+        }
+        const alive = liveProcesses(service.status()).length > 0;
+        // No loop to pick it up: one pass here runs it (with anything else that is due, as a loop would).
+        if (!alive) await service.scheduler.settle();
+        const done = await waitForJob(service, job.id, flags.timeout * 1000);
+        report(service, done, alive, flags.json === true);
+      } finally {
+        await service.close();
+        memoryStore?.close();
+      }
+    });
+
+  loop
+    .command("history")
+    .description("the latest runs (attempts), newest first")
+    .option("--action <name>", "only this action's runs")
+    .option("--limit <n>", "how many (default 20)", parsePositive("--limit"), 20)
+    .option("--json", "print JSON")
+    .action((flags: { action?: string; limit: number; json?: boolean }) => {
+      withLoop(loadConfigured().config, (service) => {
+        if (flags.action !== undefined) assertKnownAction(service, flags.action);
+        const runs = service.store.runs({
+          ...(flags.action === undefined ? {} : { action: flags.action }),
+          limit: Math.floor(flags.limit),
+        });
+        if (flags.json === true) printJson(runs);
+        else printHistory(runs);
+      });
+    });
+}
+
+/** Runs the loop until SIGTERM or SIGINT, then stops it cleanly (exit 0). Nothing goes to stdout. */
+async function runLoopProcess(loaded: LoadedConfig): Promise<void> {
+  const { config } = loaded;
+  if (!config.proactive.enabled) {
+    throw new UsageError("the proactive loop is off (proactive.enabled: false); nothing to run");
+  }
+  const appLogger = await createLogger({
+    level: config.log.level,
+    // stdout stays empty: supervisors capture stderr, and the log file is written when log.file is on.
+    console: "stderr",
+    dir: config.log.file ? config.paths.logDir : undefined,
+    maxSizeMb: config.log.maxSizeMb,
+    maxFiles: config.log.maxFiles,
+  });
+  const logger = appLogger.logger;
+  const memoryStore = openMemory(config);
+  let service: LoopService | undefined;
+  try {
+    service = LoopService.open({ config, ports: processPorts(config, memoryStore), logger });
+    const starts = service.start();
+    logger.info(
+      {
+        starts,
+        restarts: starts - 1,
+        pid: process.pid,
+        owner: service.scheduler.owner,
+        database: config.proactive.database,
+        serverUrl: config.proactive.serverUrl,
+      },
+      `proactive loop started (start ${starts} on this database)`,
+    );
+    const signal = await new Promise<string>((resolve) => {
+      process.once("SIGTERM", () => resolve("SIGTERM"));
+      process.once("SIGINT", () => resolve("SIGINT"));
+    });
+    logger.info({ signal }, "proactive loop stopping");
+  } finally {
+    await service?.close();
+    memoryStore?.close();
+  }
+  logger.info("proactive loop stopped");
+  await appLogger.dispose();
+}
+
+/**
+ * The ports of a process that holds no model: real readings, its own connection to the memory database, the
+ * server for suggestions. No pruner: the models live in `sarai serve`, whose own loop (or its RAM budget)
+ * frees them; this process's RSS is small and a `prune` here reports that it has nothing to prune.
+ */
+function processPorts(config: ResolvedConfig, memoryStore: EntityStore | undefined) {
+  const key = pickApiKey(config.server.apiKeys);
+  return {
+    readings: createSystemReadings(),
+    memory: memoryStore === undefined ? undefined : createEntityMemoryPort(memoryStore),
+    suggester: createLoopbackSuggester({
+      serverUrl: config.proactive.serverUrl,
+      apiKey: key?.key,
+      // A key bound to a user acts as that user whatever is sent; an unbound one acts as `sarai-loop`.
+      user: key?.user === undefined ? "sarai-loop" : undefined,
+    }),
+    pruner: undefined,
+    logDir: config.paths.logDir,
+    stateDir: config.paths.stateDir,
+  };
+}
+
+/** The key the loop sends: the first one bound to no user (its requests then act as no real user). */
+function pickApiKey(
+  keys: ResolvedConfig["server"]["apiKeys"],
+): { key: string; user?: string | undefined } | undefined {
+  const entries = keys.map((entry) => (typeof entry === "string" ? { key: entry } : entry));
+  return entries.find((entry) => !("user" in entry)) ?? entries[0];
+}
+
+function openMemory(config: ResolvedConfig): EntityStore | undefined {
+  if (!config.memory.enabled) return undefined;
+  return EntityStore.open({ file: config.memory.database, synchronous: config.memory.synchronous });
+}
+
+/** Opens the loop database with the built-in actions (never started: no timers, no recorded start). */
+function withLoop(config: ResolvedConfig, body: (service: LoopService) => void): void {
+  const service = LoopService.open({ config, ports: processPorts(config, undefined) });
+  try {
+    body(service);
+  } finally {
+    service.store.close();
+  }
+}
+
+function queue(service: LoopService, action: string, args: unknown): Job {
+  try {
+    return service.run(action, args);
+  } catch (error) {
+    // An unknown action or arguments that fail the action's schema are usage errors (exit 2).
+    if (isAppError(error) && (error.code === "NOT_FOUND" || error.code === "INVALID_REQUEST")) {
+      throw new UsageError(error.message);
+    }
+    throw error;
+  }
+}
+
+function assertKnownAction(service: LoopService, action: string): void {
+  const names = service.scheduler.describe().map((a) => a.name);
+  if (!names.includes(action)) {
+    throw new UsageError(`--action: no action named "${action}"; known: ${names.join(", ")}`);
+  }
+}
+
+function parseArgsFlag(text: string | undefined): unknown {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--args: not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new UsageError("--args: must be a JSON object, e.g. '{\"days\": 30}'");
+  }
+  return parsed;
+}
+
+function parsePositive(name: string) {
+  return (value: string): number => {
+    const parsed = Number(value);
+    if (!Number.isFinite(parsed) || parsed <= 0) {
+      throw new InvalidArgumentError(`${name} must be a number above 0, got "${value}"`);
+    }
+    return parsed;
+  };
+}
+
+const finished = new Set<Job["status"]>(["succeeded", "failed", "skipped"]);
+
+/** Polls the job until it finished for good (retries included) or `timeoutMs` passed. */
+async function waitForJob(service: LoopService, id: number, timeoutMs: number): Promise<Job> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const job = service.store.get(id);
+    if (job === undefined) throw new AppError("NOT_FOUND", `job #${id} is gone from the loop database`);
+    if (finished.has(job.status) || Date.now() >= deadline) return job;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+function report(service: LoopService, job: Job, ranByLoop: boolean, json: boolean): void {
+  const runs = service.store.runs({ action: job.action, limit: 50 }).filter((run) => run.jobId === job.id);
+  const where = ranByLoop ? "by the running loop" : "in this process (no loop is running)";
+  if (json) {
+    printJson({ job, runs, ranBy: ranByLoop ? "loop" : "cli" });
+  } else if (!finished.has(job.status)) {
+    process.stdout.write(
+      `job #${job.id} (${job.action}) is still ${job.status}` +
+        `${job.lastError === null ? "" : ` (last error: ${job.lastError})`}; see \`sarai loop history\`\n`,
+    );
+  } else {
+    const last = runs[0];
+    const duration = last === undefined ? "" : ` in ${formatDuration(last.durationMs)}`;
+    const detail =
+      job.status === "succeeded" ? JSON.stringify(job.result) : (job.lastError ?? "no error recorded");
+    process.stdout.write(`${job.action} ${job.status}${duration} ${where}: ${detail}\n`);
+  }
+  if (job.status !== "succeeded") process.exitCode = 1;
+}
+
+function liveProcesses(status: LoopStatus): LoopStatus["processes"] {
+  return status.processes.filter((p) => status.now - p.heartbeatAt < loopAliveMs);
+}
+
+function withHeartbeatAges(status: LoopStatus) {
+  return {
+    ...status,
+    processes: status.processes.map((p) => ({
+      ...p,
+      heartbeatAgeMs: status.now - p.heartbeatAt,
+      alive: status.now - p.heartbeatAt < loopAliveMs,
+    })),
+  };
+}
+
+function printStatus(status: LoopStatus): void {
+  const alive = liveProcesses(status);
+  process.stdout.write(
+    `loop: ${alive.length === 0 ? "no process running" : `${alive.length} process(es) running`}` +
+      `, ${status.restarts} restart(s) recorded\n\n`,
+  );
+  printTable(
+    ["action", "schedule", "priority", "next run", "last run", "outcome"],
+    status.actions.map((a) => [
+      a.name,
+      a.enabled
+        ? [a.schedule, ...a.on.map((e) => `on ${e}`)].filter(Boolean).join(", ") || "manual"
+        : "disabled",
+      a.priority === null ? "-" : String(a.priority),
+      a.nextRunAt === null ? "-" : formatTime(a.nextRunAt),
+      a.lastRun === null ? "-" : formatTime(a.lastRun.startedAt),
+      a.lastRun === null
+        ? "-"
+        : `${a.lastRun.outcome}${a.lastRun.error === null ? "" : `: ${truncate(a.lastRun.error, 60)}`}`,
+    ]),
+  );
+  if (status.processes.length > 0) {
+    process.stdout.write("\n");
+    printTable(
+      ["pid", "owner", "started", "heartbeat", "state"],
+      status.processes.map((p) => [
+        String(p.pid),
+        p.owner,
+        formatTime(p.startedAt),
+        `${formatDuration(status.now - p.heartbeatAt)} ago`,
+        status.now - p.heartbeatAt < loopAliveMs ? "alive" : "gone",
+      ]),
+    );
+  }
+}
+
+function printHistory(runs: RunRecord[]): void {
+  if (runs.length === 0) {
+    process.stdout.write("no runs recorded\n");
+    return;
+  }
+  printTable(
+    ["started", "action", "trigger", "attempt", "outcome", "duration", "detail"],
+    runs.map((run) => [
+      formatTime(run.startedAt),
+      run.action,
+      run.trigger,
+      String(run.attempt),
+      run.outcome,
+      formatDuration(run.durationMs),
+      truncate(run.error ?? JSON.stringify(run.result) ?? "", 80),
+    ]),
+  );
+}
+
+function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const format = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
+  process.stdout.write(`${format(header)}\n${rows.map(format).join("\n")}\n`);
+}
+
+function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+function formatTime(ms: number): string {
+  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  if (ms < 120_000) return `${(ms / 1000).toFixed(1)} s`;
+  if (ms < 7_200_000) return `${Math.round(ms / 60_000)} min`;
+  return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
