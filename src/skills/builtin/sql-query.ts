@@ -1,5 +1,4 @@
-import { isAppError } from "../../shared/index.js";
-import { AppError } from "../../shared/index.js";
+import { AppError, isAppError } from "../../shared/index.js";
 import { createSqlReadOnlyGrammar } from "../grammars/index.js";
 import { validateReadOnlySql } from "../validators/index.js";
 import { definedCteNames, factsViewColumns, factsViewName } from "../fact-query-sandbox.js";
