@@ -138,6 +138,19 @@ describe("skills", () => {
       });
     });
 
+    it("keeps working, and refusing, after the store is vacuumed", () => {
+      sandbox.run("SELECT 1 FROM facts", "alice");
+      const store = EntityStore.open({ file });
+      store.vacuum();
+      store.close();
+      expect(sandbox.run("SELECT object FROM facts WHERE relation = 'likes'", "alice").rows).toEqual([
+        ["jazz"],
+      ]);
+      expect(() => sandbox.run("SELECT * FROM facts WHERE object IN secrets", "alice")).toThrow(
+        /not allowed/,
+      );
+    });
+
     it("refuses, from the compiled program, a table the text checks cannot see", () => {
       const sql = "SELECT * FROM facts WHERE object IN secrets";
       expect(checkSqlScope(sql)).toEqual({ ok: true });

@@ -60,7 +60,6 @@ export class FactQuerySandbox implements FactQueryRunner {
   readonly #file: string;
   readonly #maxRows: number;
   #db: Database.Database | undefined;
-  #allowedRootPages: Set<number> | undefined;
   #disposed = false;
 
   constructor(options: FactQuerySandboxOptions) {
@@ -131,7 +130,8 @@ export class FactQuerySandbox implements FactQueryRunner {
    * the main database (`OpenRead` p2 is a root page, p3 the database).
    */
   #checkTablesRead(db: Database.Database, scoped: string): void {
-    this.#allowedRootPages ??= new Set(
+    // Read each time: VACUUM (sarai memory vacuum) may move the table to other pages.
+    const allowedRootPages = new Set(
       (
         db
           .prepare(
@@ -149,7 +149,7 @@ export class FactQuerySandbox implements FactQueryRunner {
       if (op.opcode === "OpenWrite") throw refuse("only a read-only SELECT may run");
       if (
         (op.opcode === "OpenRead" || op.opcode === "ReopenIdx") &&
-        (op.p3 !== 0 || !this.#allowedRootPages.has(op.p2))
+        (op.p3 !== 0 || !allowedRootPages.has(op.p2))
       )
         throw refuse("the query reads a table that is not allowed");
     }
