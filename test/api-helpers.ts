@@ -21,6 +21,8 @@ export interface TestServerOptions {
   memory?: NonNullable<ConfigPatch["memory"]>;
   /** `skills.*` settings. */
   skills?: NonNullable<ConfigPatch["skills"]>;
+  /** `proactive.*` settings (the loop is opened, not started, unless a test starts it). */
+  proactive?: NonNullable<ConfigPatch["proactive"]>;
   /** A GGUF file for the speculative-decoding draft role. */
   draft?: string;
 }
@@ -53,6 +55,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       inference: { threads: 1, sequences: options.sequences ?? 1, contextSize: 1024 },
       ...(options.memory === undefined ? {} : { memory: options.memory }),
       ...(options.skills === undefined ? {} : { skills: options.skills }),
+      ...(options.proactive === undefined ? {} : { proactive: options.proactive }),
     },
   });
   const app = await createApp({ config, logger: createSilentLogger(), llama: await getTestLlama() });

@@ -5,6 +5,8 @@ import {
   createEntityMemoryPort,
   createLoopbackSuggester,
   createSystemReadings,
+  liveLoopProcesses,
+  loopAliveMs,
   LoopService,
   type Job,
   type LoopStatus,
@@ -12,9 +14,6 @@ import {
 } from "../proactive/index.js";
 import { AppError, createLogger, isAppError } from "../shared/index.js";
 import { UsageError } from "./usage-error.js";
-
-/** A loop process whose heartbeat is older than this is taken for dead (`loop run` then runs in-process). */
-export const loopAliveMs = 10_000;
 
 interface RunFlags {
   args?: string;
@@ -83,7 +82,7 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
           else process.stdout.write(`queued job #${job.id} (${job.action})\n`);
           return;
         }
-        const alive = liveProcesses(service.status()).length > 0;
+        const alive = liveLoopProcesses(service.status()).length > 0;
         // No loop to pick it up: one pass here runs it (with anything else that is due, as a loop would).
         if (!alive) await service.scheduler.settle();
         const done = await waitForJob(service, job.id, flags.timeout * 1000);
@@ -278,10 +277,6 @@ function report(service: LoopService, job: Job, ranByLoop: boolean, json: boolea
   if (job.status !== "succeeded") process.exitCode = 1;
 }
 
-function liveProcesses(status: LoopStatus): LoopStatus["processes"] {
-  return status.processes.filter((p) => status.now - p.heartbeatAt < loopAliveMs);
-}
-
 function withHeartbeatAges(status: LoopStatus) {
   return {
     ...status,
@@ -294,7 +289,7 @@ function withHeartbeatAges(status: LoopStatus) {
 }
 
 function printStatus(status: LoopStatus): void {
-  const alive = liveProcesses(status);
+  const alive = liveLoopProcesses(status);
   process.stdout.write(
     `loop: ${alive.length === 0 ? "no process running" : `${alive.length} process(es) running`}` +
       `, ${status.restarts} restart(s) recorded\n\n`,

@@ -21,6 +21,17 @@ export interface Metrics {
   readonly speculativeFallbacks: Counter<"reason">;
   readonly speculativeDraftedTokens: Counter;
   readonly speculativeAcceptedTokens: Counter;
+  readonly proactiveActions: Counter<"action" | "result">;
+  readonly proactiveActionDuration: Histogram<"action">;
+  readonly proactiveNextRun: Gauge<"action">;
+  readonly loopRestarts: Counter;
+}
+
+/** What the loop's gauges read on each scrape: `LoopService.status()` fits (observability cannot import it). */
+export interface LoopMetricsStatus {
+  actions: readonly { name: string; nextRunAt: number | null }[];
+  /** Loop starts the database has seen, minus the first. */
+  restarts: number;
 }
 
 export interface MetricsOptions {
@@ -31,6 +42,8 @@ export interface MetricsOptions {
   onCollect?: () => Promise<void>;
   /** Read on every scrape: fact counts and database size (absent when memory is off). */
   memoryStats?: () => { activeFacts: number; historicFacts: number; sizeMb: number } | undefined;
+  /** Read on every scrape: the proactive loop's next runs and restarts (absent when the loop is off). */
+  loopStatus?: () => LoopMetricsStatus | undefined;
 }
 
 /** Creates a registry with SARAi's metrics and Node's process metrics (prefixed `sarai_`). */
@@ -38,6 +51,15 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: "sarai_" });
   const registers = [registry];
+  const loopStatus = () => {
+    try {
+      return options.loopStatus?.();
+    } catch {
+      // A scrape during shutdown (the loop database closed) leaves the loop's metrics as they were.
+      return undefined;
+    }
+  };
+  let restartsSeen = 0;
   return {
     registry,
     httpRequests: new Counter({
@@ -169,5 +191,56 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: "Drafted tokens the main model kept",
       registers,
     }),
+    proactiveActions: new Counter({
+      name: "sarai_proactive_actions_total",
+      help: "Proactive loop action runs (attempts) by this process, by action and result (succeeded, failed, timeout)",
+      labelNames: ["action", "result"],
+      registers,
+    }),
+    proactiveActionDuration: new Histogram({
+      name: "sarai_proactive_action_duration_seconds",
+      help: "How long each proactive loop action run took, by action",
+      labelNames: ["action"],
+      buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300, 600],
+      registers,
+    }),
+    proactiveNextRun: new Gauge({
+      name: "sarai_proactive_next_run_timestamp_seconds",
+      help: "When each scheduled proactive action runs next, as a Unix timestamp",
+      labelNames: ["action"],
+      registers,
+      collect() {
+        const status = loopStatus();
+        if (status === undefined) return;
+        this.reset();
+        for (const action of status.actions)
+          if (action.nextRunAt !== null) this.set({ action: action.name }, action.nextRunAt / 1000);
+      },
+    }),
+    loopRestarts: new Counter({
+      name: "sarai_loop_restarts_total",
+      help: "Restarts of the proactive loop (sarai loop or sarai serve) recorded in its database: starts after the first",
+      registers,
+      collect() {
+        // The database is the source of truth (other processes restart too); the counter follows it upwards.
+        const restarts = loopStatus()?.restarts;
+        if (restarts === undefined || restarts <= restartsSeen) return;
+        this.inc(restarts - restartsSeen);
+        restartsSeen = restarts;
+      },
+    }),
   };
+}
+
+/** One finished run of a loop action, as the scheduler reports it (`RunReport`). */
+export interface LoopRunSample {
+  action: string;
+  outcome: "succeeded" | "failed" | "timeout";
+  durationMs: number;
+}
+
+/** Feeds a finished loop run to the metrics: pass it as `LoopService.open({ onRun })`. */
+export function recordLoopRun(metrics: Metrics, run: LoopRunSample): void {
+  metrics.proactiveActions.inc({ action: run.action, result: run.outcome });
+  metrics.proactiveActionDuration.observe({ action: run.action }, run.durationMs / 1000);
 }

@@ -147,6 +147,12 @@ export const errorCatalogue = {
     type: "server_error",
     description: "The server is shutting down and takes no new requests.",
   },
+  LOOP_DISABLED: {
+    // 409, not 503: nothing will change by retrying; the server runs without the loop by configuration.
+    status: 409,
+    type: "invalid_request_error",
+    description: "The proactive loop is off (proactive.enabled: false); its routes have nothing to do.",
+  },
   NOT_FOUND: {
     status: 404,
     type: "invalid_request_error",
