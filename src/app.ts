@@ -127,7 +127,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     pool,
     logger,
     speculative: { ...speculative, cooldownMs: cooldownSeconds * 1000 },
-    onSpeculative: (event) => speculativeEvents.record?.(event),
+    onSpeculative: (event) => {
+      speculativeEvents.record?.(event);
+      // A refused draft is a config mistake the person at the terminal should see, not only the log.
+      if (event.kind === "refused") options.onNotice?.(`${event.reason}; decoding without it`);
+    },
   });
   const backends = new Map<ModelRole, LlmBackend>();
   const remotes: RemoteBackend[] = [];
