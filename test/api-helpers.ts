@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
 import { createServer, type Server } from "../src/api/index.js";
-import { createApp, type App } from "../src/app.js";
+import { createApp, type App, type AppOptions } from "../src/app.js";
 import { loadConfig, type ConfigPatch } from "../src/config/index.js";
 import { createSilentLogger } from "../src/shared/index.js";
 import { ensureTestModel, getTestLlama, slowModelOptions } from "./models.js";
@@ -25,6 +25,8 @@ export interface TestServerOptions {
   proactive?: NonNullable<ConfigPatch["proactive"]>;
   /** A GGUF file for the speculative-decoding draft role. */
   draft?: string;
+  /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
+  loop?: AppOptions["loop"];
 }
 
 export interface TestServer {
@@ -58,7 +60,12 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.proactive === undefined ? {} : { proactive: options.proactive }),
     },
   });
-  const app = await createApp({ config, logger: createSilentLogger(), llama: await getTestLlama() });
+  const app = await createApp({
+    config,
+    logger: createSilentLogger(),
+    llama: await getTestLlama(),
+    ...(options.loop === undefined ? {} : { loop: options.loop }),
+  });
   const server = await createServer({ app, logger: createSilentLogger() });
   const url = options.listen === false ? "" : await server.listen();
   let closed: Promise<void> | undefined;

@@ -13,7 +13,9 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
+import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
+import { registerNotificationRoutes } from "./notification-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
@@ -182,6 +184,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerChatRoutes(fastify, app);
   registerCompletionRoutes(fastify, app);
   registerMemoryRoutes(fastify, app);
+  registerNotificationRoutes(fastify, app);
+  registerLoopRoutes(fastify, app);
   registerSkillRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
