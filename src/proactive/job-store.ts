@@ -436,6 +436,11 @@ export class JobStore {
     this.#db
       .prepare(`INSERT INTO loop_starts (owner, pid, started_at, heartbeat_at) VALUES (?, ?, ?, ?)`)
       .run(owner, pid, now, now);
+    return this.startCount();
+  }
+
+  /** Loop starts the database has seen in all. */
+  startCount(): number {
     return this.#db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM loop_starts`).get()?.n ?? 0;
   }
 
