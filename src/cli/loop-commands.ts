@@ -1,4 +1,4 @@
-import { InvalidArgumentError, type Command } from "commander";
+import type { Command } from "commander";
 import type { LoadedConfig, ResolvedConfig } from "../config/index.js";
 import { EntityStore } from "../memory/index.js";
 import {
@@ -18,7 +18,7 @@ import { UsageError } from "./usage-error.js";
 interface RunFlags {
   args?: string;
   wait: boolean;
-  timeout: number;
+  timeout: string;
   json?: boolean;
 }
 
@@ -62,15 +62,11 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
     .argument("<action>", "an action name (sarai loop status lists them)")
     .option("--args <json>", "the action's arguments as a JSON object (default: the configured ones)")
     .option("--no-wait", "only queue the run; print the job and return")
-    .option(
-      "--timeout <seconds>",
-      "how long to wait for the outcome (default 120)",
-      parsePositive("--timeout"),
-      120,
-    )
+    .option("--timeout <seconds>", "how long to wait for the outcome (default 120)", "120")
     .option("--json", "print JSON")
     .action(async (action: string, flags: RunFlags) => {
       const args = parseArgsFlag(flags.args);
+      const timeoutMs = parsePositive("--timeout")(flags.timeout) * 1000;
       const { config } = loadConfigured();
       // The memory port is only used when the run happens here; a live loop uses its own connection.
       const memoryStore = openMemory(config);
@@ -85,7 +81,8 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
         const alive = liveLoopProcesses(service.status()).length > 0;
         // No loop to pick it up: one pass here runs it (with anything else that is due, as a loop would).
         if (!alive) await service.scheduler.settle();
-        const done = await waitForJob(service, job.id, flags.timeout * 1000);
+        // Run here, a job still pending waits for a retry (backoff) that only a running loop will make.
+        const done = await waitForJob(service, job.id, alive ? timeoutMs : 0);
         report(service, done, alive, flags.json === true);
       } finally {
         await service.close();
@@ -97,14 +94,15 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
     .command("history")
     .description("the latest runs (attempts), newest first")
     .option("--action <name>", "only this action's runs")
-    .option("--limit <n>", "how many (default 20)", parsePositive("--limit"), 20)
+    .option("--limit <n>", "how many (default 20)", "20")
     .option("--json", "print JSON")
-    .action((flags: { action?: string; limit: number; json?: boolean }) => {
+    .action((flags: { action?: string; limit: string; json?: boolean }) => {
+      const limit = parsePositive("--limit")(flags.limit);
       withLoop(loadConfigured().config, (service) => {
         if (flags.action !== undefined) assertKnownAction(service, flags.action);
         const runs = service.store.runs({
           ...(flags.action === undefined ? {} : { action: flags.action }),
-          limit: Math.floor(flags.limit),
+          limit: Math.floor(limit),
         });
         if (flags.json === true) printJson(runs);
         else printHistory(runs);
@@ -234,11 +232,12 @@ function parseArgsFlag(text: string | undefined): unknown {
   return parsed;
 }
 
+/** Checked in the action rather than by commander, whose argument errors exit 1: usage errors exit 2. */
 function parsePositive(name: string) {
   return (value: string): number => {
     const parsed = Number(value);
     if (!Number.isFinite(parsed) || parsed <= 0) {
-      throw new InvalidArgumentError(`${name} must be a number above 0, got "${value}"`);
+      throw new UsageError(`${name} must be a number above 0, got "${value}"`);
     }
     return parsed;
   };
@@ -263,9 +262,12 @@ function report(service: LoopService, job: Job, ranByLoop: boolean, json: boolea
   if (json) {
     printJson({ job, runs, ranBy: ranByLoop ? "loop" : "cli" });
   } else if (!finished.has(job.status)) {
+    const failed = job.lastError !== null;
     process.stdout.write(
-      `job #${job.id} (${job.action}) is still ${job.status}` +
-        `${job.lastError === null ? "" : ` (last error: ${job.lastError})`}; see \`sarai loop history\`\n`,
+      failed
+        ? `${job.action} failed (attempt ${job.attempts}) ${where}: ${job.lastError}; ` +
+            `a running loop retries it at ${formatTime(job.executeAt)} (job #${job.id})\n`
+        : `${job.action} is still ${job.status} (job #${job.id}); see \`sarai loop history\`\n`,
     );
   } else {
     const last = runs[0];
