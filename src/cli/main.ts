@@ -30,7 +30,9 @@ import {
   type SynthOptions,
 } from "../inference/index.js";
 import { createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
+import { registerNotificationCommands } from "./notification-commands.js";
 import { registerSkillCommands } from "./skill-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import { runRepl } from "./repl.js";
@@ -532,6 +534,8 @@ function buildProgram(): Command {
     });
 
   registerMemoryCommands(program, () => loadConfigFor(global()));
+  registerLoopCommands(program, () => loadConfigFor(global()));
+  registerNotificationCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),
