@@ -12,13 +12,16 @@ import { waitFor } from "./api-helpers.js";
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
-/** The built CLI when `dist/` is at least as new as every source file, else the sources through tsx. */
+/**
+ * The loop's light entry point (`loop-main`), built when `dist/` is at least as new as every source file (a clean
+ * clone after `npm install`), else the sources through tsx (slower to start).
+ */
 function loopCommand(): string[] {
-  const built = path.join(root, "dist", "cli", "main.js");
+  const built = path.join(root, "dist", "cli", "loop-main.js");
   if (existsSync(built) && statSync(built).mtimeMs >= newestSourceMtime(path.join(root, "src"))) {
     return [process.execPath, built];
   }
-  return [process.execPath, "--import", tsx, path.join(root, "src", "cli", "main.ts")];
+  return [process.execPath, "--import", tsx, path.join(root, "src", "cli", "loop-main.ts")];
 }
 
 function newestSourceMtime(dir: string): number {
@@ -37,13 +40,14 @@ async function loopProgramSection(dataDir: string, logDir: string): Promise<stri
   const match = /^\[program:sarai-loop\]\n[\s\S]*?(?=^\[|(?![\s\S]))/m.exec(conf);
   if (match === null) throw new Error("deploy/supervisord.conf has no [program:sarai-loop] section");
   const section = match[0];
+  expect(section).toMatch(/^command=\/usr\/bin\/node \/opt\/sarai\/dist\/cli\/loop-main\.js loop$/m);
   expect(section).toMatch(/^autorestart=true$/m);
   expect(section).toMatch(/^startsecs=1$/m);
   expect(section).toMatch(/^stopsignal=TERM$/m);
   const quote = (arg: string) => (/^[\w./:=-]+$/.test(arg) ? arg : `"${arg}"`);
   return (
     section
-      .replace(/^command=.*$/m, `command=${[...loopCommand(), "loop"].map(quote).join(" ")}`)
+      .replace("/usr/bin/node /opt/sarai/dist/cli/loop-main.js", loopCommand().map(quote).join(" "))
       // The test runs as whoever runs it; `user=` needs root and a `sarai` account.
       .replace(/^user=.*\n/m, "")
       .replaceAll("/var/lib/sarai", dataDir)
