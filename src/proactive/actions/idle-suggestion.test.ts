@@ -52,7 +52,12 @@ function fakeSuggester(reply: string | ((call: SuggesterCall) => string | Promis
 }
 
 /** The built-in actions with idle_check on its real minutely cron and the event triggers; no other cron. */
-function loop(suggester: Suggester | undefined, overrides: Partial<LoopSettings> = {}, owner = "a") {
+function loop(
+  suggester: Suggester | undefined,
+  overrides: Partial<LoopSettings> = {},
+  owner = "a",
+  suggestionTimeoutMs?: number,
+) {
   const settings: LoopSettings = {
     maxRssBytes: 2 ** 40,
     minAvailableBytes: 0,
@@ -80,6 +85,9 @@ function loop(suggester: Suggester | undefined, overrides: Partial<LoopSettings>
     action,
     ...timing,
     schedule: action === "idle_check" ? timing.schedule : undefined,
+    ...(action === "idle_suggestion" && suggestionTimeoutMs !== undefined
+      ? { timeoutMs: suggestionTimeoutMs, retries: 0 }
+      : {}),
     args: {},
   }));
   const scheduler = new Scheduler({
@@ -258,6 +266,20 @@ describe("proactive loop", () => {
       expect(store.notifications("bob").map((n) => n.text)).toEqual(["Mañana tienes médico."]);
     });
 
+    it("delivers nothing late when the model outlasts the run's timeout", async () => {
+      tell("ana", "appointment", "dentista", "mañana");
+      const { suggester } = fakeSuggester(
+        () => new Promise<string>((resolve) => setTimeout(() => resolve("Mañana: dentista."), 300)),
+      );
+      const { scheduler } = loop(suggester, {}, "a", 50);
+      store.touchUser("ana", start);
+      await simulate([scheduler], start + idleMs);
+      // The scheduler recorded the timeout; let the model finish anyway.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      expect(store.runs({ action: "idle_suggestion" })[0]?.outcome).toBe("timeout");
+      expect(store.notifications("ana")).toHaveLength(0);
+    });
+
     it("drops an empty suggestion", async () => {
       tell("ana", "appointment", "dentista", "mañana");
       const { suggester } = fakeSuggester('  ""  ');
@@ -280,6 +302,14 @@ describe("proactive loop", () => {
       await scheduler.settle();
       expect(store.get(job.id)).toMatchObject({ status: "succeeded", result: { delivered: true } });
       expect(store.notifications("ana")).toHaveLength(1);
+      // Someone who just wrote is not idle, manual run or not.
+      store.touchUser("bob", clock.now());
+      const busy = scheduler.enqueue("idle_suggestion", { userId: "bob" });
+      await scheduler.settle();
+      expect(store.get(busy.id)?.result).toMatchObject({
+        delivered: false,
+        reason: "the user is not idle yet",
+      });
       const anonymous = scheduler.enqueue("idle_suggestion");
       await simulate([scheduler], start + 2 * minute);
       expect(store.runs({ action: "idle_suggestion" }).find((r) => r.jobId === anonymous.id)?.error).toMatch(

@@ -84,7 +84,11 @@ export function createIdleSuggestion(
       if (activity !== undefined && activity.lastActiveAt > lastActiveAt) {
         return notDelivered("the user is active");
       }
-      if (now - lastActiveAt < settings.idleMs) return notDelivered("the user is not idle yet");
+      // idle_check judged an event's user idle (with its own, possibly overridden, idle time); a manual run is
+      // held to the configured one.
+      if (context.event === undefined && now - lastActiveAt < settings.idleMs) {
+        return notDelivered("the user is not idle yet");
+      }
       const maxPerHour = context.args.maxPerHour ?? settings.suggestionsPerHour;
       if (maxPerHour === 0) return notDelivered("suggestions are turned off (suggestionsPerHour: 0)");
       if (memory === undefined) return notDelivered("memory is turned off");
