@@ -248,3 +248,27 @@ describe("notifications with the loop off", () => {
     }
   });
 });
+
+describe("notification streams at shutdown", () => {
+  it("are ended as the server closes instead of holding it for the shutdown grace", async () => {
+    const own = await startTestServer({ server: { shutdownGraceMs: 10_000 } });
+    let ended = false;
+    try {
+      const response = await fetch(`${own.url}/v1/notifications/stream?user=ana`);
+      expect(response.status).toBe(200);
+      const draining = (async () => {
+        for await (const _ of response.body as unknown as AsyncIterable<Uint8Array>) {
+          // The opening comment, then nothing until the end.
+        }
+        ended = true;
+      })();
+      const started = Date.now();
+      await own.server.close();
+      expect(Date.now() - started).toBeLessThan(5_000);
+      await draining;
+      expect(ended).toBe(true);
+    } finally {
+      await own.close();
+    }
+  });
+});
