@@ -56,6 +56,8 @@ export function createLoopbackSuggester(options: LoopbackSuggesterOptions): Sugg
           signal: AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]),
         });
       } catch (error) {
+        // The loop stopping or the run's own timeout: its reason, not a server problem.
+        if (signal.aborted) throw signal.reason;
         const timedOut = error instanceof Error && error.name === "TimeoutError";
         throw new AppError(
           timedOut ? "UPSTREAM_TIMEOUT" : "UPSTREAM_UNAVAILABLE",
