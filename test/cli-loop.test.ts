@@ -6,7 +6,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EntityStore } from "../src/memory/index.js";
 import { JobStore } from "../src/proactive/index.js";
-import { waitFor } from "./api-helpers.js";
+import { startTestServer, waitFor, type TestServer } from "./api-helpers.js";
 import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
 import { startFakeOpenAiServer, type FakeOpenAiServer } from "./fake-openai-server.js";
 
@@ -217,6 +217,52 @@ describe("cli", () => {
       expect(await exited).toBe(0);
       expect(stdout).toBe("");
       expect(stderr).toContain("proactive loop stopped");
+    });
+  });
+
+  describe("loop with a real server", () => {
+    let ts: TestServer;
+    const cli = createCliRunner(() => ts.app.config.paths.dataDir);
+    beforeAll(async () => {
+      ts = await startTestServer({ proactive: { inServer: false } });
+    });
+    afterAll(async () => {
+      await ts.close();
+    });
+
+    it("gets the idle suggestion written by the server's model and delivers it to the server's feed", async () => {
+      const day = new Date(Date.now() + 2 * 86_400_000);
+      const added = await fetch(`${ts.url}/v1/memory/facts`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          user: "ana",
+          subject: "Lucía",
+          relation: "birthday",
+          object: `${day.getDate()} de ${months[day.getMonth()]}`,
+        }),
+      });
+      expect(added.status).toBe(201);
+      ts.app.loop?.store.touchUser("ana", Date.now() - 10 * 60_000);
+      const generated = ts.app.metrics.generatedTokens;
+      const before = (await generated.get()).values.reduce((sum, v) => sum + v.value, 0);
+
+      // No loop process is alive, so the CLI runs it; the model lives in the server only.
+      const result = await cli(["loop", "run", "idle_suggestion", "--args", '{"userId": "ana"}', "--json"], {
+        env: { SARAI_PROACTIVE_SERVER_URL: ts.url, SARAI_LOG_FILE: "false" },
+      });
+      expect(result.code, result.stdout + result.stderr).toBe(0);
+      const run = JSON.parse(result.stdout) as RunJson;
+      expect(run.ranBy).toBe("cli");
+      expect(run.job.result).toMatchObject({ delivered: true });
+
+      const after = (await generated.get()).values.reduce((sum, v) => sum + v.value, 0);
+      expect(after).toBeGreaterThan(before);
+      const feed = (await (await fetch(`${ts.url}/v1/notifications?user=ana`)).json()) as {
+        data: { text: string; kind: string }[];
+      };
+      expect(feed.data).toHaveLength(1);
+      expect(feed.data[0]?.text.length).toBeGreaterThan(0);
     });
   });
 });

@@ -8,6 +8,7 @@ import {
   liveLoopProcesses,
   loopAliveMs,
   LoopService,
+  resolveSchedules,
   type Job,
   type LoopStatus,
   type RunRecord,
@@ -70,7 +71,16 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
       const { config } = loadConfigured();
       // The memory port is only used when the run happens here; a live loop uses its own connection.
       const memoryStore = openMemory(config);
-      const service = LoopService.open({ config, ports: processPorts(config, memoryStore) });
+      const service = LoopService.open({
+        config,
+        ports: processPorts(config, memoryStore),
+        // Run here, the pass that runs the job must not also run the schedule (an idle_check would find users
+        // to suggest to): the cron triggers are left out; events the run emits still run their actions.
+        schedules: resolveSchedules(config.proactive).map((schedule) => ({
+          ...schedule,
+          schedule: undefined,
+        })),
+      });
       try {
         const job = queue(service, action, args);
         if (!flags.wait) {
@@ -79,7 +89,7 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
           return;
         }
         const alive = liveLoopProcesses(service.status()).length > 0;
-        // No loop to pick it up: one pass here runs it (with anything else that is due, as a loop would).
+        // No loop to pick it up: it runs here (with any other job already due in the database).
         if (!alive) await service.scheduler.settle();
         // Run here, a job still pending waits for a retry (backoff) that only a running loop will make.
         const done = await waitForJob(service, job.id, alive ? timeoutMs : 0);
