@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -21,20 +21,37 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function runWorker(file: string, t0: number, seconds: number): Promise<{ owner: string; runs: number }> {
-  return new Promise((resolve, reject) => {
-    execFile(
-      process.execPath,
-      ["--import", tsx, worker, file, String(t0), String(seconds), String(dayStart)],
-      { timeout: 120_000 },
-      (error, stdout, stderr) => {
-        if (error !== null) return reject(new Error(`${error.message}\n${stderr}`));
-        const match = /^done (\S+) (\d+)$/m.exec(stdout);
-        if (match === null) return reject(new Error(`unexpected output: ${stdout}\n${stderr}`));
-        resolve({ owner: match[1] as string, runs: Number(match[2]) });
-      },
-    );
+interface Worker {
+  ready: Promise<void>;
+  start(t0: number): void;
+  done: Promise<{ owner: string; runs: number }>;
+}
+
+function spawnWorker(file: string, seconds: number): Worker {
+  const child = spawn(process.execPath, ["--import", tsx, worker, file, String(seconds), String(dayStart)], {
+    stdio: ["pipe", "pipe", "pipe"],
   });
+  const timer = setTimeout(() => child.kill("SIGKILL"), 120_000);
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  const exited = new Promise<number | null>((resolve) => child.on("close", resolve)).finally(() =>
+    clearTimeout(timer),
+  );
+  const ready = new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (/^ready$/m.test(stdout)) resolve();
+    };
+    child.stdout.on("data", check);
+    void exited.then(() => reject(new Error(`worker exited before it was ready:\n${stdout}\n${stderr}`)));
+  });
+  const done = exited.then((code) => {
+    const match = /^done (\S+) (\d+)$/m.exec(stdout);
+    if (code !== 0 || match === null) throw new Error(`worker exit ${String(code)}:\n${stdout}\n${stderr}`);
+    return { owner: match[1] as string, runs: Number(match[2]) };
+  });
+  return { ready, done, start: (t0) => child.stdin.end(`${t0}\n`) };
 }
 
 describe("proactive loop", () => {
@@ -42,8 +59,15 @@ describe("proactive loop", () => {
     it("run every schedule slot of a simulated day exactly once between them", async () => {
       const file = path.join(dir, "loop.db");
       JobStore.open({ file }).close(); // created before both start, so neither migrates under the other
-      const t0 = Date.now() + 1500; // both workers are up before simulated time starts moving
-      const [a, b] = await Promise.all([runWorker(file, t0, 8), runWorker(file, t0, 8)]);
+      const workers = [spawnWorker(file, 8), spawnWorker(file, 8)];
+      await Promise.all(workers.map((w) => w.ready));
+      // Both are up and get the same start, a moment ahead, so simulated time starts moving for both at once.
+      const t0 = Date.now() + 200;
+      for (const w of workers) w.start(t0);
+      const [a, b] = (await Promise.all(workers.map((w) => w.done))) as [
+        { owner: string; runs: number },
+        { owner: string; runs: number },
+      ];
       const store = JobStore.open({ file });
       try {
         const runs = store.runs({ limit: 100_000 });
