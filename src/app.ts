@@ -21,6 +21,7 @@ import {
   checkFreeDisk,
   checkWritableDir,
   createMetrics,
+  recordLoopRun,
   summariseReadiness,
   type ComponentHealth,
   type Metrics,
@@ -225,18 +226,19 @@ export async function createApp(options: AppOptions): Promise<App> {
       statsCache = { at: Date.now(), stats: store.stats() };
     return statsCache.stats;
   };
-  const metrics = createMetrics({ onCollect: collectPool, memoryStats });
-  speculativeEvents.record = (event) => recordSpeculative(metrics, event);
-
   // The proactive loop's store is open whenever the loop is enabled: turns record activity and the API serves
   // notifications even when `sarai loop` runs the schedule in another process. `sarai serve` starts it.
   let loop: LoopService | undefined;
+  const metrics = createMetrics({ onCollect: collectPool, memoryStats, loopStatus: () => loop?.status() });
+  speculativeEvents.record = (event) => recordSpeculative(metrics, event);
+
   if (config.proactive.enabled) {
     try {
       loop = LoopService.open({
         config,
         logger: logger.child({ component: "loop" }),
         ...(options.loop?.clock === undefined ? {} : { clock: options.loop.clock }),
+        onRun: (report) => recordLoopRun(metrics, report),
         ports: {
           readings: options.loop?.readings ?? createSystemReadings(),
           pruner: {

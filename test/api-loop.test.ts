@@ -1,5 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createMetrics, recordLoopRun } from "../src/observability/index.js";
 import { expectErrorBody, metricValue, startTestServer, waitFor, type TestServer } from "./api-helpers.js";
 
 const adminKey = "loop-admin-key-0123456789";
@@ -174,14 +173,22 @@ describe("api", () => {
       expect(anonymous.statusCode).toBe(401);
     });
 
-    it("exports runs, durations, next runs and restarts as Prometheus metrics", async () => {
+    it("exports the loop's runs, durations, next runs and restarts on the server's /metrics", async () => {
       const loop = ts.app.loop;
       if (loop === undefined) throw new Error("the test server has no loop");
-      const metrics = createMetrics({ loopStatus: () => loop.status() });
+      const scrape = async () => {
+        const response = await ts.server.fastify.inject({
+          method: "GET",
+          url: "/metrics",
+          headers: { authorization: `Bearer ${adminKey}` },
+        });
+        expect(response.statusCode).toBe(200);
+        return response.body;
+      };
+      // The runs of the test above happened in this server's loop, which reported each one to the metrics.
       const runs = loop.store.runs({ action: "disk_check", limit: 10 });
       expect(runs.length).toBeGreaterThanOrEqual(2);
-      for (const run of runs) recordLoopRun(metrics, run);
-      const text = await metrics.registry.metrics();
+      const text = await scrape();
       expect(
         metricValue(text, "sarai_proactive_actions_total", { action: "disk_check", result: "succeeded" }),
       ).toBe(runs.filter((run) => run.outcome === "succeeded").length);
@@ -199,7 +206,23 @@ describe("api", () => {
 
       // A second start on the same database is a restart; the counter follows the database.
       loop.store.recordStart("another-process", 4242, Date.now());
-      expect(metricValue(await metrics.registry.metrics(), "sarai_loop_restarts_total")).toBe(1);
+      expect(metricValue(await scrape(), "sarai_loop_restarts_total")).toBe(1);
+
+      // A run the loop queues later is counted as it finishes.
+      const queued = (await request("POST", "/v1/loop/actions/disk_check/run")).body as JobJson;
+      await waitFor(
+        "the queued run",
+        async () =>
+          ((await request("GET", `/v1/loop/jobs/${queued.id}`)).body as JobJson).status === "succeeded",
+      );
+      await waitFor(
+        "the metrics to count it",
+        async () =>
+          metricValue(await scrape(), "sarai_proactive_action_duration_seconds_count", {
+            action: "disk_check",
+          }) ===
+          runs.length + 1,
+      );
     });
   });
 
