@@ -144,7 +144,19 @@ export async function createApp(options: AppOptions): Promise<App> {
     remotes.push(backend);
     backends.set(role, backend);
   }
-  const backend = new RoleRouter(backends);
+  // The proactive loop's store is open whenever the loop is enabled: turns record activity and the API serves
+  // notifications even when `sarai loop` runs the schedule in another process. `sarai serve` starts it.
+  let loop: LoopService | undefined;
+  const backend = new RoleRouter(backends, {
+    // A failing model is an event for the loop (ram_check listens: a failed load may be memory pressure). One
+    // job per role and error code per minute, however many requests fail.
+    onModelError: (error, role) =>
+      loop?.emit(
+        "model_error",
+        { role, code: error.code, message: error.message },
+        { dedupeKey: `${role}:${error.code}:${Math.floor(Date.now() / 60_000)}` },
+      ),
+  });
   let store: EntityStore | undefined;
   let memory: EntityMemory | undefined;
   if (config.memory.enabled) {
@@ -226,9 +238,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       statsCache = { at: Date.now(), stats: store.stats() };
     return statsCache.stats;
   };
-  // The proactive loop's store is open whenever the loop is enabled: turns record activity and the API serves
-  // notifications even when `sarai loop` runs the schedule in another process. `sarai serve` starts it.
-  let loop: LoopService | undefined;
   const metrics = createMetrics({ onCollect: collectPool, memoryStats, loopStatus: () => loop?.status() });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 
@@ -270,6 +279,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     if (JSON.stringify(next.models) !== JSON.stringify(previous.models)) {
       logger.warn("models changed in the config; they take effect at the next start");
     }
+    const changed = Object.keys(next).filter(
+      (key) =>
+        JSON.stringify(next[key as keyof typeof next]) !== JSON.stringify(previous[key as keyof typeof previous]),
+    );
+    if (changed.length > 0) loop?.emit("config_changed", { sections: changed });
   });
 
   let disposed = false;

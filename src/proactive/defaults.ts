@@ -15,6 +15,8 @@ const minute = 60 * second;
 export const defaultActionSchedules: Readonly<Record<ProactiveActionName, Timing>> = Object.freeze({
   ram_check: {
     schedule: "*/5 * * * *",
+    // A model that failed to load or run may be short of memory: check now, and prune if so.
+    on: ["model_error"],
     priority: 8,
     timeoutMs: 10 * second,
     retries: 0,

@@ -122,6 +122,14 @@ export class LoopService {
     return this.scheduler.enqueue(action, args);
   }
 
+  /**
+   * Puts an event on the bus (`model_error`, `config_changed`, custom names): a job for each action listening
+   * for it, in the database, so whichever loop process is running picks it up. Same `dedupeKey`, one job.
+   */
+  emit(name: string, payload?: unknown, options: { dedupeKey?: string } = {}): Job[] {
+    return this.scheduler.emit(name, payload, options);
+  }
+
   /** Listens to the bus (the notifications feed wakes on `notification`). */
   subscribe(listener: (event: LoopEvent) => void): () => void {
     return this.scheduler.subscribe(listener);
