@@ -128,6 +128,12 @@ export default async function speculativeBench(argv: string[]): Promise<void> {
     }
 
     const plainSpeeds = results.get("plain")!.map((r) => r.timings.tokensPerSecond);
+    // Under sampling each seed writes its own text, and a short one (an early end) has a noisy rate: the
+    // pooled rate (all tokens after the first over all decode time) weighs runs by their length.
+    const pooled = (responses: ChatResponse[]) =>
+      responses.reduce((sum, r) => sum + Math.max(0, r.usage.completionTokens - 1), 0) /
+      (responses.reduce((sum, r) => sum + r.timings.totalMs - r.timings.timeToFirstTokenMs, 0) / 1000);
+    const plainPooled = pooled(results.get("plain")!);
     const rows = arms.map((arm) => {
       const responses = results.get(arm.name)!;
       const speeds = responses.map((r) => r.timings.tokensPerSecond);
@@ -142,6 +148,8 @@ export default async function speculativeBench(argv: string[]): Promise<void> {
         arm.name === "plain"
           ? "1.00"
           : `${ratio.median.toFixed(2)} [${ratio.min.toFixed(2)}–${ratio.max.toFixed(2)}]`,
+        `${(pooled(responses) / plainPooled).toFixed(2)}`,
+        (({ min, max }) => `${min}–${max}`)(summarize(responses.map((r) => r.usage.completionTokens))),
         drafted === 0 ? "-" : `${((100 * accepted) / drafted).toFixed(1)}% of ${drafted}`,
         arm.name === "plain" ? "-" : `${fellBack} fell back, ${skipped} paused`,
       ];
@@ -149,7 +157,15 @@ export default async function speculativeBench(argv: string[]): Promise<void> {
     console.log(`\n${mode}: ${tokens} tokens, prompt ${JSON.stringify(prompt)}`);
     console.log(
       formatTable(
-        ["arm", "tokens/s median [p25–p75]", "× plain median [min–max]", "accepted", "fallback"],
+        [
+          "arm",
+          "tokens/s median [p25–p75]",
+          "× plain median [min–max]",
+          "× plain pooled",
+          "tokens/run",
+          "accepted",
+          "fallback",
+        ],
         rows,
       ),
     );

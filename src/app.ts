@@ -161,7 +161,13 @@ export async function createApp(options: AppOptions): Promise<App> {
   let memory: EntityMemory | undefined;
   if (config.memory.enabled) {
     try {
-      store = EntityStore.open({ file: config.memory.database, synchronous: config.memory.synchronous });
+      const clock = options.loop?.clock;
+      store = EntityStore.open({
+        file: config.memory.database,
+        synchronous: config.memory.synchronous,
+        // A simulated day (tests, bench/proactive) dates facts on its own clock, so "tomorrow" means its tomorrow.
+        ...(clock === undefined ? {} : { now: () => clock.now() }),
+      });
     } catch (error) {
       await pool.dispose();
       throw error;
@@ -281,7 +287,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
     const changed = Object.keys(next).filter(
       (key) =>
-        JSON.stringify(next[key as keyof typeof next]) !== JSON.stringify(previous[key as keyof typeof previous]),
+        JSON.stringify(next[key as keyof typeof next]) !==
+        JSON.stringify(previous[key as keyof typeof previous]),
     );
     if (changed.length > 0) loop?.emit("config_changed", { sections: changed });
   });

@@ -71,10 +71,10 @@ describe("proactive loop", () => {
       });
       const app = await createApp({ config, logger: createSilentLogger() });
       apps.push(app);
-      // No model serves the fast role: MODEL_NOT_FOUND is the caller's mistake, not a failing model.
+      // No model serves the fallback role: MODEL_NOT_FOUND is the caller's mistake, not a failing model.
       await expect(
         app.backend.chat(
-          { role: "fast", messages: [{ role: "user", content: "hola" }] },
+          { role: "fallback", messages: [{ role: "user", content: "hola" }] },
           new AbortController().signal,
         ),
       ).rejects.toMatchObject({ code: "MODEL_NOT_FOUND" });
