@@ -18,7 +18,7 @@ import { parseArgs } from "node:util";
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 import { createApp } from "../src/app.js";
 import { loadConfig } from "../src/config/index.js";
-import { ensureSynthesizedModel } from "../src/inference/index.js";
+import { createRandom, ensureSynthesizedModel } from "../src/inference/index.js";
 import { ManualClock, type SystemReadings } from "../src/proactive/index.js";
 import { createSilentLogger } from "../src/shared/index.js";
 import { formatTable, parseIntegerOption } from "./_stats.js";
@@ -31,17 +31,6 @@ const hour = 60 * minute;
 const mib = 2 ** 20;
 const dayStart = Date.UTC(2026, 10, 23); // a Monday, 00:00 UTC
 const idleMinutes = 5;
-
-/** Deterministic PRNG (mulberry32). */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const datedFacts = [
   "Mi cumpleaños es el 3 de mayo.",
@@ -68,7 +57,7 @@ interface Turn {
 
 /** 2–4 sessions per user between 08:00 and 23:00, a turn every 1–4 minutes, 3–15 turns each. */
 function activityTrace(users: number, seed: number): Turn[] {
-  const next = random(seed);
+  const next = createRandom(seed);
   const turns: Turn[] = [];
   for (let u = 0; u < users; u++) {
     const user = `user${u}`;

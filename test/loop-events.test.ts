@@ -18,6 +18,18 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** A main role served by an engine that is not there: every request fails with UPSTREAM_UNAVAILABLE. */
+function deadEngineConfig(home: string) {
+  return loadConfig({
+    env: { HOME: home, SARAI_PATHS_DATA_DIR: home },
+    overrides: {
+      models: {
+        main: { remote: { baseUrl: "http://127.0.0.1:9/v1", model: "x", retries: 0, connectTimeoutMs: 500 } },
+      },
+    },
+  }).config;
+}
+
 function eventJobs(app: App, event: string) {
   const loop = app.loop;
   if (loop === undefined) throw new Error("the app has no loop");
@@ -28,17 +40,7 @@ describe("proactive loop", () => {
   describe("events from the rest of SARAi", () => {
     it("puts model_error on the bus when a model fails (ram_check runs on it), once a minute per role and code", async () => {
       const home = path.join(dir, "model-error");
-      // A main role served by an engine that is not there: every request fails with UPSTREAM_UNAVAILABLE.
-      const { config } = loadConfig({
-        env: { HOME: home, SARAI_PATHS_DATA_DIR: home },
-        overrides: {
-          models: {
-            main: {
-              remote: { baseUrl: "http://127.0.0.1:9/v1", model: "x", retries: 0, connectTimeoutMs: 500 },
-            },
-          },
-        },
-      });
+      const config = deadEngineConfig(home);
       const app = await createApp({ config, logger: createSilentLogger() });
       apps.push(app);
       const ask = () =>
@@ -59,16 +61,7 @@ describe("proactive loop", () => {
 
     it("does not treat a bad request as a model error", async () => {
       const home = path.join(dir, "bad-request");
-      const { config } = loadConfig({
-        env: { HOME: home, SARAI_PATHS_DATA_DIR: home },
-        overrides: {
-          models: {
-            main: {
-              remote: { baseUrl: "http://127.0.0.1:9/v1", model: "x", retries: 0, connectTimeoutMs: 500 },
-            },
-          },
-        },
-      });
+      const config = deadEngineConfig(home);
       const app = await createApp({ config, logger: createSilentLogger() });
       apps.push(app);
       // No model serves the fallback role: MODEL_NOT_FOUND is the caller's mistake, not a failing model.

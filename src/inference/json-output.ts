@@ -33,6 +33,17 @@ export function compileJsonSchemaValidator(schema: Readonly<Record<string, unkno
 }
 
 /**
+ * `JSON.parse` that also refuses numbers JSON cannot carry (`1e999` parses to Infinity): a grammar lets a
+ * model write them, and they would come back as `null` when serialised again.
+ */
+export function parseStrictJson(text: string): unknown {
+  return JSON.parse(text, (_key, item: unknown) => {
+    if (typeof item === "number" && !Number.isFinite(item)) throw new RangeError("a number is out of range");
+    return item;
+  });
+}
+
+/**
  * Parses model output that must be JSON valid against a schema. Anything else — cut short, not JSON, a
  * number JSON cannot carry, invalid UTF-8, or a schema violation — is an `OUTPUT_INVALID` error, so callers
  * never receive invalid JSON as a success.
@@ -52,11 +63,7 @@ export function parseJsonOutput(
   if (text.includes("\uFFFD")) throw invalid("the output contains invalid UTF-8");
   let value: unknown;
   try {
-    value = JSON.parse(text, (_key, item: unknown) => {
-      if (typeof item === "number" && !Number.isFinite(item))
-        throw new RangeError("a number is out of range");
-      return item;
-    });
+    value = parseStrictJson(text);
   } catch (error) {
     throw invalid(`the output is not valid JSON: ${(error as Error).message}`);
   }

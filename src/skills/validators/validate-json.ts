@@ -1,4 +1,5 @@
 import { Ajv, type ValidateFunction } from "ajv";
+import { parseStrictJson } from "../../inference/index.js";
 import type { ValidationResult } from "./validation-result.js";
 
 const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: false });
@@ -14,11 +15,7 @@ export function validateJson(text: string, schema?: Readonly<Record<string, unkn
   if (text.includes("\uFFFD")) return { ok: false, error: "the output contains invalid UTF-8" };
   let value: unknown;
   try {
-    value = JSON.parse(text, (_key, item: unknown) => {
-      if (typeof item === "number" && !Number.isFinite(item))
-        throw new RangeError("a number is out of range");
-      return item;
-    });
+    value = parseStrictJson(text);
   } catch (error) {
     return { ok: false, error: `not valid JSON: ${describeJsonError(text, error)}` };
   }
