@@ -51,7 +51,10 @@ export class RoleRouter implements LlmBackend {
     }
   }
 
-  async *chatStream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
+  async *chatStream(
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     const role = request.role ?? "main";
     try {
       yield* this.backendFor(role).chatStream(request, signal);
