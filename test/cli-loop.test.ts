@@ -54,7 +54,7 @@ describe("cli", () => {
       const text = await cli(["loop", "status"], { env: env() });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toContain("no process running");
-      expect(text.stdout).toMatch(/^ram_check\s+\*\/5 \* \* \* \*\s+8\s+\d{4}-/m);
+      expect(text.stdout).toMatch(/^ram_check\s+\*\/5 \* \* \* \*, on model_error\s+8\s+\d{4}-/m);
       expect(text.stdout).toMatch(/^prune\s+on ram_high\s+9\s+-/m);
 
       const json = await cli(["loop", "status", "--json"], { env: env() });
