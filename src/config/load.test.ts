@@ -118,6 +118,29 @@ describe("config", () => {
           logMaxTotalMb: 500,
           actions: {},
         },
+        reflect: {
+          enabled: false,
+          maxIterations: 3,
+          confidenceThreshold: 0.85,
+          iterationTimeoutMs: 60_000,
+          deadlineMs: 180_000,
+          selfAssessment: true,
+          fallback: true,
+        },
+        vision: {
+          enabled: true,
+          maxSidePx: 512,
+          webpQuality: 85,
+          maxInputMb: 20,
+          maxPixels: 50_000_000,
+          cache: {
+            enabled: true,
+            dir: path.join(dataDir, "state", "image-cache"),
+            ttlDays: 7,
+            maxMb: 256,
+            hammingThreshold: 6,
+          },
+        },
       });
     });
 

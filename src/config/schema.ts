@@ -64,6 +64,11 @@ const remoteModel = z
     readTimeoutMs: z.int().min(1).default(120_000),
     /** Retries on connection errors only (never after the server has answered), 0–10. Default: `2`. */
     retries: z.int().min(0).max(10).default(2),
+    /**
+     * The server's model takes image input (llama.cpp's server with `--mmproj`, a vision model on vLLM): image
+     * parts are sent as `image_url`. Without it a request with images is refused. Default: `false`.
+     */
+    vision: z.boolean().default(false),
   })
   .strict();
 
@@ -302,6 +307,58 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const reflect = z
+    .object({
+      /** Reflect on answers when a request does not say (`reflect` in the API, `--reflect` in the CLI). Default: `false`. */
+      enabled: z.boolean().default(false),
+      /** Most iterations (the draft included), 1–3. Default: `3`. */
+      maxIterations: z.int().min(1).max(3).default(3),
+      /** Stop as soon as an iteration's confidence reaches this, 0–1. Default: `0.85`. */
+      confidenceThreshold: z.number().min(0).max(1).default(0.85),
+      /** Longest one iteration may take, in ms. Default: `60000`. */
+      iterationTimeoutMs: z.int().min(100).max(3_600_000).default(60_000),
+      /** Longest all iterations together may take, in ms; the best answer so far is returned then. Default: `180000`. */
+      deadlineMs: z.int().min(100).max(3_600_000).default(180_000),
+      /** Ask the model to grade its answer under a JSON-schema grammar (`{score, issues}`) as one signal. Default: `true`. */
+      selfAssessment: z.boolean().default(true),
+      /** Answer with the `fallback` model when the main one fails, times out or cannot load. Default: `true`. */
+      fallback: z.boolean().default(true),
+      /** A folder with reflection templates (`critique.md`, `assess.md`) that replace the built-in ones. */
+      templatesDir: directoryPath.optional(),
+    })
+    .strict();
+
+  const vision = z
+    .object({
+      /** Accept image parts in chat requests. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Images are fitted within this many pixels on each side, 16–4096. Default: `512`. */
+      maxSidePx: z.int().min(16).max(4096).default(512),
+      /** WebP quality of the prepared image, 1–100. Default: `85`. */
+      webpQuality: z.int().min(1).max(100).default(85),
+      /** Largest encoded image accepted, in MiB. Default: `20`. */
+      maxInputMb: z.number().positive().max(1024).default(20),
+      /** Most pixels an image may decode to (width × height); more is refused as a decompression bomb. Default: `50000000`. */
+      maxPixels: z.int().min(1).max(1_000_000_000).default(50_000_000),
+      /** Cache of prepared images by perceptual hash. */
+      cache: z
+        .object({
+          /** Keep prepared images for reuse. Default: `true`. */
+          enabled: z.boolean().default(true),
+          /** Folder of the cache (index and WebP files). Default: `<stateDir>/image-cache`. */
+          dir: directoryPath.optional(),
+          /** Entries unused for this long are expired by the proactive loop, in days. Default: `7`. */
+          ttlDays: z.number().positive().max(3650).default(7),
+          /** Total size of cached images; the least recently used go first, in MiB. Default: `256`. */
+          maxMb: z.number().positive().max(1_048_576).default(256),
+          /** Largest Hamming distance between two 64-bit perceptual hashes that counts as the same image, 0–32. Default: `6`. */
+          hammingThreshold: z.int().min(0).max(32).default(6),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict();
+
   const actionSchedule = z
     .object({
       /** Run this action at all. Default: `true`. */
@@ -370,6 +427,8 @@ function createConfigObjectSchema(system: SystemContext) {
       memory: memory.prefault({}),
       skills: skills.prefault({}),
       proactive: proactive.prefault({}),
+      reflect: reflect.prefault({}),
+      vision: vision.prefault({}),
     })
     .strict();
 }
@@ -474,6 +533,22 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
       serverUrl:
         parsed.proactive.serverUrl ??
         `http://127.0.0.1:${parsed.server.port === 0 ? 8080 : parsed.server.port}`,
+    },
+    reflect: {
+      ...parsed.reflect,
+      ...(parsed.reflect.templatesDir === undefined
+        ? {}
+        : { templatesDir: resolveDir(parsed.reflect.templatesDir) }),
+    },
+    vision: {
+      ...parsed.vision,
+      cache: {
+        ...parsed.vision.cache,
+        dir:
+          parsed.vision.cache.dir === undefined
+            ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "image-cache")
+            : resolveDir(parsed.vision.cache.dir),
+      },
     },
     log: parsed.log,
     inference: {

@@ -169,6 +169,24 @@ export const errorCatalogue = {
     description:
       "The database was written by a newer SARAi (schema version above this one's); nothing was changed.",
   },
+  IMAGE_INVALID: {
+    status: 400,
+    type: "invalid_request_error",
+    description:
+      "An image part is not a decodable image (not an image, truncated, an unsupported format or a bad data URL).",
+  },
+  IMAGE_TOO_LARGE: {
+    status: 413,
+    type: "invalid_request_error",
+    description:
+      "An image is larger than vision.maxInputMb, or has more pixels than vision.maxPixels (a decompression bomb).",
+  },
+  VISION_UNSUPPORTED: {
+    status: 400,
+    type: "invalid_request_error",
+    description:
+      "The model that would answer cannot see images (a local model, or a remote one without vision: true).",
+  },
   INTERNAL: {
     status: 500,
     type: "server_error",
