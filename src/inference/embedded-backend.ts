@@ -12,7 +12,7 @@ import { AsyncQueue } from "./async-queue.js";
 import { DraftPair, draftIncompatibility } from "./draft-pair.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import type { ModelPool, SequenceLease } from "./model-pool.js";
-import { parseChatRequest } from "./request.js";
+import { parseChatRequest, refuseImages } from "./request.js";
 import {
   defaultSpeculativeSettings,
   generateSpeculative,
@@ -32,9 +32,14 @@ import type {
   ModelRole,
   SamplingOptions,
   SpeculativeReport,
+  TokenConfidence,
 } from "./types.js";
 
 const anyJsonObject = Object.freeze({ type: "object" });
+
+/** Why a local model refuses images: the node-llama-cpp version in use has no multimodal projector support. */
+const localVisionRefusal =
+  "node-llama-cpp 3.22.1 runs text-only models here; serve a vision model through a remote role with vision: true";
 
 /** A raw completion request: the model continues `prompt`, with no chat template. */
 export type CompletionRequest = Omit<ChatRequest, "messages"> & { prompt: string };
@@ -146,12 +151,17 @@ export class EmbeddedBackend implements LlmBackend {
     return pending;
   }
 
-  chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
+  async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
+    refuseImages(request, localVisionRefusal);
     return this.#generate(request, signal, undefined);
   }
 
-  chatStream(request: ChatRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
-    return this.#stream(request, signal);
+  async *chatStream(
+    request: ChatRequest,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    refuseImages(request, localVisionRefusal);
+    yield* this.#stream(request, signal);
   }
 
   /** Raw text completion (no chat template): the model continues `prompt`. */
@@ -245,6 +255,7 @@ export class EmbeddedBackend implements LlmBackend {
       };
       let result: { response: string; metadata: { stopReason: string } } | undefined;
       let countPrompt: (() => number) | undefined;
+      let probabilities: number[] | undefined;
       let speculative: SpeculativeReport | undefined =
         skipped === undefined ? undefined : { drafted: 0, accepted: 0, fellBack: false, skipped };
       try {
@@ -276,7 +287,10 @@ export class EmbeddedBackend implements LlmBackend {
           prompt = { kind: "chat", chat, history };
         }
 
-        const draftSide = draftLease === undefined ? undefined : speculativePrompt(prompt, lease);
+        // Token probabilities need the own decode loop (LlamaChat does not report them): without a draft it
+        // decodes plainly, step by step, as the speculative loop does after a fallback.
+        const ownLoop = request.tokenProbabilities === true && grammar === undefined;
+        const draftSide = draftLease === undefined && !ownLoop ? undefined : speculativePrompt(prompt, lease);
         const room = draftSide === undefined ? 0 : sampling.maxTokens + this.#speculative.maxDraftTokens + 1;
         if (
           draftSide !== undefined &&
@@ -289,12 +303,47 @@ export class EmbeddedBackend implements LlmBackend {
             fellBack: false,
             skipped: "the prompt leaves too little context room",
           };
+        } else if (draftSide !== undefined && draftLease === undefined) {
+          if (draftSide.tokens.length + sampling.maxTokens > lease.sequence.contextSize) {
+            throw new AppError(
+              "CONTEXT_OVERFLOW",
+              `the prompt has ${draftSide.tokens.length} tokens plus ${sampling.maxTokens} to answer, but the ` +
+                `context holds ${lease.sequence.contextSize} (inference.contextSize)`,
+              { param: "messages" },
+            );
+          }
+          if (prompt.kind === "chat") prompt.chat.dispose({ disposeSequence: false });
+          const generated = await generateSpeculative({
+            target: { model: lease.model, sequence: lease.sequence },
+            promptTokens: draftSide.tokens,
+            maxTokens: sampling.maxTokens,
+            sampling,
+            stopTokens: draftSide.stopTokens,
+            stopTexts: [...draftSide.stopTexts, ...(sampling.stop ?? [])],
+            repeatPenalty: true,
+            onText,
+            onFirstToken: () => {
+              firstTokenAt = performance.now();
+            },
+            signal,
+            settings: this.#speculative,
+            tokenProbabilities: true,
+          });
+          completionTokens = generated.tokens.length;
+          probabilities = generated.probabilities;
+          result = {
+            response: generated.text,
+            metadata: { stopReason: generated.finishReason === "length" ? "maxTokens" : "eogToken" },
+          };
+          countPrompt = () => draftSide.tokens.length;
+          prompt = { kind: "done" };
         } else if (draftSide !== undefined && draftLease !== undefined) {
           if (prompt.kind === "chat") prompt.chat.dispose({ disposeSequence: false });
           const decodeStarted = performance.now();
           const generated = await generateSpeculative({
             target: { model: lease.model, sequence: lease.sequence },
             draft: { model: draftLease.model, sequence: draftLease.sequence },
+            tokenProbabilities: ownLoop,
             promptTokens: draftSide.tokens,
             maxTokens: sampling.maxTokens,
             sampling,
@@ -310,6 +359,7 @@ export class EmbeddedBackend implements LlmBackend {
             initialDraftTokens: this.#pair.draftTokens,
           });
           completionTokens = generated.tokens.length;
+          if (ownLoop) probabilities = generated.probabilities;
           const paused = this.#pair.record(generated.stats);
           this.#onSpeculative?.({
             kind: "speculated",
@@ -403,6 +453,9 @@ export class EmbeddedBackend implements LlmBackend {
       if (validate !== undefined) {
         response.json = parseJsonOutput(result.response, validate, finishReason, sampling.maxTokens);
       }
+      if (probabilities !== undefined && probabilities.length > 0) {
+        response.tokenConfidence = summariseProbabilities(probabilities);
+      }
       this.#logger.debug(
         { role, finishReason, usage: response.usage, tokensPerSecond: response.timings.tokensPerSecond },
         "generation done",
@@ -493,6 +546,20 @@ interface SpeculativePrompt {
  * The prompt as tokens and the stop triggers of the chat template, for decoding outside LlamaChat: the same
  * context text LlamaChat builds, so both paths read the same tokens.
  */
+function summariseProbabilities(probabilities: readonly number[]): TokenConfidence {
+  let sum = 0;
+  let logSum = 0;
+  let min = 1;
+  for (const p of probabilities) {
+    const value = Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : 0;
+    sum += value;
+    logSum += Math.log(Math.max(value, 1e-12));
+    min = Math.min(min, value);
+  }
+  const n = probabilities.length;
+  return { mean: sum / n, geometricMean: Math.exp(logSum / n), min, tokens: n };
+}
+
 function speculativePrompt(prompt: Prompt, lease: SequenceLease): SpeculativePrompt | undefined {
   if (prompt.kind === "done") return undefined;
   if (prompt.kind === "completion") return { tokens: prompt.tokens, stopTokens: new Set(), stopTexts: [] };

@@ -57,6 +57,7 @@ export type {
   ModelRole,
   SamplingOptions,
   SpeculativeReport,
+  TokenConfidence,
   Timings,
   Usage,
 } from "./types.js";

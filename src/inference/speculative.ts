@@ -58,7 +58,8 @@ export interface DecodeSide {
 
 export interface SpeculativeInput {
   target: DecodeSide;
-  draft: DecodeSide;
+  /** The draft model; without one every step is a plain main-model step (own decode loop, token probabilities). */
+  draft?: DecodeSide | undefined;
   promptTokens: readonly Token[];
   maxTokens: number;
   sampling: DecodeSampling;
@@ -71,6 +72,8 @@ export interface SpeculativeInput {
   onText?: ((text: string) => void) | undefined;
   /** Called once, when the first token is known. */
   onFirstToken?: (() => void) | undefined;
+  /** Also report the main model's probability of each token when greedy (sampling always has them). */
+  tokenProbabilities?: boolean | undefined;
   signal: AbortSignal;
   settings: SpeculativeSettings;
   /** Draft length of the first round (from the pair's last request). */
@@ -99,6 +102,11 @@ export interface SpeculativeStats {
 export interface SpeculativeResult {
   text: string;
   tokens: Token[];
+  /**
+   * The main model's probability of each generated token, in order (under the request's sampling options:
+   * the untempered softmax when greedy, the sampled distribution otherwise).
+   */
+  probabilities: number[];
   finishReason: "stop" | "length";
   stats: SpeculativeStats;
 }
@@ -186,6 +194,7 @@ class SpeculativeRun {
   readonly #random: () => number;
   readonly #stats: SpeculativeStats;
   readonly #generated: Token[] = [];
+  readonly #probabilities: number[] = [];
   /** Drafted/accepted counts of recent rounds, newest last, spanning about `windowTokens` drafted tokens. */
   readonly #window: { drafted: number; accepted: number }[] = [];
   readonly #nl: Token | null;
@@ -231,23 +240,25 @@ class SpeculativeRun {
         ),
         "the main model reading the prompt",
       ),
-      this.#guard(
-        draft.sequence.evaluateWithoutGeneratingNewTokens([...promptTokens]),
-        "the draft model reading the prompt",
-      ),
+      draft === undefined
+        ? undefined
+        : this.#guard(
+            draft.sequence.evaluateWithoutGeneratingNewTokens([...promptTokens]),
+            "the draft model reading the prompt",
+          ),
     ]);
-    const first = this.#choose(outputs.at(-1));
+    const [first, probability] = this.#choose(outputs.at(-1));
     this.#in.onFirstToken?.();
     this.#draftPending = [first];
     this.#last = first;
-    if (!this.#push(first)) return this.#result();
+    if (!this.#push(first, probability)) return this.#result();
 
     let round = 0;
     while (this.#finish === undefined) {
       if (this.#in.signal.aborted) throw new AbortedError();
       round++;
       const baseline = this.#in.settings.baselineEvery > 0 && round % this.#in.settings.baselineEvery === 0;
-      if (this.#stats.fellBack || baseline) await this.#plainStep();
+      if (draft === undefined || this.#stats.fellBack || baseline) await this.#plainStep();
       else await this.#speculativeRound(maxTokens - this.#generated.length);
       this.#flushText(false);
     }
@@ -261,16 +272,17 @@ class SpeculativeRun {
       this.#in.target.sequence.controlledEvaluate([this.#item(this.#last, this.#generated)]),
       "the main model",
     );
-    const next = this.#choose(outputs[0]);
+    const [next, probability] = this.#choose(outputs[0]);
     this.#stats.plainMs += performance.now() - started;
     this.#stats.plainTokens++;
-    if (!this.#stats.fellBack) this.#draftPending.push(next);
+    if (!this.#stats.fellBack && this.#in.draft !== undefined) this.#draftPending.push(next);
     this.#last = next;
-    this.#push(next);
+    this.#push(next, probability);
   }
 
   async #speculativeRound(remaining: number): Promise<void> {
-    const { target, draft } = this.#in;
+    const { target } = this.#in;
+    const draft = this.#in.draft as DecodeSide;
     const started = performance.now();
     const k = Math.max(1, Math.min(this.#k, remaining));
 
@@ -308,21 +320,31 @@ class SpeculativeRun {
     // 3. Keep the agreeing prefix, then the target's own token.
     let accepted = 0;
     let next: Token | undefined;
+    // The main model's probability of each kept token: positions 0..accepted-1 are the drafts, then `next`.
+    const kept: number[] = [];
     if (this.#greedy) {
       const choices = outputs.map((output) => requireToken(output?.next.token));
       while (accepted < k && choices[accepted] === drafted[accepted]) accepted++;
       next = choices[accepted];
+      for (let i = 0; i <= accepted; i++) kept.push(outputs[i]?.next.confidence ?? Number.NaN);
     } else {
       for (; accepted < k; accepted++) {
         const p = requireDistribution(outputs[accepted]?.next.probabilities);
         const q = draftDistributions[accepted] as ReadonlyMap<Token, number>;
         const token = drafted[accepted] as Token;
         const ratio = (p.get(token) ?? 0) / (q.get(token) ?? 1);
+        kept.push(p.get(token) ?? 0);
         if (this.#random() < Math.min(1, ratio)) continue;
+        kept.pop();
         next = sampleResidual(p, q, this.#random);
+        kept.push(p.get(next) ?? 0);
         break;
       }
-      next ??= sampleFrom(requireDistribution(outputs[k]?.next.probabilities), this.#random);
+      if (next === undefined) {
+        const p = requireDistribution(outputs[k]?.next.probabilities);
+        next = sampleFrom(p, this.#random);
+        kept.push(p.get(next) ?? 0);
+      }
     }
     if (next === undefined) throw new AppError("INFERENCE_FAILED", "the main model chose no token");
 
@@ -340,13 +362,13 @@ class SpeculativeRun {
     this.#stats.drafted += k;
     this.#stats.accepted += accepted;
     this.#adapt(k, accepted);
-    let kept = 0;
-    for (const token of [...drafted.slice(0, accepted), next]) {
-      kept++;
-      if (!this.#push(token)) break;
+    let pushed = 0;
+    for (const [i, token] of [...drafted.slice(0, accepted), next].entries()) {
+      pushed++;
+      if (!this.#push(token, kept[i] ?? Number.NaN)) break;
     }
     this.#stats.speculativeMs += performance.now() - started;
-    this.#stats.speculativeTokens += kept;
+    this.#stats.speculativeTokens += pushed;
   }
 
   /** Adaptive draft length, and the fallback when the window's acceptance is under the floor. */
@@ -371,7 +393,7 @@ class SpeculativeRun {
   }
 
   /** Adds a token the target chose; false when the generation ends with it (it is then not added). */
-  #push(token: Token): boolean {
+  #push(token: Token, probability: number): boolean {
     if (this.#finish !== undefined) return false;
     const model = this.#in.target.model;
     if (model.isEogToken(token) || this.#in.stopTokens.has(token)) {
@@ -379,6 +401,7 @@ class SpeculativeRun {
       return false;
     }
     this.#generated.push(token);
+    this.#probabilities.push(probability);
     if (this.#generated.length >= this.#in.maxTokens) this.#finish = "length";
     return this.#finish === undefined;
   }
@@ -416,6 +439,8 @@ class SpeculativeRun {
     return {
       text: this.#text,
       tokens: this.#generated,
+      // A stop text may have cut the text inside the last tokens; their probabilities still describe the answer.
+      probabilities: this.#probabilities,
       finishReason: this.#finish,
       stats: this.#stats,
     };
@@ -432,7 +457,11 @@ class SpeculativeRun {
     };
     return [
       token,
-      { generateNext: this.#greedy ? { token: true, options } : { probabilities: true, options } },
+      {
+        generateNext: this.#greedy
+          ? { token: true, confidence: this.#in.tokenProbabilities === true, options }
+          : { probabilities: true, options },
+      },
     ];
   }
 
@@ -442,9 +471,12 @@ class SpeculativeRun {
     return this.#nl === null ? last : last.filter((token) => token !== this.#nl);
   }
 
-  #choose(output: ControlledEvaluateIndexOutput | undefined): Token {
-    if (this.#greedy) return requireToken(output?.next.token);
-    return sampleFrom(requireDistribution(output?.next.probabilities), this.#random);
+  /** The target's next token and its probability. */
+  #choose(output: ControlledEvaluateIndexOutput | undefined): [Token, number] {
+    if (this.#greedy) return [requireToken(output?.next.token), output?.next.confidence ?? Number.NaN];
+    const distribution = requireDistribution(output?.next.probabilities);
+    const token = sampleFrom(distribution, this.#random);
+    return [token, distribution.get(token) ?? 0];
   }
 
   #guard<T>(promise: Promise<T>, what: string): Promise<T> {

@@ -8,6 +8,18 @@ export type ChatRole = "system" | "user" | "assistant";
 export interface ChatMessage {
   role: ChatRole;
   content: string;
+  /**
+   * Images the message shows, after its text (user messages only). A backend whose model cannot see images
+   * refuses the request with `VISION_UNSUPPORTED` rather than answering without them.
+   */
+  images?: readonly ChatImage[];
+}
+
+/** An image attached to a message, already prepared (the API and CLI send WebP from the vision service). */
+export interface ChatImage {
+  data: Buffer;
+  /** e.g. `image/webp`. */
+  mimeType: string;
 }
 
 export interface SamplingOptions {
@@ -47,6 +59,23 @@ export interface ChatRequest {
   jsonObject?: boolean;
   /** Pool role that serves the request. Default `main`. */
   role?: ModelRole;
+  /**
+   * Report the model's probability of each generated token (`ChatResponse.tokenConfidence`). Local models only,
+   * and not under a grammar; a backend that cannot leaves the field out. Default: false.
+   */
+  tokenProbabilities?: boolean;
+}
+
+/** How sure the model was of the tokens it wrote. */
+export interface TokenConfidence {
+  /** Mean probability of the generated tokens, 0–1. */
+  mean: number;
+  /** Geometric mean (exp of the mean log probability), 0–1: one very unlikely token pulls it down. */
+  geometricMean: number;
+  /** The least likely token's probability. */
+  min: number;
+  /** Tokens scored. */
+  tokens: number;
 }
 
 export type FinishReason = "stop" | "length";
@@ -88,6 +117,8 @@ export interface ChatResponse {
   model: string;
   /** The parsed value when the request had a `jsonSchema`. */
   json?: unknown;
+  /** Token probabilities over the answer, when the request asked for them and the backend could. */
+  tokenConfidence?: TokenConfidence;
 }
 
 export type ChatStreamChunk = { type: "delta"; text: string } | { type: "done"; response: ChatResponse };
