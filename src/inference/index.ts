@@ -47,6 +47,7 @@ export type { RemoteBackendOptions, RemoteModelInfo } from "./remote-backend.js"
 export { RoleRouter } from "./role-router.js";
 export { defaultSampling, modelRoles } from "./types.js";
 export type {
+  ChatImage,
   ChatMessage,
   ChatRequest,
   ChatResponse,

@@ -13,8 +13,16 @@ import type { EmbeddingResult } from "./embedded-backend.js";
 import { measureTimings } from "./timings.js";
 import { defaultSampling } from "./types.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
-import { parseChatRequest } from "./request.js";
-import type { ChatRequest, ChatResponse, ChatStreamChunk, FinishReason, LlmBackend, Usage } from "./types.js";
+import { parseChatRequest, refuseImages } from "./request.js";
+import type {
+  ChatMessage,
+  ChatRequest,
+  ChatResponse,
+  ChatStreamChunk,
+  FinishReason,
+  LlmBackend,
+  Usage,
+} from "./types.js";
 
 export interface RemoteBackendOptions {
   /**
@@ -42,6 +50,12 @@ export interface RemoteBackendOptions {
   retries?: number | undefined;
   /** Pause before the first retry, in ms; doubled for each further retry. Default 250. */
   retryDelayMs?: number | undefined;
+  /**
+   * The server's model takes image input (llama.cpp's server with `--mmproj`, a vision model on vLLM): a message's
+   * images are sent as `image_url` content parts with `data:` URLs. Without it a request with images fails with
+   * `VISION_UNSUPPORTED` before anything is sent. Default false.
+   */
+  vision?: boolean | undefined;
   logger?: Logger | undefined;
 }
 
@@ -73,6 +87,7 @@ export class RemoteBackend implements LlmBackend {
   readonly #readTimeoutMs: number;
   readonly #retries: number;
   readonly #retryDelayMs: number;
+  readonly #vision: boolean;
   readonly #logger: Logger;
   readonly #agent: http.Agent;
   #disposed = false;
@@ -96,6 +111,7 @@ export class RemoteBackend implements LlmBackend {
     this.#readTimeoutMs = positive(options.readTimeoutMs, 120_000, "readTimeoutMs");
     this.#retries = Math.floor(nonNegative(options.retries, 2, "retries"));
     this.#retryDelayMs = nonNegative(options.retryDelayMs, 250, "retryDelayMs");
+    this.#vision = options.vision ?? false;
     this.#logger = options.logger ?? createSilentLogger();
     this.#agent =
       root.protocol === "https:" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -108,6 +124,11 @@ export class RemoteBackend implements LlmBackend {
 
   get model(): string {
     return this.#model;
+  }
+
+  /** Whether image parts are passed on (`vision`). */
+  get vision(): boolean {
+    return this.#vision;
   }
 
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
@@ -186,12 +207,19 @@ export class RemoteBackend implements LlmBackend {
   ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     const started = performance.now();
     const request = parseChatRequest(rawRequest);
+    if (!this.#vision) {
+      refuseImages(
+        request,
+        `the remote model ${this.#model} at ${this.#display} is not configured for images ` +
+          `(set vision: true on its remote role if it is a vision model)`,
+      );
+    }
     const schema = request.jsonSchema ?? (request.jsonObject === true ? anyJsonObject : undefined);
     const validate = schema === undefined ? undefined : compileJsonSchemaValidator(schema);
     const sampling = { ...defaultSampling, ...request.sampling };
     const body: Record<string, unknown> = {
       model: this.#model,
-      messages: request.messages.map((m) => ({ role: m.role, content: m.content })),
+      messages: request.messages.map((m) => ({ role: m.role, content: toWireContent(m) })),
       temperature: sampling.temperature,
       top_p: sampling.topP,
       top_k: sampling.topK,
@@ -987,6 +1015,22 @@ function normalizeBaseUrl(baseUrl: string): URL {
   if (!/\/v\d+$/.test(path)) path += "/v1";
   url.pathname = path;
   return url;
+}
+
+/**
+ * A message's OpenAI `content`: its text, or with images content parts, the text first and then one
+ * `image_url` part with a `data:` URL per image (what llama.cpp's server, vLLM and OpenAI take).
+ */
+function toWireContent(message: ChatMessage): string | Record<string, unknown>[] {
+  const images = message.images ?? [];
+  if (images.length === 0) return message.content;
+  return [
+    ...(message.content === "" ? [] : [{ type: "text", text: message.content }]),
+    ...images.map((image) => ({
+      type: "image_url",
+      image_url: { url: `data:${image.mimeType};base64,${image.data.toString("base64")}` },
+    })),
+  ];
 }
 
 function positive(value: number | undefined, fallback: number, name: string): number {

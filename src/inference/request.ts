@@ -19,7 +19,10 @@ const samplingSchema = z
 
 const chatImageSchema = z
   .object({
-    data: z.custom<Buffer>((value) => Buffer.isBuffer(value) && value.length > 0, "must be a non-empty Buffer"),
+    data: z.custom<Buffer>(
+      (value) => Buffer.isBuffer(value) && value.length > 0,
+      "must be a non-empty Buffer",
+    ),
     mimeType: z.string().regex(/^image\/[\w.+-]+$/, "must be an image/* media type"),
   })
   .strict();
@@ -63,6 +66,24 @@ export function parseChatRequest(request: ChatRequest): ChatRequest {
   const param = issue === undefined ? undefined : issue.path.map(String).join(".");
   throw new AppError("INVALID_REQUEST", `${param ?? "request"}: ${issue?.message ?? "invalid request"}`, {
     ...(param === undefined ? {} : { param }),
+  });
+}
+
+/** The index of the first message that carries images; -1 when none does. */
+export function findImageMessage(request: ChatRequest): number {
+  return request.messages.findIndex((message) => (message.images?.length ?? 0) > 0);
+}
+
+/**
+ * Throws `VISION_UNSUPPORTED` naming the first message with images, if any: for backends whose model cannot see
+ * them, so that an image is refused rather than silently dropped. `why` says what can (a remote role with
+ * `vision: true`).
+ */
+export function refuseImages(request: ChatRequest, why: string): void {
+  const index = findImageMessage(request);
+  if (index === -1) return;
+  throw new AppError("VISION_UNSUPPORTED", `messages[${index}].content: ${why}`, {
+    param: `messages[${index}].content`,
   });
 }
 
