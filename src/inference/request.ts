@@ -86,21 +86,3 @@ export function refuseImages(request: ChatRequest, why: string): void {
     param: `messages[${index}].content`,
   });
 }
-
-/** The index of the first message that carries images; -1 when none does. */
-export function findImageMessage(request: ChatRequest): number {
-  return request.messages.findIndex((message) => (message.images?.length ?? 0) > 0);
-}
-
-/**
- * Throws `VISION_UNSUPPORTED` naming the first message with images, if any: for backends whose model cannot see
- * them, so that an image is refused rather than silently dropped. `why` says what can (a remote role with
- * `vision: true`).
- */
-export function refuseImages(request: ChatRequest, why: string): void {
-  const index = findImageMessage(request);
-  if (index === -1) return;
-  throw new AppError("VISION_UNSUPPORTED", `messages[${index}].content: ${why}`, {
-    param: `messages[${index}].content`,
-  });
-}
