@@ -1,0 +1,434 @@
+import { existsSync, mkdirSync, renameSync } from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { popcount32, splitHash } from "./perceptual-hash.js";
+import type { MeanColour, PreparedImage } from "./preprocess.js";
+
+export interface ImageCacheOptions {
+  /** Folder of the cache; created when missing. The index is `<dir>/index.db`. */
+  dir: string;
+  /** Entries not used for this long are removed by {@link ImageCache.expire}, in milliseconds. */
+  ttlMs: number;
+  /** Total WebP bytes kept; past it the least recently used entries are evicted. */
+  maxBytes: number;
+  /** Largest Hamming distance between perceptual hashes that counts as the same image, 0–64. */
+  hammingThreshold: number;
+  /** Milliseconds since the epoch; injectable for tests. Default: `Date.now`. */
+  now?: () => number;
+  /** Told about recovered failures (a corrupt index set aside, a failed read); the cache carries on. */
+  onWarning?: (message: string, error: unknown) => void;
+}
+
+/** What the cache returns: the prepared image of a stored entry and how the input relates to it. */
+export type CachedImage = PreparedImage & { cache: "exact" | "similar" };
+
+/** The input's own facts, stored per SHA-256 so an exact hit can describe that input without decoding it. */
+type SourceFacts = Pick<
+  PreparedImage,
+  "sha256" | "phash" | "sourceWidth" | "sourceHeight" | "sourceFormat" | "sourceBytes"
+>;
+
+interface IndexEntry {
+  high: number;
+  low: number;
+  meanColour: MeanColour;
+  bytes: number;
+  profile: string;
+}
+
+interface ImageRow {
+  id: number;
+  data: Buffer;
+  width: number;
+  height: number;
+}
+
+interface SourceRow {
+  image_id: number;
+  phash: string;
+  source_width: number;
+  source_height: number;
+  source_format: string;
+  source_bytes: number;
+}
+
+/** Largest relative difference of mean brightness between an image and a perceptual hit (a +35% brighter copy). */
+const maxBrightnessRatio = 1.35;
+/** Largest difference of mean chromaticity (r/(r+g+b), g/(r+g+b)) between an image and a perceptual hit. */
+const maxChromaticityDistance = 0.04;
+
+const schema = `
+CREATE TABLE IF NOT EXISTS images (
+  id INTEGER PRIMARY KEY,
+  profile TEXT NOT NULL,
+  phash TEXT NOT NULL,
+  mean_red REAL NOT NULL,
+  mean_green REAL NOT NULL,
+  mean_blue REAL NOT NULL,
+  data BLOB NOT NULL,
+  width INTEGER NOT NULL,
+  height INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  created_at INTEGER NOT NULL,
+  last_used_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS images_last_used ON images (last_used_at);
+CREATE TABLE IF NOT EXISTS sources (
+  sha256 TEXT NOT NULL,
+  profile TEXT NOT NULL,
+  image_id INTEGER NOT NULL REFERENCES images (id) ON DELETE CASCADE,
+  phash TEXT NOT NULL,
+  source_width INTEGER NOT NULL,
+  source_height INTEGER NOT NULL,
+  source_format TEXT NOT NULL,
+  source_bytes INTEGER NOT NULL,
+  PRIMARY KEY (sha256, profile)
+);
+CREATE INDEX IF NOT EXISTS sources_image ON sources (image_id);
+`;
+const schemaVersion = 1;
+
+/** Whether two mean colours could be the same picture, one of them brightened or re-encoded. */
+function coloursAgree(a: MeanColour, b: MeanColour): boolean {
+  const sumA = a[0] + a[1] + a[2];
+  const sumB = b[0] + b[1] + b[2];
+  // Near-black images have no reliable chromaticity; two of them agree when both are dark.
+  if (sumA < 30 || sumB < 30) return Math.abs(sumA - sumB) < 30;
+  const ratio = sumA > sumB ? sumA / sumB : sumB / sumA;
+  if (ratio > maxBrightnessRatio) return false;
+  const chroma = Math.hypot(a[0] / sumA - b[0] / sumB, a[1] / sumA - b[1] / sumB);
+  return chroma <= maxChromaticityDistance;
+}
+
+/**
+ * Prepared images on disk, found by the SHA-256 of the input (exact) or by perceptual hash within a Hamming
+ * threshold (similar). One SQLite file, `<dir>/index.db` (WAL), holds the WebP blobs and their facts; the
+ * perceptual hashes are also kept in memory for the scan. Entries carry a `profile` (the preparation
+ * settings), so a change of `maxSidePx` or quality never returns images prepared the old way.
+ *
+ * A perceptual candidate must also agree in mean colour (brightness within ±35%, chromaticity within 0.04):
+ * the hash sees only grey structure, so a recoloured picture or two flat images of different colours would
+ * otherwise match.
+ *
+ * A corrupt or unreadable index is renamed aside (`index.db.corrupt-<time>`) and the cache starts empty;
+ * failed reads later count as misses. Nothing here throws at a chat turn.
+ */
+export class ImageCache {
+  readonly #options: ImageCacheOptions;
+  readonly #now: () => number;
+  #db: Database.Database | undefined;
+  readonly #index = new Map<number, IndexEntry>();
+  #bytes = 0;
+  #exactHits = 0;
+  #similarHits = 0;
+  #misses = 0;
+
+  private constructor(options: ImageCacheOptions, db: Database.Database) {
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
+    this.#db = db;
+  }
+
+  /** Opens (or creates) the cache in `options.dir`, setting a corrupt index aside. */
+  static open(options: ImageCacheOptions): ImageCache {
+    mkdirSync(options.dir, { recursive: true });
+    const file = path.join(options.dir, "index.db");
+    let cache: ImageCache;
+    try {
+      cache = ImageCache.#openFile(options, file);
+    } catch (error) {
+      const aside = `${file}.corrupt-${(options.now ?? Date.now)()}`;
+      try {
+        renameSync(file, aside);
+        for (const suffix of ["-wal", "-shm"]) {
+          if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+        }
+        options.onWarning?.(
+          `image cache: the index was unreadable; moved it to ${aside} and started empty`,
+          error,
+        );
+        cache = ImageCache.#openFile(options, file);
+      } catch (second) {
+        options.onWarning?.("image cache: cannot use the index on disk; caching in memory only", second);
+        cache = ImageCache.#openFile(options, ":memory:");
+      }
+    }
+    return cache;
+  }
+
+  static #openFile(options: ImageCacheOptions, file: string): ImageCache {
+    const db = new Database(file);
+    try {
+      db.pragma("busy_timeout = 5000");
+      if (file !== ":memory:") db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      const version = db.pragma("user_version", { simple: true }) as number;
+      if (version !== 0 && version !== schemaVersion) {
+        throw new Error(`image cache index has schema version ${version}, expected ${schemaVersion}`);
+      }
+      db.exec(schema);
+      db.pragma(`user_version = ${schemaVersion}`);
+      const cache = new ImageCache(options, db);
+      cache.#loadIndex();
+      return cache;
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
+
+  #loadIndex(): void {
+    const rows = this.#database()
+      .prepare("SELECT id, profile, phash, mean_red, mean_green, mean_blue, bytes FROM images")
+      .all() as {
+      id: number;
+      profile: string;
+      phash: string;
+      mean_red: number;
+      mean_green: number;
+      mean_blue: number;
+      bytes: number;
+    }[];
+    for (const row of rows) {
+      const [high, low] = splitHash(row.phash);
+      this.#index.set(row.id, {
+        high,
+        low,
+        meanColour: [row.mean_red, row.mean_green, row.mean_blue],
+        bytes: row.bytes,
+        profile: row.profile,
+      });
+      this.#bytes += row.bytes;
+    }
+  }
+
+  #database(): Database.Database {
+    if (this.#db === undefined) throw new Error("the image cache is closed");
+    return this.#db;
+  }
+
+  #warn(message: string, error: unknown): void {
+    this.#options.onWarning?.(`image cache: ${message}`, error);
+  }
+
+  #readImage(id: number): ImageRow | undefined {
+    return this.#database().prepare("SELECT id, data, width, height FROM images WHERE id = ?").get(id) as
+      ImageRow | undefined;
+  }
+
+  #touch(id: number): void {
+    this.#database().prepare("UPDATE images SET last_used_at = ? WHERE id = ?").run(this.#now(), id);
+  }
+
+  /**
+   * The image stored for exactly these input bytes (their SHA-256) under `profile`, without decoding anything.
+   * Counts an exact hit; a miss is not counted here, since {@link findSimilar} usually follows.
+   */
+  getExact(sha256: string, profile: string): CachedImage | undefined {
+    if (this.#db === undefined) return undefined;
+    try {
+      const source = this.#database()
+        .prepare(
+          "SELECT image_id, phash, source_width, source_height, source_format, source_bytes " +
+            "FROM sources WHERE sha256 = ? AND profile = ?",
+        )
+        .get(sha256, profile) as SourceRow | undefined;
+      if (source === undefined) return undefined;
+      const image = this.#readImage(source.image_id);
+      if (image === undefined) return undefined;
+      this.#touch(image.id);
+      this.#exactHits += 1;
+      return {
+        data: image.data,
+        mimeType: "image/webp",
+        width: image.width,
+        height: image.height,
+        sourceWidth: source.source_width,
+        sourceHeight: source.source_height,
+        sourceFormat: source.source_format,
+        sourceBytes: source.source_bytes,
+        sha256,
+        phash: source.phash,
+        cache: "exact",
+      };
+    } catch (error) {
+      this.#warn("an exact lookup failed; treating it as a miss", error);
+      return undefined;
+    }
+  }
+
+  /** The stored id nearest to `phash` within the threshold whose mean colour agrees, if any. */
+  #nearest(phash: string, meanColour: MeanColour, profile: string): number | undefined {
+    const [high, low] = splitHash(phash);
+    let best: number | undefined;
+    let bestDistance = this.#options.hammingThreshold + 1;
+    for (const [id, entry] of this.#index) {
+      if (entry.profile !== profile) continue;
+      const distance = popcount32(entry.high ^ high) + popcount32(entry.low ^ low);
+      if (distance < bestDistance && coloursAgree(entry.meanColour, meanColour)) {
+        best = id;
+        bestDistance = distance;
+      }
+    }
+    return best;
+  }
+
+  /**
+   * A stored image perceptually the same as `image` (hash within the threshold, colours agreeing): its prepared
+   * bytes and size with `image`'s own source facts. The input's SHA-256 is recorded for that entry, so the same
+   * bytes hit exactly next time. Counts a similar hit or a miss.
+   */
+  findSimilar(
+    image: Omit<PreparedImage, "cache">,
+    meanColour: MeanColour,
+    profile: string,
+  ): CachedImage | undefined {
+    if (this.#db === undefined) return undefined;
+    try {
+      const id = this.#nearest(image.phash, meanColour, profile);
+      const row = id === undefined ? undefined : this.#readImage(id);
+      if (row === undefined) {
+        this.#misses += 1;
+        return undefined;
+      }
+      this.#touch(row.id);
+      this.#insertSource(row.id, image, profile);
+      this.#similarHits += 1;
+      return { ...image, data: row.data, width: row.width, height: row.height, cache: "similar" };
+    } catch (error) {
+      this.#warn("a similarity lookup failed; treating it as a miss", error);
+      this.#misses += 1;
+      return undefined;
+    }
+  }
+
+  #insertSource(imageId: number, source: SourceFacts, profile: string): void {
+    this.#database()
+      .prepare(
+        "INSERT OR REPLACE INTO sources (sha256, profile, image_id, phash, source_width, source_height, " +
+          "source_format, source_bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      )
+      .run(
+        source.sha256,
+        profile,
+        imageId,
+        source.phash,
+        source.sourceWidth,
+        source.sourceHeight,
+        source.sourceFormat,
+        source.sourceBytes,
+      );
+  }
+
+  /** Stores a prepared image, then evicts least recently used entries while the total is over `maxBytes`. */
+  put(image: Omit<PreparedImage, "cache">, meanColour: MeanColour, profile: string): void {
+    if (this.#db === undefined) return;
+    const db = this.#database();
+    try {
+      const now = this.#now();
+      db.transaction(() => {
+        const result = db
+          .prepare(
+            "INSERT INTO images (profile, phash, mean_red, mean_green, mean_blue, data, width, height, bytes, " +
+              "created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+          )
+          .run(
+            profile,
+            image.phash,
+            meanColour[0],
+            meanColour[1],
+            meanColour[2],
+            image.data,
+            image.width,
+            image.height,
+            image.data.length,
+            now,
+            now,
+          );
+        const id = Number(result.lastInsertRowid);
+        this.#insertSource(id, image, profile);
+        const [high, low] = splitHash(image.phash);
+        this.#index.set(id, { high, low, meanColour, bytes: image.data.length, profile });
+        this.#bytes += image.data.length;
+      })();
+      this.#evict();
+    } catch (error) {
+      this.#warn("storing a prepared image failed; it is not cached", error);
+    }
+  }
+
+  #remove(rows: readonly { id: number; bytes: number }[]): number {
+    const db = this.#database();
+    const remove = db.prepare("DELETE FROM images WHERE id = ?");
+    let freed = 0;
+    db.transaction(() => {
+      for (const row of rows) {
+        remove.run(row.id);
+        this.#index.delete(row.id);
+        this.#bytes -= row.bytes;
+        freed += row.bytes;
+      }
+    })();
+    return freed;
+  }
+
+  #evict(): void {
+    if (this.#bytes <= this.#options.maxBytes) return;
+    const oldest = this.#database()
+      .prepare("SELECT id, bytes FROM images ORDER BY last_used_at ASC, id ASC")
+      .iterate() as IterableIterator<{ id: number; bytes: number }>;
+    const victims: { id: number; bytes: number }[] = [];
+    let over = this.#bytes - this.#options.maxBytes;
+    for (const row of oldest) {
+      if (over <= 0) break;
+      victims.push(row);
+      over -= row.bytes;
+    }
+    this.#remove(victims);
+  }
+
+  /** Expires entries unused for longer than ttlMs (run by the proactive loop). */
+  expire(): { removed: number; freedBytes: number } {
+    if (this.#db === undefined) return { removed: 0, freedBytes: 0 };
+    try {
+      const stale = this.#database()
+        .prepare("SELECT id, bytes FROM images WHERE last_used_at < ?")
+        .all(this.#now() - this.#options.ttlMs) as { id: number; bytes: number }[];
+      return { removed: stale.length, freedBytes: this.#remove(stale) };
+    } catch (error) {
+      this.#warn("expiring entries failed", error);
+      return { removed: 0, freedBytes: 0 };
+    }
+  }
+
+  /** Entries, their WebP bytes, and the lookups since the cache was opened. `hitRate` is 0 before any lookup. */
+  stats(): {
+    entries: number;
+    bytes: number;
+    hits: number;
+    misses: number;
+    exactHits: number;
+    similarHits: number;
+    hitRate: number;
+  } {
+    const hits = this.#exactHits + this.#similarHits;
+    const lookups = hits + this.#misses;
+    return {
+      entries: this.#index.size,
+      bytes: this.#bytes,
+      hits,
+      misses: this.#misses,
+      exactHits: this.#exactHits,
+      similarHits: this.#similarHits,
+      hitRate: lookups === 0 ? 0 : hits / lookups,
+    };
+  }
+
+  /** Closes the index; later lookups miss quietly. Idempotent. */
+  close(): void {
+    const db = this.#db;
+    this.#db = undefined;
+    db?.close();
+  }
+}

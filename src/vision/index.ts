@@ -1,0 +1,10 @@
+export { ImageCache } from "./image-cache.js";
+export type { CachedImage, ImageCacheOptions } from "./image-cache.js";
+export { hammingDistance, perceptualHash } from "./perceptual-hash.js";
+export type { RawImage } from "./perceptual-hash.js";
+export { preprocessImage, sniffImageFormat } from "./preprocess.js";
+export type { ImagePreprocessOptions, MeanColour, PreparedImage } from "./preprocess.js";
+export { renderSyntheticPhoto } from "./synthetic-image.js";
+export type { SyntheticPhotoOptions } from "./synthetic-image.js";
+export { VisionService } from "./vision-service.js";
+export type { VisionServiceOptions } from "./vision-service.js";
