@@ -7,7 +7,14 @@ import type {
 } from "../inference/index.js";
 import type { EntityMemory, LearnResult, RecallContext } from "../memory/index.js";
 import type { Skill, SkillResult, SkillService } from "../skills/index.js";
-import { AppError } from "../shared/index.js";
+import { AbortedError, AppError, isAppError, type ErrorCode } from "../shared/index.js";
+import {
+  ReflectionFailedError,
+  type ReflectionReport,
+  type ReflectSettings,
+  type ReflexiveLoop,
+} from "./reflexive-loop.js";
+import { createVerifier, type VerifierServices, type VerifySpec } from "./verifiers.js";
 
 /** One user turn as the assistant sees it: the chat request plus who asked. */
 export interface TurnRequest extends ChatRequest {
@@ -19,6 +26,22 @@ export interface TurnRequest extends ChatRequest {
   noMemory?: boolean;
   /** Run this skill on the last user message instead of plain chat (unknown: `INVALID_REQUEST`, `skill`). */
   skill?: string;
+  /** Reflect on the answer (draft → critique → revise, ≤ 3 iterations). Default: `reflect.enabled`. */
+  reflect?: boolean;
+  /** A check the answer must pass; a failing check is the signal the reflexive loop revises on. */
+  verify?: VerifySpec;
+  /** Per-turn limits of the reflexive loop (the CLI's --max-iterations). */
+  reflectSettings?: Partial<ReflectSettings>;
+}
+
+/** The fallback model answered because the main one failed. */
+export interface TurnFallback {
+  /** The main model's error code (`REQUEST_TIMEOUT` when it took too long). */
+  code: ErrorCode;
+  /** Why, in one line. */
+  reason: string;
+  /** Milliseconds from the main model's failure to the fallback's answer. */
+  latencyMs: number;
 }
 
 /** What memory did in a turn: facts recalled into the prompt and facts stored from the exchange. */
@@ -33,6 +56,10 @@ export interface TurnResponse extends ChatResponse {
   memory?: { recalled: number[]; stored: number[] };
   /** The skill that answered: its validated value and the generations it took. */
   skill?: { name: string; attempts: number; value: unknown };
+  /** What the reflexive loop did, when the turn reflected. */
+  reflection?: ReflectionReport;
+  /** Set when the fallback model answered. */
+  fallback?: TurnFallback;
 }
 
 export interface TurnPipelineOptions {
@@ -49,7 +76,36 @@ export interface TurnPipelineOptions {
   onSkill?: (result: SkillResult) => void;
   /** Called when a turn starts (the proactive loop's activity record: an active user gets no suggestion). */
   onTurn?: (turn: TurnRequest) => void;
+  /** The reflexive loop; without it a turn asking to reflect is an `INVALID_REQUEST`. */
+  reflexive?: ReflexiveLoop;
+  /** Reflect when a turn does not say. Default: false. */
+  reflectByDefault?: boolean;
+  /** Collaborators of `verify` checks (the SQL dry run). */
+  verifierServices?: VerifierServices;
+  /**
+   * Answer with the `fallback` role when the main model fails, times out (after `fallbackTimeoutMs`) or cannot
+   * load. Only set it when a fallback role is configured.
+   */
+  fallback?: { timeoutMs: number };
+  /** Called after each reflected turn (metrics). */
+  onReflection?: (report: ReflectionReport) => void;
+  /** Called when the fallback answered (metrics, logs). */
+  onFallback?: (fallback: TurnFallback) => void;
 }
+
+/** Errors of the main model that the fallback may answer; a client's own mistakes are never retried. */
+const fallbackCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
+  "INFERENCE_FAILED",
+  "MODEL_LOAD_FAILED",
+  "MODEL_INVALID_FILE",
+  "MODEL_TRUNCATED",
+  "MODEL_NOT_FOUND",
+  "MODEL_TOO_LARGE",
+  "UPSTREAM_UNAVAILABLE",
+  "UPSTREAM_TIMEOUT",
+  "REQUEST_TIMEOUT",
+  "INTERNAL",
+]);
 
 /**
  * The assistant's turn pipeline (ARCHITECTURE.md): guard → memory recall → skill routing → generation →
@@ -74,7 +130,7 @@ export class TurnPipeline {
     const skill = this.#routeSkill(turn);
     if (skill !== undefined) return this.#runSkill(skill, turn, signal);
     const recalled = this.#recall(turn);
-    const response = await this.#backend.chat(toChatRequest(turn, recalled), signal);
+    const response = await this.#answer(turn, toChatRequest(turn, recalled), signal);
     const stored = this.#learn(turn, recalled, response.text);
     if (recalled === undefined && stored === undefined) return response;
     return {
@@ -84,6 +140,72 @@ export class TurnPipeline {
         stored: stored?.map((result) => result.fact.id) ?? [],
       },
     };
+  }
+
+  /** Whether this turn reflects: its own flag, else the configured default. */
+  #reflects(turn: TurnRequest): boolean {
+    const wanted = turn.reflect ?? (turn.verify !== undefined || this.#options.reflectByDefault === true);
+    if (wanted && this.#options.reflexive === undefined) {
+      throw new AppError("INVALID_REQUEST", "reflection is not available on this server", {
+        param: "reflect",
+      });
+    }
+    return wanted;
+  }
+
+  /** The answer to a plain (non-skill) turn: reflected or not, from the fallback when the main model fails. */
+  async #answer(turn: TurnRequest, request: ChatRequest, signal: AbortSignal): Promise<TurnResponse> {
+    const reflexive = this.#reflects(turn) ? this.#options.reflexive : undefined;
+    const main = async (mainSignal: AbortSignal): Promise<TurnResponse> => {
+      if (reflexive === undefined) return this.#backend.chat(request, mainSignal);
+      const verifiers =
+        turn.verify === undefined
+          ? []
+          : [createVerifier(turn.verify, turn.userId, this.#options.verifierServices)];
+      try {
+        const outcome = await reflexive.run(request, verifiers, mainSignal, turn.reflectSettings);
+        this.#options.onReflection?.(outcome.report);
+        return { ...outcome.response, reflection: outcome.report };
+      } catch (error) {
+        if (error instanceof ReflectionFailedError) this.#options.onReflection?.(error.report);
+        throw error;
+      }
+    };
+    const fallback = this.#options.fallback;
+    if (fallback === undefined || request.role === "fallback") return main(signal);
+    // The reflexive loop times its own iterations; a plain answer gets the fallback's timeout here.
+    const timeout = reflexive === undefined ? AbortSignal.timeout(fallback.timeoutMs) : undefined;
+    try {
+      return await main(timeout === undefined ? signal : AbortSignal.any([signal, timeout]));
+    } catch (error) {
+      const failure = this.#fallbackReason(error, signal, timeout, fallback.timeoutMs);
+      if (failure === undefined) throw error;
+      const failedAt = performance.now();
+      const { tokenProbabilities: _probabilities, ...plain } = request;
+      const response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
+      const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
+      this.#options.onFallback?.(used);
+      return { ...response, fallback: used };
+    }
+  }
+
+  /** Why the fallback should answer after `error`, or undefined when the error is the client's own. */
+  #fallbackReason(
+    error: unknown,
+    signal: AbortSignal,
+    timeout: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Omit<TurnFallback, "latencyMs"> | undefined {
+    if (signal.aborted) return undefined;
+    if (timeout?.aborted === true) {
+      return { code: "REQUEST_TIMEOUT", reason: `the main model took longer than ${timeoutMs} ms` };
+    }
+    if (error instanceof AbortedError) return undefined;
+    if (!isAppError(error)) {
+      return { code: "INTERNAL", reason: `the main model failed: ${String(error)}` };
+    }
+    if (!fallbackCodes.has(error.code)) return undefined;
+    return { code: error.code, reason: `the main model failed: ${error.message}` };
   }
 
   /**
@@ -100,9 +222,57 @@ export class TurnPipeline {
       return;
     }
     const recalled = this.#recall(turn);
-    for await (const chunk of this.#backend.chatStream(toChatRequest(turn, recalled), signal)) {
+    const request = toChatRequest(turn, recalled);
+    // A reflected answer is chosen among iterations, and a fallback one exists only after the main model failed:
+    // both stream as one piece. Plain turns without a fallback stream token by token.
+    if (this.#reflects(turn) || this.#options.fallback !== undefined) {
+      if (!this.#reflects(turn)) {
+        yield* this.#streamWithFallback(turn, request, recalled, signal);
+        return;
+      }
+      const response = await this.#answer(turn, request, signal);
+      this.#learn(turn, recalled, response.text);
+      yield { type: "delta", text: response.text };
+      yield { type: "done", response };
+      return;
+    }
+    for await (const chunk of this.#backend.chatStream(request, signal)) {
       if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
       yield chunk;
+    }
+  }
+
+  /** Streams the main model; when it fails before its first token, the fallback's answer streams instead. */
+  async *#streamWithFallback(
+    turn: TurnRequest,
+    request: ChatRequest,
+    recalled: RecallContext | undefined,
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    const fallback = this.#options.fallback as { timeoutMs: number };
+    const timeout = AbortSignal.timeout(fallback.timeoutMs);
+    let started = false;
+    try {
+      for await (const chunk of this.#backend.chatStream(request, AbortSignal.any([signal, timeout]))) {
+        started = true;
+        if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
+        yield chunk;
+      }
+      return;
+    } catch (error) {
+      const failure = started ? undefined : this.#fallbackReason(error, signal, timeout, fallback.timeoutMs);
+      if (failure === undefined) throw error;
+      const failedAt = performance.now();
+      for await (const chunk of this.#backend.chatStream({ ...request, role: "fallback" }, signal)) {
+        if (chunk.type === "delta") {
+          yield chunk;
+          continue;
+        }
+        const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
+        this.#options.onFallback?.(used);
+        this.#learn(turn, recalled, chunk.response.text);
+        yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
+      }
     }
   }
 
@@ -210,7 +380,16 @@ function lastUserText(messages: readonly ChatMessage[]): string {
 }
 
 function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {
-  const { userId: _userId, turnId: _turnId, noMemory: _noMemory, skill: _skill, ...request } = turn;
+  const {
+    userId: _userId,
+    turnId: _turnId,
+    noMemory: _noMemory,
+    skill: _skill,
+    reflect: _reflect,
+    verify: _verify,
+    reflectSettings: _reflectSettings,
+    ...request
+  } = turn;
   if (recalled === undefined || recalled.prompt === "") return request;
   const [first, ...rest] = request.messages;
   const messages: ChatMessage[] =

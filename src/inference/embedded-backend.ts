@@ -304,11 +304,13 @@ export class EmbeddedBackend implements LlmBackend {
             skipped: "the prompt leaves too little context room",
           };
         } else if (draftSide !== undefined && draftLease === undefined) {
-          if (draftSide.tokens.length + sampling.maxTokens > lease.sequence.contextSize) {
+          // As with LlamaChat: the prompt must leave room to answer, and the answer ends where the context does.
+          const room = lease.sequence.contextSize - draftSide.tokens.length;
+          if (room < Math.min(sampling.maxTokens, minimumAnswerRoom)) {
             throw new AppError(
               "CONTEXT_OVERFLOW",
-              `the prompt has ${draftSide.tokens.length} tokens plus ${sampling.maxTokens} to answer, but the ` +
-                `context holds ${lease.sequence.contextSize} (inference.contextSize)`,
+              `the prompt has ${draftSide.tokens.length} tokens and leaves too little room to answer in a ` +
+                `context of ${lease.sequence.contextSize} (inference.contextSize)`,
               { param: "messages" },
             );
           }
@@ -316,7 +318,7 @@ export class EmbeddedBackend implements LlmBackend {
           const generated = await generateSpeculative({
             target: { model: lease.model, sequence: lease.sequence },
             promptTokens: draftSide.tokens,
-            maxTokens: sampling.maxTokens,
+            maxTokens: Math.min(sampling.maxTokens, room),
             sampling,
             stopTokens: draftSide.stopTokens,
             stopTexts: [...draftSide.stopTexts, ...(sampling.stop ?? [])],

@@ -7,7 +7,7 @@ export type {
   SpeculativeOptions,
 } from "./embedded-backend.js";
 export { DraftPair, draftIncompatibility } from "./draft-pair.js";
-export { parseStrictJson } from "./json-output.js";
+export { OutputInvalidError, parseStrictJson } from "./json-output.js";
 export type { DraftPairState } from "./draft-pair.js";
 export {
   createRandom,

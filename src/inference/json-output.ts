@@ -54,6 +54,7 @@ export function parseJsonOutput(
   finishReason: FinishReason,
   maxTokens: number,
 ): unknown {
+  const invalid = (message: string, param = "jsonSchema") => new OutputInvalidError(message, text, param);
   if (finishReason === "length") {
     throw invalid(
       `the output was cut at max_tokens (${maxTokens}) before the JSON value was complete`,
@@ -75,6 +76,13 @@ export function parseJsonOutput(
   return value;
 }
 
-function invalid(message: string, param = "jsonSchema"): AppError {
-  return new AppError("OUTPUT_INVALID", message, { param });
+/** Output that failed its JSON schema, with the text the model wrote (the reflexive loop revises it). */
+export class OutputInvalidError extends AppError {
+  readonly output: string;
+
+  constructor(message: string, output: string, param: string) {
+    super("OUTPUT_INVALID", message, { param });
+    this.name = "OutputInvalidError";
+    this.output = output;
+  }
 }

@@ -25,6 +25,21 @@ export interface Metrics {
   readonly proactiveActionDuration: Histogram<"action">;
   readonly proactiveNextRun: Gauge<"action">;
   readonly loopRestarts: Counter;
+  /** Feeds one reflected turn to the loop's histograms and the autocorrection rate. */
+  recordReflection(sample: ReflectionSample): void;
+  readonly omniLoopLatency: Histogram;
+  readonly omniLoopIterations: Histogram;
+  readonly autocorrectionRate: Gauge;
+  readonly fallbacks: Counter<"code">;
+  readonly imageCacheHitRate: Gauge;
+  readonly imagesPrepared: Counter<"cache">;
+}
+
+/** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
+export interface ReflectionSample {
+  iterations: readonly unknown[];
+  autoCorrected: boolean;
+  totalLatencyMs: number;
 }
 
 /** What the loop's gauges read on each scrape: `LoopService.status()` fits (observability cannot import it). */
@@ -44,6 +59,8 @@ export interface MetricsOptions {
   memoryStats?: () => { activeFacts: number; historicFacts: number; sizeMb: number } | undefined;
   /** Read on every scrape: the proactive loop's next runs and restarts (absent when the loop is off). */
   loopStatus?: () => LoopMetricsStatus | undefined;
+  /** Read on every scrape: the image cache's hit rate since start (absent when the cache is off). */
+  imageCacheHitRate?: () => number | undefined;
 }
 
 /** Creates a registry with SARAi's metrics and Node's process metrics (prefixed `sarai_`). */
@@ -60,6 +77,8 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }
   };
   let restartsSeen = 0;
+  let reflected = 0;
+  let corrected = 0;
   return {
     registry,
     httpRequests: new Counter({
@@ -229,6 +248,53 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
         restartsSeen = restarts;
       },
     }),
+    omniLoopLatency: new Histogram({
+      name: "sarai_omni_loop_latency_seconds",
+      help: "Time a reflected turn spent in the reflexive loop, all iterations",
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 180],
+      registers,
+    }),
+    omniLoopIterations: new Histogram({
+      name: "sarai_omni_loop_iterations",
+      help: "Iterations of a reflected turn (1 = the draft was confident enough)",
+      buckets: [1, 2, 3],
+      registers,
+    }),
+    autocorrectionRate: new Gauge({
+      name: "sarai_autocorrection_rate",
+      help: "Share of reflected turns whose answer is a revision rather than the draft, since start",
+      registers,
+      collect() {
+        if (reflected > 0) this.set(corrected / reflected);
+      },
+    }),
+    fallbacks: new Counter({
+      name: "sarai_fallback_total",
+      help: "Turns answered by the fallback model, by the main model's error code",
+      labelNames: ["code"],
+      registers,
+    }),
+    imageCacheHitRate: new Gauge({
+      name: "sarai_image_cache_hit_rate",
+      help: "Share of prepared images served from the cache (exact or perceptual hit), since start",
+      registers,
+      collect() {
+        const rate = options.imageCacheHitRate?.();
+        if (rate !== undefined && Number.isFinite(rate)) this.set(rate);
+      },
+    }),
+    imagesPrepared: new Counter({
+      name: "sarai_images_prepared_total",
+      help: "Images received in requests, by how the cache answered (exact, similar, miss, off)",
+      labelNames: ["cache"],
+      registers,
+    }),
+    recordReflection(sample: ReflectionSample) {
+      reflected++;
+      if (sample.autoCorrected) corrected++;
+      this.omniLoopLatency.observe(sample.totalLatencyMs / 1000);
+      this.omniLoopIterations.observe(sample.iterations.length);
+    },
   };
 }
 

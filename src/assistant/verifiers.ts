@@ -1,0 +1,168 @@
+import { AppError, isAppError } from "../shared/index.js";
+import {
+  validateJson,
+  validatePython,
+  validateReadOnlySql,
+  type FactQueryRunner,
+  type ValidationResult,
+} from "../skills/index.js";
+
+/** One check a request asks its answer to pass (`verify` in the API). */
+export interface TextTest {
+  /** The answer must contain this text. */
+  contains?: string;
+  /** The answer must not contain this text. */
+  notContains?: string;
+  /** The answer must match this regular expression (JavaScript syntax, no flags). */
+  regex?: string;
+}
+
+/**
+ * What a request says its answer must pass: valid JSON (against an optional schema), a read-only SQL query that
+ * runs in the user's read-only fact sandbox, Python that parses (`python3 -c 'import ast'`), or text tests.
+ */
+export type VerifySpec =
+  | { kind: "json"; schema?: Readonly<Record<string, unknown>> }
+  | { kind: "sql" }
+  | { kind: "python" }
+  | { kind: "tests"; tests: readonly TextTest[] };
+
+/** A verifier's verdict on one answer. */
+export interface Verdict {
+  name: string;
+  ok: boolean;
+  /** What is wrong, one line each; empty when `ok`. */
+  issues: string[];
+}
+
+export interface Verifier {
+  readonly name: string;
+  verify(text: string, signal: AbortSignal): Promise<Verdict>;
+}
+
+export interface VerifierServices {
+  /** Runs SQL read-only over one user's facts (the `sql` dry run). Without it SQL is only parsed. */
+  factQueries?: FactQueryRunner;
+}
+
+const maxTests = 32;
+
+/** Checks a `verify` value from a client; errors name the field (`verify.tests[2].regex`). */
+export function parseVerifySpec(value: unknown, param = "verify"): VerifySpec {
+  const fail = (message: string, at = param) =>
+    new AppError("INVALID_REQUEST", `${at}: ${message}`, { param: at });
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("must be an object");
+  const record = value as Record<string, unknown>;
+  const allowed = new Set(["kind", "schema", "tests"]);
+  for (const key of Object.keys(record))
+    if (!allowed.has(key)) throw fail("unknown field", `${param}.${key}`);
+  switch (record["kind"]) {
+    case "json": {
+      const schema = record["schema"];
+      if (schema === undefined) return { kind: "json" };
+      if (typeof schema !== "object" || schema === null || Array.isArray(schema))
+        throw fail("must be a JSON schema object", `${param}.schema`);
+      return { kind: "json", schema: schema as Record<string, unknown> };
+    }
+    case "sql":
+    case "python":
+      return { kind: record["kind"] };
+    case "tests": {
+      const tests = record["tests"];
+      if (!Array.isArray(tests) || tests.length === 0 || tests.length > maxTests)
+        throw fail(`must be an array of 1 to ${maxTests} tests`, `${param}.tests`);
+      return { kind: "tests", tests: tests.map((test, i) => parseTextTest(test, `${param}.tests[${i}]`)) };
+    }
+    default:
+      throw fail('must be one of "json", "sql", "python", "tests"', `${param}.kind`);
+  }
+}
+
+function parseTextTest(value: unknown, param: string): TextTest {
+  const fail = (message: string, at = param) =>
+    new AppError("INVALID_REQUEST", `${at}: ${message}`, { param: at });
+  if (typeof value !== "object" || value === null || Array.isArray(value)) throw fail("must be an object");
+  const test: TextTest = {};
+  for (const [key, field] of Object.entries(value as Record<string, unknown>)) {
+    if (key !== "contains" && key !== "notContains" && key !== "regex")
+      throw fail("unknown field", `${param}.${key}`);
+    if (typeof field !== "string" || field === "" || field.length > 1000)
+      throw fail("must be a string of 1 to 1000 characters", `${param}.${key}`);
+    if (key === "regex") {
+      try {
+        new RegExp(field);
+      } catch (error) {
+        throw fail(`not a regular expression: ${(error as Error).message}`, `${param}.regex`);
+      }
+    }
+    test[key] = field;
+  }
+  if (Object.keys(test).length !== 1) throw fail("give exactly one of contains, notContains, regex");
+  return test;
+}
+
+/** The verifiers a spec asks for, bound to the user the turn acts for. */
+export function createVerifier(spec: VerifySpec, userId: string, services: VerifierServices = {}): Verifier {
+  switch (spec.kind) {
+    case "json":
+      return fromValidation("json", (text) => validateJson(text, spec.schema));
+    case "python":
+      return fromValidation("python", (text) => validatePython(stripFence(text)));
+    case "sql":
+      return {
+        name: "sql",
+        verify(text) {
+          const sql = stripFence(text);
+          const parsed = validateReadOnlySql(sql);
+          if (!parsed.ok) return Promise.resolve(verdict("sql", parsed));
+          if (services.factQueries === undefined)
+            return Promise.resolve({ name: "sql", ok: true, issues: [] });
+          try {
+            services.factQueries.run(sql, userId);
+            return Promise.resolve({ name: "sql", ok: true, issues: [] });
+          } catch (error) {
+            const message = isAppError(error) ? error.message : String(error);
+            return Promise.resolve({ name: "sql", ok: false, issues: [message] });
+          }
+        },
+      };
+    case "tests":
+      return {
+        name: "tests",
+        verify(text) {
+          const issues: string[] = [];
+          for (const test of spec.tests) {
+            if (test.contains !== undefined && !text.includes(test.contains))
+              issues.push(`the answer must contain ${JSON.stringify(test.contains)}`);
+            if (test.notContains !== undefined && text.includes(test.notContains))
+              issues.push(`the answer must not contain ${JSON.stringify(test.notContains)}`);
+            if (test.regex !== undefined && !new RegExp(test.regex).test(text))
+              issues.push(`the answer must match /${test.regex}/`);
+          }
+          return Promise.resolve({ name: "tests", ok: issues.length === 0, issues });
+        },
+      };
+  }
+}
+
+function fromValidation(
+  name: string,
+  validate: (text: string) => ValidationResult | Promise<ValidationResult>,
+): Verifier {
+  return {
+    name,
+    async verify(text) {
+      return verdict(name, await validate(text));
+    },
+  };
+}
+
+function verdict(name: string, result: ValidationResult): Verdict {
+  return result.ok ? { name, ok: true, issues: [] } : { name, ok: false, issues: [result.error] };
+}
+
+/** Models often wrap code in a Markdown fence; the verifier checks what is inside. */
+function stripFence(text: string): string {
+  const fenced = /^\s*```[\w-]*\n([\s\S]*?)\n?```\s*$/.exec(text);
+  return fenced?.[1] ?? text;
+}
