@@ -39,6 +39,7 @@ import {
   type SystemReadings,
 } from "./proactive/index.js";
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
+import { ImageCache, VisionService } from "./vision/index.js";
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -79,6 +80,8 @@ export interface App {
    * here, started by `sarai serve` when `proactive.inServer` is true.
    */
   readonly loop: LoopService | undefined;
+  /** Image preparation for chat image parts (and its cache); undefined when `vision.enabled` is false. */
+  readonly vision: VisionService | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -277,6 +280,18 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   }
 
+  let vision: VisionService | undefined;
+  try {
+    vision = createVisionService(config, logger);
+  } catch (error) {
+    await loop?.close();
+    factQueries?.dispose();
+    for (const remote of remotes) remote.dispose();
+    await pool.dispose();
+    store?.close();
+    throw error;
+  }
+
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
     if (next.log.level !== previous.log.level) {
       logger.level = next.log.level;
@@ -303,6 +318,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     memory,
     skills,
     loop,
+    vision,
     metrics,
     models,
     listModels: () => offered,
@@ -359,12 +375,35 @@ export async function createApp(options: AppOptions): Promise<App> {
       unsubscribe?.();
       await loop?.close();
       await turns.drain();
+      vision?.dispose();
       factQueries?.dispose();
       for (const remote of remotes) remote.dispose();
       await pool.dispose();
       store?.close();
     },
   };
+}
+
+/** The vision service from `vision.*`, with its cache when `vision.cache.enabled`; undefined when vision is off. */
+function createVisionService(config: ResolvedConfig, logger: Logger): VisionService | undefined {
+  const settings = config.vision;
+  if (!settings.enabled) return undefined;
+  const cache = settings.cache.enabled
+    ? ImageCache.open({
+        dir: settings.cache.dir,
+        ttlMs: settings.cache.ttlDays * 86_400_000,
+        maxBytes: settings.cache.maxMb * 2 ** 20,
+        hammingThreshold: settings.cache.hammingThreshold,
+        onWarning: (message, error) => logger.warn({ err: error }, message),
+      })
+    : undefined;
+  return new VisionService({
+    maxSidePx: settings.maxSidePx,
+    webpQuality: settings.webpQuality,
+    maxInputBytes: settings.maxInputMb * 2 ** 20,
+    maxPixels: settings.maxPixels,
+    ...(cache === undefined ? {} : { cache }),
+  });
 }
 
 /** The speculative-decoding pair in readiness: a paused or refused draft slows answers but breaks nothing. */

@@ -250,7 +250,7 @@ describe("api", () => {
       expect(error.requestID).toMatch(uuidPattern);
     });
 
-    it("refuses image parts with a 400 naming the part", async () => {
+    it("refuses image parts for a local (text-only) model with a 400 naming the part", async () => {
       const error = await catchApiError(() =>
         client.chat.completions.create({
           model: ts.modelId,
@@ -266,7 +266,7 @@ describe("api", () => {
         }),
       );
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
-      expect(error).toMatchObject({ code: "invalid_request", param: "messages[0].content[1]" });
+      expect(error).toMatchObject({ code: "vision_unsupported", param: "messages[0].content[1]" });
     });
 
     it("names the field and its wrong type rather than calling it missing", async () => {

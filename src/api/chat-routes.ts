@@ -7,12 +7,21 @@ import { AppError } from "../shared/index.js";
 import { toSaraiTimings, toUsage } from "./completion-routes.js";
 import { toValidationError } from "./errors.js";
 import { writeEventStream } from "./event-stream.js";
+import {
+  chatBodyLimitBytes,
+  checkImagePart,
+  checkRoleSeesImages,
+  checkTextBudget,
+  prepareImageParts,
+  type ImagePartRef,
+} from "./image-parts.js";
 import { resolveUserId } from "./user-scope.js";
 import {
   chatCompletionRequest,
   type ChatCompletion,
   type ChatCompletionChunk,
   type ChatCompletionRequest,
+  type SaraiImage,
 } from "./wire.js";
 
 /** The OpenAI-compatible chat routes. They translate and delegate; the turn pipeline does the work. */
@@ -28,12 +37,16 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     })),
   }));
 
-  fastify.post("/v1/chat/completions", async (request, reply) => {
+  // Base64 images need more room than text: server.bodyLimitKb plus one vision.maxInputMb image.
+  const bodyLimit = chatBodyLimitBytes(app.config);
+  fastify.post("/v1/chat/completions", { bodyLimit }, async (request, reply) => {
     const parsed = chatCompletionRequest.safeParse(request.body);
     if (!parsed.success) throw toValidationError(parsed.error);
     const body = parsed.data;
+    checkTextBudget(app.config, request.headers["content-length"], body);
     const model = app.resolveModel(body.model);
-    const turn = toTurnRequest(body, model.role, resolveUserId(request, body.user ?? undefined));
+    const userId = resolveUserId(request, body.user ?? undefined);
+    const { turn, imageParts } = toTurnRequest(app, body, model.role, userId);
     if (body.skill !== undefined) {
       // Checked before a stream starts, so that an unknown skill is a 400 and not a broken stream.
       if (app.skills === undefined)
@@ -41,24 +54,48 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
           param: "skill",
         });
       app.skills.registry.get(body.skill);
+      if (imageParts[0] !== undefined) {
+        throw new AppError("INVALID_REQUEST", `skill: skills read text only; send images without a skill`, {
+          param: "skill",
+        });
+      }
       turn.skill = body.skill;
     }
+    const images = await prepareImageParts(app, imageParts, (index, image) => {
+      const message = turn.messages[index] as ChatMessage;
+      message.images = [...(message.images ?? []), image];
+    });
     if (body.stream === true) {
-      await streamChat(request, reply, app, turn, model.id, body.stream_options?.include_usage === true);
+      const includeUsage = body.stream_options?.include_usage === true;
+      await streamChat(request, reply, app, turn, model.id, includeUsage, images);
       return reply;
     }
     const id = `chatcmpl-${randomUUID()}`;
     const response = await app.turns.run({ ...turn, turnId: id }, request.sarai.signal);
     app.recordGeneration(model.role, response);
-    return toChatCompletion(response, model.id, id);
+    return toChatCompletion(response, model.id, id, images);
   });
 }
 
-function toTurnRequest(body: ChatCompletionRequest, role: ModelRole, userId: string): TurnRequest {
+/**
+ * The turn a chat body asks for, and its image parts, checked (user messages, vision on, data: URLs, a model
+ * that sees images) but not yet decoded: `prepareImageParts` attaches them.
+ */
+function toTurnRequest(
+  app: App,
+  body: ChatCompletionRequest,
+  role: ModelRole,
+  userId: string,
+): { turn: TurnRequest; imageParts: ImagePartRef[] } {
+  const imageParts: ImagePartRef[] = [];
   const messages: ChatMessage[] = body.messages.map((message, index) => ({
     role: message.role === "developer" ? "system" : message.role,
-    content: flattenContent(message.content, index),
+    content: flattenContent(message.content, index, (ref) => {
+      checkImagePart(app, ref, message.role);
+      imageParts.push(ref);
+    }),
   }));
+  if (imageParts[0] !== undefined) checkRoleSeesImages(app, role, imageParts[0]);
   const sampling: SamplingOptions = {};
   if (body.temperature != null) sampling.temperature = body.temperature;
   if (body.top_p != null) sampling.topP = body.top_p;
@@ -79,28 +116,36 @@ function toTurnRequest(body: ChatCompletionRequest, role: ModelRole, userId: str
   } else if (format?.type === "json_object") {
     turn.jsonObject = true;
   }
-  return turn;
+  return { turn, imageParts };
 }
 
+/** A message's text parts joined by newlines; each image part goes to `onImage`. */
 function flattenContent(
   content: ChatCompletionRequest["messages"][number]["content"],
   index: number,
+  onImage: (ref: ImagePartRef) => void,
 ): string {
   if (content === null) return "";
   if (typeof content === "string") return content;
-  return content
-    .map((part, partIndex) => {
-      if (part.type === "text") return part.text;
-      throw new AppError(
-        "INVALID_REQUEST",
-        `messages[${index}].content[${partIndex}]: image input is not supported yet`,
-        { param: `messages[${index}].content[${partIndex}]` },
-      );
-    })
-    .join("\n");
+  const texts: string[] = [];
+  content.forEach((part, partIndex) => {
+    if (part.type === "text") texts.push(part.text);
+    else
+      onImage({
+        messageIndex: index,
+        param: `messages[${index}].content[${partIndex}]`,
+        url: part.image_url.url,
+      });
+  });
+  return texts.join("\n");
 }
 
-function toChatCompletion(response: TurnResponse, model: string, id: string): ChatCompletion {
+function toChatCompletion(
+  response: TurnResponse,
+  model: string,
+  id: string,
+  images: SaraiImage[],
+): ChatCompletion {
   return {
     id,
     object: "chat.completion",
@@ -121,6 +166,7 @@ function toChatCompletion(response: TurnResponse, model: string, id: string): Ch
         ? {}
         : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
       ...(response.skill === undefined ? {} : { skill: response.skill }),
+      ...(images.length === 0 ? {} : { images }),
     },
   };
 }
@@ -133,6 +179,7 @@ async function streamChat(
   turn: TurnRequest,
   model: string,
   includeUsage: boolean,
+  images: SaraiImage[],
 ): Promise<void> {
   const id = `chatcmpl-${randomUUID()}`;
   const created = Math.floor(Date.now() / 1000);
@@ -158,6 +205,7 @@ async function streamChat(
             ...((response as TurnResponse).skill === undefined
               ? {}
               : { skill: (response as TurnResponse).skill }),
+            ...(images.length === 0 ? {} : { images }),
           },
         },
         ...(includeUsage ? [{ ...chunk({}, null), choices: [], usage: toUsage(response) }] : []),

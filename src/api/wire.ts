@@ -6,7 +6,22 @@
 import { z } from "zod";
 
 const textPart = z.object({ type: z.literal("text"), text: z.string() });
-const imagePart = z.object({ type: z.literal("image_url") }).loose();
+/**
+ * OpenAI's image part: `image_url` is an object (the spec has no string shorthand). `url` is a `data:` URL with
+ * base64 bytes; remote URLs are refused by the route, not here, so that the message can say why. `detail` is
+ * accepted and ignored: every image is fitted within `vision.maxSidePx`.
+ */
+const imagePart = z
+  .object({
+    type: z.literal("image_url"),
+    image_url: z
+      .object({
+        url: z.string().min(1),
+        detail: z.enum(["auto", "low", "high"]).nullable().optional(),
+      })
+      .loose(),
+  })
+  .loose();
 const contentPart = z.discriminatedUnion("type", [textPart, imagePart]);
 
 const message = z
@@ -114,7 +129,20 @@ export interface ChatCompletion {
     memory?: { recalled: number[]; stored: number[] };
     /** The skill that answered: its validated value and the generations it took. */
     skill?: { name: string; attempts: number; value: unknown };
+    /** What was done to each image part, in request order. */
+    images?: SaraiImage[];
   };
+}
+
+/** Non-standard: one image part as the model received it. */
+export interface SaraiImage {
+  /** Size after fitting within `vision.maxSidePx`. */
+  width: number;
+  height: number;
+  /** Bytes of the WebP sent on. */
+  bytes: number;
+  /** `exact` or `similar`: a prepared image came from the cache; `miss`: prepared now; `off`: no cache. */
+  cache: "exact" | "similar" | "miss" | "off";
 }
 
 /** Non-standard timings of one generation; the speculative fields appear when a draft model is configured. */

@@ -25,11 +25,13 @@ import {
   resolveModelSourcePath,
   resolveSynthCacheFileName,
   synthesizeModel,
+  type ChatImage,
+  type ChatMessage,
   type ChatRequest,
   type SamplingOptions,
   type SynthOptions,
 } from "../inference/index.js";
-import { createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { AppError, createLogger, isAppError, type AppLogger } from "../shared/index.js";
 import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
@@ -217,6 +219,37 @@ async function readTextFile(file: string, flag: string): Promise<string> {
   }
 }
 
+/** An `--image` file's bytes; an unreadable one is a usage error naming it. */
+async function readImageFile(file: string): Promise<{ file: string; bytes: Buffer }> {
+  try {
+    return { file, bytes: await readFile(file) };
+  } catch (error) {
+    throw new UsageError(
+      `--image: cannot read ${file}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`,
+    );
+  }
+}
+
+/** Prepares `--image` files (fitted, WebP) and attaches them to the last user message. */
+async function attachImages(
+  app: App,
+  messages: readonly ChatMessage[],
+  files: readonly { file: string; bytes: Buffer }[],
+): Promise<ChatMessage[]> {
+  if (app.vision === undefined) {
+    throw new AppError("VISION_UNSUPPORTED", "--image: image input is turned off (vision.enabled: false)", {
+      param: "--image",
+    });
+  }
+  const images: ChatImage[] = [];
+  for (const { file, bytes } of files) {
+    const prepared = await app.vision.prepare(bytes, `--image ${file}`);
+    images.push({ data: prepared.data, mimeType: prepared.mimeType });
+  }
+  const last = messages.length - 1;
+  return messages.map((message, index) => (index === last ? { ...message, images } : message));
+}
+
 async function readSchemaFile(file: string): Promise<Record<string, unknown>> {
   const text = await readTextFile(file, "--schema");
   let parsed: unknown;
@@ -281,17 +314,33 @@ function buildProgram(): Command {
       .option("--json", "print the whole response as JSON (text, finishReason, usage, timings)")
       .option("--schema <file>", "constrain the answer to this JSON schema; prints the validated JSON")
       .option("--grammar <file>", "constrain the answer to this GBNF grammar")
-      .option("--skill <name>", "answer with this skill (`sarai skill list`); its output is validated"),
+      .option("--skill <name>", "answer with this skill (`sarai skill list`); its output is validated")
+      .option(
+        "--image <file>",
+        "show the model this image (repeatable); needs a remote role with vision: true",
+        (file: string, previous: string[]) => [...previous, file],
+        [] as string[],
+      ),
   ).action(
     async (
       prompt: string,
-      flags: GenerationFlags & { json?: boolean; schema?: string; grammar?: string; skill?: string },
+      flags: GenerationFlags & {
+        json?: boolean;
+        schema?: string;
+        grammar?: string;
+        skill?: string;
+        image: string[];
+      },
     ) => {
       if (flags.schema !== undefined && flags.grammar !== undefined) {
         throw new UsageError("give either --schema or --grammar, not both");
       }
+      if (flags.skill !== undefined && flags.image.length > 0) {
+        throw new UsageError("--skill reads text only; give either --skill or --image");
+      }
       const text = prompt === "-" ? await readStdin() : prompt;
       if (text.trim() === "") throw new UsageError("the prompt is empty");
+      const imageFiles = await Promise.all(flags.image.map((file) => readImageFile(file)));
       const request: ChatRequest = {
         messages: [
           ...(flags.system === undefined ? [] : [{ role: "system" as const, content: flags.system }]),
@@ -307,6 +356,7 @@ function buildProgram(): Command {
         process.once("SIGINT", onSigint);
         try {
           const turn: TurnRequest = { ...request, userId: flags.user, noMemory: !flags.memory };
+          if (imageFiles.length > 0) turn.messages = await attachImages(app, turn.messages, imageFiles);
           if (flags.skill !== undefined) {
             turn.skill = flags.skill;
             const response = await app.turns.run(turn, controller.signal);
