@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Llama } from "node-llama-cpp";
-import { TurnPipeline } from "./assistant/index.js";
+import { loadReflectionTemplates, ReflexiveLoop, TurnPipeline } from "./assistant/index.js";
 import type { ConfigStore, ResolvedConfig } from "./config/index.js";
 import {
   EmbeddedBackend,
@@ -202,8 +202,40 @@ export async function createApp(options: AppOptions): Promise<App> {
         },
       })
     : undefined;
+  // Templates are read once at startup: a broken override folder fails here, not in a turn.
+  const reflexive = new ReflexiveLoop({
+    backend,
+    templates: loadReflectionTemplates(config.reflect.templatesDir),
+    settings: config.reflect,
+  });
+  const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
   const turns = new TurnPipeline({
     backend,
+    reflexive,
+    reflectByDefault: config.reflect.enabled,
+    ...(factQueries === undefined ? {} : { verifierServices: { factQueries } }),
+    ...(hasFallback && config.reflect.fallback
+      ? { fallback: { timeoutMs: config.reflect.iterationTimeoutMs } }
+      : {}),
+    onReflection: (report) => {
+      metrics.recordReflection(report);
+      logger.debug(
+        {
+          iterations: report.iterations.length,
+          chosen: report.chosen,
+          stoppedBy: report.stoppedBy,
+          templates: report.templates,
+        },
+        "reflected turn",
+      );
+    },
+    onFallback: (fallback) => {
+      metrics.fallbacks.inc({ code: fallback.code });
+      logger.warn(
+        { code: fallback.code, latencyMs: Math.round(fallback.latencyMs) },
+        "the fallback model answered",
+      );
+    },
     ...(memory === undefined ? {} : { memory }),
     ...(skills === undefined ? {} : { skills }),
     onSkill: (result) =>
@@ -247,7 +279,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       statsCache = { at: Date.now(), stats: store.stats() };
     return statsCache.stats;
   };
-  const metrics = createMetrics({ onCollect: collectPool, memoryStats, loopStatus: () => loop?.status() });
+  const metrics = createMetrics({
+    onCollect: collectPool,
+    memoryStats,
+    loopStatus: () => loop?.status(),
+    imageCacheHitRate: () => vision?.stats()?.hitRate,
+  });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 
   if (config.proactive.enabled) {
@@ -263,9 +300,18 @@ export async function createApp(options: AppOptions): Promise<App> {
             unloadIdleModels: async () => (await pool.unloadIdle()).map((role) => `${role} model`),
             dropCaches: () => {
               statsCache = undefined;
-              return Promise.resolve(["memory statistics"]);
+              const expired = vision?.expire();
+              return Promise.resolve([
+                "memory statistics",
+                ...(expired === undefined ? [] : [`${expired.removed} expired cached images`]),
+              ]);
             },
           },
+          // The vision service is built below; the loop reaches it when the action runs.
+          imageCache:
+            config.vision.enabled && config.vision.cache.enabled
+              ? { expire: () => Promise.resolve(vision?.expire() ?? { removed: 0, freedBytes: 0 }) }
+              : undefined,
           memory: store === undefined ? undefined : createEntityMemoryPort(store),
           suggester: createBackendSuggester(backend),
           logDir: config.paths.logDir,

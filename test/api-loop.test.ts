@@ -63,6 +63,7 @@ describe("api", () => {
         "disk_check",
         "idle_check",
         "idle_suggestion",
+        "image_cache_expiry",
         "log_retention",
         "memory_maintenance",
         "prune",

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../app.js";
-import type { TurnRequest, TurnResponse } from "../assistant/index.js";
+import { parseVerifySpec, type TurnRequest, type TurnResponse } from "../assistant/index.js";
 import type { ChatMessage, ModelRole, SamplingOptions } from "../inference/index.js";
 import { AppError } from "../shared/index.js";
 import { toSaraiTimings, toUsage } from "./completion-routes.js";
@@ -22,6 +22,7 @@ import {
   type ChatCompletionChunk,
   type ChatCompletionRequest,
   type SaraiImage,
+  type SaraiReflection,
 } from "./wire.js";
 
 /** The OpenAI-compatible chat routes. They translate and delegate; the turn pipeline does the work. */
@@ -61,6 +62,8 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
       }
       turn.skill = body.skill;
     }
+    if (body.reflect !== undefined) turn.reflect = body.reflect;
+    if (body.verify !== undefined) turn.verify = parseVerifySpec(body.verify);
     const images = await prepareImageParts(app, imageParts, (index, image) => {
       const message = turn.messages[index] as ChatMessage;
       message.images = [...(message.images ?? []), image];
@@ -166,9 +169,53 @@ function toChatCompletion(
         ? {}
         : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
       ...(response.skill === undefined ? {} : { skill: response.skill }),
+      ...toSaraiTurnDetails(response),
       ...(images.length === 0 ? {} : { images }),
     },
   };
+}
+
+/** The reflexive loop's report and the fallback flag, in the wire's snake_case. */
+function toSaraiTurnDetails(
+  response: TurnResponse,
+): Pick<ChatCompletion["sarai"], "reflection" | "fallback_used" | "fallback_reason"> {
+  const report = response.reflection;
+  const fallback =
+    response.fallback === undefined
+      ? report === undefined
+        ? {}
+        : { fallback_used: false }
+      : { fallback_used: true, fallback_reason: response.fallback.reason };
+  if (report === undefined) return fallback;
+  const reflection: SaraiReflection = {
+    iterations: report.iterations.map((iteration) => ({
+      n: iteration.n,
+      response: iteration.response,
+      confidence: iteration.confidence === null ? null : round(iteration.confidence),
+      signals: {
+        ...(iteration.signals.verifiers === undefined ? {} : { verifiers: iteration.signals.verifiers }),
+        ...(iteration.signals.tokenProbability === undefined
+          ? {}
+          : { token_probability: round(iteration.signals.tokenProbability) }),
+        ...(iteration.signals.selfAssessment === undefined
+          ? {}
+          : { self_assessment: iteration.signals.selfAssessment }),
+      },
+      corrected: iteration.corrected,
+      latency_ms: Math.round(iteration.latencyMs),
+      ...(iteration.error === undefined ? {} : { error: iteration.error }),
+    })),
+    chosen: report.chosen,
+    auto_corrected: report.autoCorrected,
+    stopped_by: report.stoppedBy,
+    total_latency_ms: Math.round(report.totalLatencyMs),
+    template_sha256: report.templates,
+  };
+  return { reflection, ...fallback };
+}
+
+function round(value: number): number {
+  return Math.round(value * 10_000) / 10_000;
 }
 
 /** Streams a chat turn as OpenAI's chunks: a role chunk, content chunks, a finish chunk, usage if asked. */
@@ -205,6 +252,7 @@ async function streamChat(
             ...((response as TurnResponse).skill === undefined
               ? {}
               : { skill: (response as TurnResponse).skill }),
+            ...toSaraiTurnDetails(response as TurnResponse),
             ...(images.length === 0 ? {} : { images }),
           },
         },

@@ -80,6 +80,10 @@ export const chatCompletionRequest = z
     logprobs: z.literal(false, "logprobs are not supported").nullable().optional(),
     /** Non-standard: run this SARAi skill (`GET /v1/skills`) on the last user message. */
     skill: z.string().min(1).max(64).optional(),
+    /** Non-standard: reflect on the answer (≤ 3 iterations); default `reflect.enabled`. */
+    reflect: z.boolean().optional(),
+    /** Non-standard: a check the answer must pass (`{kind: "json"|"sql"|"python"|"tests", …}`); implies reflect. */
+    verify: z.unknown().optional(),
     ...sampling,
   })
   .loose();
@@ -129,6 +133,12 @@ export interface ChatCompletion {
     memory?: { recalled: number[]; stored: number[] };
     /** The skill that answered: its validated value and the generations it took. */
     skill?: { name: string; attempts: number; value: unknown };
+    /** What the reflexive loop did (reflected turns). */
+    reflection?: SaraiReflection;
+    /** Whether the fallback model answered (reflected turns always say; others only when it did). */
+    fallback_used?: boolean;
+    /** Why the fallback answered. */
+    fallback_reason?: string;
     /** What was done to each image part, in request order. */
     images?: SaraiImage[];
   };
@@ -183,4 +193,28 @@ export interface Usage {
 
 export interface ErrorBody {
   error: { message: string; type: string; param: string | null; code: string };
+}
+
+/** Non-standard: the reflexive loop's iterations and choice. */
+export interface SaraiReflection {
+  iterations: {
+    n: number;
+    response: string;
+    confidence: number | null;
+    signals: {
+      verifiers?: { name: string; ok: boolean; issues: string[] }[];
+      token_probability?: number;
+      self_assessment?: { score: number; issues: string[] };
+    };
+    corrected: boolean;
+    latency_ms: number;
+    error?: string;
+  }[];
+  /** The iteration whose answer this is. */
+  chosen: number;
+  auto_corrected: boolean;
+  stopped_by: string;
+  total_latency_ms: number;
+  /** SHA-256 of the reflection templates used. */
+  template_sha256: { critique: string; assess: string };
 }

@@ -9,6 +9,7 @@ import {
   loopAliveMs,
   LoopService,
   resolveSchedules,
+  type ImageCachePort,
   type Job,
   type LoopStatus,
   type RunRecord,
@@ -181,8 +182,32 @@ function processPorts(config: ResolvedConfig, memoryStore: EntityStore | undefin
       user: key?.user === undefined ? "sarai-loop" : undefined,
     }),
     pruner: undefined,
+    imageCache: config.vision.enabled && config.vision.cache.enabled ? imageCachePort(config) : undefined,
     logDir: config.paths.logDir,
     stateDir: config.paths.stateDir,
+  };
+}
+
+/**
+ * The image cache's expiry from this process: the cache is opened for the run and closed after it. Imported on
+ * first use, so that starting `sarai loop` does not load sharp (the restart time under a supervisor counts).
+ */
+function imageCachePort(config: ResolvedConfig): ImageCachePort {
+  return {
+    async expire() {
+      const { ImageCache } = await import("../vision/index.js");
+      const cache = ImageCache.open({
+        dir: config.vision.cache.dir,
+        ttlMs: config.vision.cache.ttlDays * 86_400_000,
+        maxBytes: config.vision.cache.maxMb * 2 ** 20,
+        hammingThreshold: config.vision.cache.hammingThreshold,
+      });
+      try {
+        return cache.expire();
+      } finally {
+        cache.close();
+      }
+    },
   };
 }
 

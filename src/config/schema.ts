@@ -444,6 +444,7 @@ export const proactiveActionNames = [
   "memory_maintenance",
   "idle_check",
   "idle_suggestion",
+  "image_cache_expiry",
 ] as const;
 
 export type ProactiveActionName = (typeof proactiveActionNames)[number];

@@ -72,6 +72,14 @@ export const defaultActionSchedules: Readonly<Record<ProactiveActionName, Timing
     backoffMs: 30 * second,
     catchUp: "skip",
   },
+  image_cache_expiry: {
+    schedule: "@hourly",
+    priority: 3,
+    timeoutMs: 2 * minute,
+    retries: 1,
+    backoffMs: minute,
+    catchUp: "latest",
+  },
 });
 
 /** The schedules the loop runs: defaults with the config's overrides, disabled actions left out. */

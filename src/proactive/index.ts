@@ -15,7 +15,15 @@ export type {
 export { LoopService } from "./loop-service.js";
 export type { ActionStatus, LoopServiceOptions, LoopStatus } from "./loop-service.js";
 export { defaultActionSchedules, resolveSchedules, resolveSettings } from "./defaults.js";
-export type { LoopPorts, LoopSettings, MemoryPort, Pruner, Suggester, SystemReadings } from "./ports.js";
+export type {
+  ImageCachePort,
+  LoopPorts,
+  LoopSettings,
+  MemoryPort,
+  Pruner,
+  Suggester,
+  SystemReadings,
+} from "./ports.js";
 export { createSystemReadings, readFreeDiskBytes, readMemAvailable } from "./system-readings.js";
 export type { SystemReadingsOptions } from "./system-readings.js";
 export { createEntityMemoryPort } from "./entity-memory-port.js";

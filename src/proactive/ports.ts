@@ -42,6 +42,12 @@ export interface Suggester {
   ): Promise<string>;
 }
 
+/** The image cache's expiry (the cache lives in `vision/`; the loop only asks it to expire). */
+export interface ImageCachePort {
+  /** Removes entries unused for longer than the cache's TTL. */
+  expire(): Promise<{ removed: number; freedBytes: number }>;
+}
+
 /** Everything the built-in actions use. */
 export interface LoopPorts {
   store: JobStore;
@@ -49,6 +55,8 @@ export interface LoopPorts {
   pruner?: Pruner | undefined;
   memory?: MemoryPort | undefined;
   suggester?: Suggester | undefined;
+  /** The image cache, when `vision.cache.enabled`. */
+  imageCache?: ImageCachePort | undefined;
   /** SARAi's log folder (log retention). */
   logDir: string;
   /** The folder whose disk the disk check watches. */

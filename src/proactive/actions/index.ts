@@ -3,6 +3,7 @@ import type { LoopPorts, LoopSettings } from "../ports.js";
 import { createDiskCheck } from "./disk-check.js";
 import { createIdleCheck } from "./idle-check.js";
 import { createIdleSuggestion } from "./idle-suggestion.js";
+import { createImageCacheExpiry } from "./image-cache-expiry.js";
 import { createLogRetention } from "./log-retention.js";
 import { createMemoryMaintenance } from "./memory-maintenance.js";
 import { createPrune } from "./prune.js";
@@ -18,6 +19,7 @@ export function createBuiltinActions(ports: LoopPorts, settings: LoopSettings): 
     createMemoryMaintenance(ports, settings),
     createIdleCheck(ports, settings),
     createIdleSuggestion(ports, settings),
+    createImageCacheExpiry(ports),
   ] as ActionDefinition<unknown>[];
 }
 
