@@ -25,6 +25,12 @@ export interface TestServerOptions {
   proactive?: NonNullable<ConfigPatch["proactive"]>;
   /** A GGUF file for the speculative-decoding draft role. */
   draft?: string;
+  /** A GGUF file for the main role instead of the generated test model (a corrupt one, say). */
+  main?: string;
+  /** A GGUF file for the fallback role. */
+  fallback?: string;
+  /** `reflect.*` settings. */
+  reflect?: NonNullable<ConfigPatch["reflect"]>;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];
 }
@@ -49,8 +55,9 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     cwd: dataDir,
     overrides: {
       models: {
-        main: { source },
+        main: { source: options.main ?? source },
         ...(options.draft === undefined ? {} : { draft: { source: options.draft } }),
+        ...(options.fallback === undefined ? {} : { fallback: { source: options.fallback } }),
       },
       server: { port: 0, rateLimitPerMinute: 0, ...options.server },
       // One thread: more than there are idle cores makes llama.cpp spin (see resolveThreadCount).
@@ -58,6 +65,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.memory === undefined ? {} : { memory: options.memory }),
       ...(options.skills === undefined ? {} : { skills: options.skills }),
       ...(options.proactive === undefined ? {} : { proactive: options.proactive }),
+      ...(options.reflect === undefined ? {} : { reflect: options.reflect }),
     },
   });
   const app = await createApp({
@@ -73,7 +81,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     app,
     server,
     url,
-    modelId: path.basename(source, ".gguf"),
+    modelId: path.basename(options.main ?? source, ".gguf"),
     close() {
       closed ??= (async () => {
         await server.close();

@@ -1,2 +1,3 @@
 export { createServer } from "./server.js";
 export type { Server, ServerOptions } from "./server.js";
+export type { SaraiImage, SaraiReflection } from "./wire.js";
