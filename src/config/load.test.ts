@@ -138,7 +138,7 @@ describe("config", () => {
             dir: path.join(dataDir, "state", "image-cache"),
             ttlDays: 7,
             maxMb: 256,
-            hammingThreshold: 6,
+            hammingThreshold: 8,
           },
         },
       });

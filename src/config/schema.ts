@@ -351,8 +351,8 @@ function createConfigObjectSchema(system: SystemContext) {
           ttlDays: z.number().positive().max(3650).default(7),
           /** Total size of cached images; the least recently used go first, in MiB. Default: `256`. */
           maxMb: z.number().positive().max(1_048_576).default(256),
-          /** Largest Hamming distance between two 64-bit perceptual hashes that counts as the same image, 0–32. Default: `6`. */
-          hammingThreshold: z.int().min(0).max(32).default(6),
+          /** Largest Hamming distance between two 64-bit perceptual hashes that counts as the same image, 0–32. Default: `8`. */
+          hammingThreshold: z.int().min(0).max(32).default(8),
         })
         .strict()
         .prefault({}),
