@@ -67,11 +67,26 @@ describe("assistant", () => {
         [ask("hola"), true],
         [ask("Resume este texto: hoy llovió"), false],
         [ask("Summarize this", { jsonObject: true }), true],
+        // Skills read text only: a message with an image goes to the model whole, never to a skill.
+        [
+          {
+            userId: "u",
+            messages: [
+              {
+                role: "user",
+                content: "Resume esta imagen",
+                images: [{ data: Buffer.from("RIFF0000WEBP"), mimeType: "image/webp" }],
+              },
+            ],
+          },
+          true,
+        ],
       ] as const) {
         const { backend, turns } = pipeline("# x", autoRoute);
         const response = await turns.run(turn, signal);
         expect(response.skill).toBeUndefined();
         expect(backend.requests[0]?.grammar).toBeUndefined();
+        expect(backend.requests[0]?.messages.at(-1)?.images).toEqual(turn.messages.at(-1)?.images);
       }
     });
 

@@ -252,7 +252,7 @@ async function streamChat(
             ...((response as TurnResponse).skill === undefined
               ? {}
               : { skill: (response as TurnResponse).skill }),
-            ...toSaraiTurnDetails(response as TurnResponse),
+            ...toSaraiTurnDetails(response),
             ...(images.length === 0 ? {} : { images }),
           },
         },

@@ -182,7 +182,14 @@ export class TurnPipeline {
       if (failure === undefined) throw error;
       const failedAt = performance.now();
       const { tokenProbabilities: _probabilities, ...plain } = request;
-      const response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
+      let response: ChatResponse;
+      try {
+        response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
+      } catch {
+        // The fallback could not answer either (or cannot take this request, e.g. its images): the main
+        // model's error is the one that explains the failure.
+        throw error;
+      }
       const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
       this.#options.onFallback?.(used);
       return { ...response, fallback: used };
@@ -298,8 +305,12 @@ export class TurnPipeline {
       });
     }
     // A turn that constrains its own output (response_format, a grammar) is not re-routed by the classifier.
+    // Nor is a turn with images: skills read text only, and the image would be lost.
     const constrained =
-      turn.grammar !== undefined || turn.jsonSchema !== undefined || turn.jsonObject === true;
+      turn.grammar !== undefined ||
+      turn.jsonSchema !== undefined ||
+      turn.jsonObject === true ||
+      turn.messages.some((message) => (message.images?.length ?? 0) > 0);
     if (turn.skill === undefined && constrained) return undefined;
     return skills.router.route(turn.skill, lastUserText(turn.messages));
   }
