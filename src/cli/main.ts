@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createServer } from "../api/index.js";
-import type { TurnRequest } from "../assistant/index.js";
+import type { TurnRequest, TurnResponse, VerifySpec } from "../assistant/index.js";
 import { createApp, type App } from "../app.js";
 import {
   ConfigStore,
@@ -124,6 +124,50 @@ function modelOverrides(flags: { model?: string; draft?: string }): ConfigPatch 
       ...(flags.draft === undefined ? {} : { draft: { source: flags.draft } }),
     },
   };
+}
+
+function parseIterations(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 3) {
+    throw new UsageError(`--max-iterations: must be 1, 2 or 3, not ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+function parseVerifyKind(kind: string): VerifySpec {
+  if (kind === "json" || kind === "sql" || kind === "python") return { kind };
+  throw new UsageError(`--verify: must be json, sql or python, not ${JSON.stringify(kind)}`);
+}
+
+/** One line per reflection iteration on stderr: its confidence, the signals, and which answer was kept. */
+function printIterations(response: TurnResponse): void {
+  if (response.fallback !== undefined) {
+    process.stderr.write(`fallback model answered: ${response.fallback.reason}\n`);
+  }
+  const report = response.reflection;
+  if (report === undefined) return;
+  for (const iteration of report.iterations) {
+    const checks = (iteration.signals.verifiers ?? [])
+      .map((v) => `${v.name} ${v.ok ? "ok" : `failed (${v.issues.join("; ")})`}`)
+      .join(", ");
+    const parts = [
+      `confidence ${iteration.confidence === null ? "-" : iteration.confidence.toFixed(2)}`,
+      ...(checks === "" ? [] : [checks]),
+      ...(iteration.signals.tokenProbability === undefined
+        ? []
+        : [`token probability ${iteration.signals.tokenProbability.toFixed(2)}`]),
+      ...(iteration.signals.selfAssessment === undefined
+        ? []
+        : [`self-assessment ${iteration.signals.selfAssessment.score.toFixed(1)}`]),
+      `${Math.round(iteration.latencyMs)} ms`,
+      ...(iteration.error === undefined ? [] : [iteration.error]),
+    ];
+    const mark = iteration.n === report.chosen ? "*" : " ";
+    process.stderr.write(`${mark} iteration ${iteration.n}: ${parts.join(", ")}\n`);
+  }
+  process.stderr.write(
+    `reflection: kept iteration ${report.chosen} of ${report.iterations.length} (${report.stoppedBy})\n`,
+  );
 }
 
 function samplingFrom(flags: GenerationFlags): SamplingOptions {
@@ -320,7 +364,15 @@ function buildProgram(): Command {
         "show the model this image (repeatable); needs a remote role with vision: true",
         (file: string, previous: string[]) => [...previous, file],
         [] as string[],
-      ),
+      )
+      .option("--reflect", "reflect on the answer (draft → critique → revise, at most 3 iterations)")
+      .option("--no-reflect", "answer without reflection, whatever reflect.enabled says")
+      .option(
+        "--verify <kind>",
+        "check the answer: json, sql or python (implies --reflect unless --no-reflect)",
+      )
+      .option("--max-iterations <n>", "most reflection iterations, 1-3")
+      .option("--show-iterations", "print each reflection iteration and its confidence on stderr"),
   ).action(
     async (
       prompt: string,
@@ -330,8 +382,15 @@ function buildProgram(): Command {
         grammar?: string;
         skill?: string;
         image: string[];
+        reflect?: boolean;
+        verify?: string;
+        maxIterations?: string;
+        showIterations?: boolean;
       },
     ) => {
+      const verify = flags.verify === undefined ? undefined : parseVerifyKind(flags.verify);
+      const maxIterations =
+        flags.maxIterations === undefined ? undefined : parseIterations(flags.maxIterations);
       if (flags.schema !== undefined && flags.grammar !== undefined) {
         throw new UsageError("give either --schema or --grammar, not both");
       }
@@ -356,6 +415,21 @@ function buildProgram(): Command {
         process.once("SIGINT", onSigint);
         try {
           const turn: TurnRequest = { ...request, userId: flags.user, noMemory: !flags.memory };
+          if (flags.reflect !== undefined) turn.reflect = flags.reflect;
+          if (verify !== undefined) turn.verify = verify;
+          if (maxIterations !== undefined) turn.reflectSettings = { maxIterations };
+          if (
+            turn.reflect === true ||
+            (turn.reflect === undefined && (verify !== undefined || app.config.reflect.enabled))
+          ) {
+            // A reflected answer is chosen among iterations: it prints whole, with the loop's report if asked.
+            const response = await app.turns.run(turn, controller.signal);
+            if (flags.showIterations === true) printIterations(response);
+            if (flags.json === true) process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+            else if (flags.schema !== undefined) process.stdout.write(`${JSON.stringify(response.json)}\n`);
+            else process.stdout.write(`${response.text.trimEnd()}\n`);
+            return;
+          }
           if (imageFiles.length > 0) turn.messages = await attachImages(app, turn.messages, imageFiles);
           if (flags.skill !== undefined) {
             turn.skill = flags.skill;
