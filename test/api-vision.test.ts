@@ -8,7 +8,7 @@ import { createServer, type Server } from "../src/api/index.js";
 import { createApp, type App } from "../src/app.js";
 import { loadConfig, type ConfigPatch } from "../src/config/index.js";
 import { createSilentLogger } from "../src/shared/index.js";
-import { expectErrorBody, startTestServer, type TestServer } from "./api-helpers.js";
+import { expectErrorBody, metricValue, startTestServer, type TestServer } from "./api-helpers.js";
 import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
 import { defaultScript, startFakeOpenAiServer, type FakeOpenAiServer } from "./fake-openai-server.js";
 import { getTestLlama } from "./models.js";
@@ -192,6 +192,16 @@ describe("api", () => {
       };
       expect((await send())[0]?.cache).toBe("miss");
       expect((await send())[0]?.cache).toBe("exact");
+      const metrics = await (await fetch(`${vision.url}/metrics`)).text();
+      expect(metricValue(metrics, "sarai_images_prepared_total", { cache: "exact" })).toBeGreaterThanOrEqual(
+        1,
+      );
+      expect(metricValue(metrics, "sarai_images_prepared_total", { cache: "miss" })).toBeGreaterThanOrEqual(
+        1,
+      );
+      const hitRate = metricValue(metrics, "sarai_image_cache_hit_rate") ?? Number.NaN;
+      expect(hitRate).toBeGreaterThan(0);
+      expect(hitRate).toBeLessThan(1);
     });
 
     it("takes images larger than server.bodyLimitKb (the chat route's limit has room for one)", async () => {

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -11,7 +12,15 @@ import {
   type ReflectSettings,
   type Verifier,
 } from "../src/assistant/index.js";
-import { EmbeddedBackend, ModelPool, type ChatRequest, type LlmBackend } from "../src/inference/index.js";
+import {
+  EmbeddedBackend,
+  ModelPool,
+  RemoteBackend,
+  RoleRouter,
+  type ChatRequest,
+  type LlmBackend,
+  type ModelRole,
+} from "../src/inference/index.js";
 import { AppError, isAppError } from "../src/shared/index.js";
 import { ensureTestModel, getTestLlama, slowModelOptions } from "./models.js";
 
@@ -314,6 +323,38 @@ describe("assistant", () => {
         expect(text.length).toBeGreaterThan(0);
         expect(fallbackCode).toMatch(/^MODEL_/);
       } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("answers with the fallback when the main model's engine throws (a remote server that refuses)", async () => {
+      // A port nothing listens on: the remote backend fails with UPSTREAM_UNAVAILABLE after its retries.
+      const closed = net.createServer();
+      await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+      const port = (closed.address() as net.AddressInfo).port;
+      await new Promise<void>((resolve) => closed.close(() => resolve()));
+      const pool = await createPool({ main: tiny, fallback: tiny });
+      const remote = new RemoteBackend({ baseUrl: `http://127.0.0.1:${port}/v1`, model: "m", retries: 0 });
+      try {
+        const embedded = new EmbeddedBackend({ pool });
+        const router = new RoleRouter(
+          new Map<ModelRole, LlmBackend>([
+            ["main", remote],
+            ["fallback", embedded],
+          ]),
+        );
+        const turns = new TurnPipeline({
+          backend: router,
+          reflexive: new ReflexiveLoop({ backend: router, templates: loadReflectionTemplates(), settings }),
+          fallback: { timeoutMs: 30_000 },
+        });
+        for (const reflect of [false, true]) {
+          const response = await turns.run({ ...question, userId: "ana", reflect }, never);
+          expect(response.fallback?.code).toBe("UPSTREAM_UNAVAILABLE");
+          expect(response.model).toBe(tiny);
+        }
+      } finally {
+        remote.dispose();
         await pool.dispose();
       }
     });

@@ -161,6 +161,7 @@ export async function prepareImageParts(
   for (const ref of refs) {
     const bytes = decodeDataUrl(ref.url, ref.param, maxBytes);
     const prepared = await vision.prepare(bytes, ref.param);
+    app.metrics.imagesPrepared.inc({ cache: prepared.cache });
     attach(ref.messageIndex, { data: prepared.data, mimeType: prepared.mimeType });
     report.push({
       width: prepared.width,
