@@ -1,3 +1,4 @@
+import vm from "node:vm";
 import { AppError, isAppError } from "../shared/index.js";
 import {
   validateJson,
@@ -46,6 +47,8 @@ export interface VerifierServices {
 }
 
 const maxTests = 32;
+/** A client's regular expression may backtrack catastrophically: each match gets this long, then fails. */
+const regexTimeoutMs = 100;
 
 /** Checks a `verify` value from a client; errors name the field (`verify.tests[2].regex`). */
 export function parseVerifySpec(value: unknown, param = "verify"): VerifySpec {
@@ -136,12 +139,34 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
               issues.push(`the answer must contain ${JSON.stringify(test.contains)}`);
             if (test.notContains !== undefined && text.includes(test.notContains))
               issues.push(`the answer must not contain ${JSON.stringify(test.notContains)}`);
-            if (test.regex !== undefined && !new RegExp(test.regex).test(text))
-              issues.push(`the answer must match /${test.regex}/`);
+            if (test.regex !== undefined) {
+              const matched = matchWithTimeout(test.regex, text);
+              if (matched === "timeout")
+                issues.push(
+                  `matching /${test.regex}/ took longer than ${regexTimeoutMs} ms; simplify the pattern`,
+                );
+              else if (!matched) issues.push(`the answer must match /${test.regex}/`);
+            }
           }
           return Promise.resolve({ name: "tests", ok: issues.length === 0, issues });
         },
       };
+  }
+}
+
+/**
+ * Runs one regular expression in a V8 context with a timeout: a pattern like `(a+)+$` on a long answer would
+ * otherwise block the event loop (and every other request) for minutes.
+ */
+function matchWithTimeout(pattern: string, text: string): boolean | "timeout" {
+  try {
+    return (
+      vm.runInNewContext("new RegExp(pattern).test(text)", { pattern, text }, { timeout: regexTimeoutMs }) ===
+      true
+    );
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return "timeout";
+    throw error;
   }
 }
 
