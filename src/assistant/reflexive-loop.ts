@@ -188,7 +188,7 @@ export class ReflexiveLoop {
 
       const signals: IterationSignals = {};
       const verdicts: Verdict[] = schemaVerdict === undefined ? [] : [schemaVerdict];
-      for (const verifier of verifiers) verdicts.push(await verifier.verify(text, iterationSignal));
+      for (const verifier of verifiers) verdicts.push(await runVerifier(verifier, text, iterationSignal));
       if (verdicts.length > 0) signals.verifiers = verdicts;
       const tokens = response?.tokenConfidence;
       if (tokens !== undefined) signals.tokenProbability = tokens.geometricMean;
@@ -312,6 +312,20 @@ export class ReflectionFailedError extends AppError {
     });
     this.name = "ReflectionFailedError";
     this.report = report;
+  }
+}
+
+/** A verifier that cannot run (a spawn failure, say) cannot vouch for the answer: a failed verdict saying why. */
+async function runVerifier(verifier: Verifier, text: string, signal: AbortSignal): Promise<Verdict> {
+  try {
+    return await verifier.verify(text, signal);
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return {
+      name: verifier.name,
+      ok: false,
+      issues: [`the ${verifier.name} check could not run: ${message}`],
+    };
   }
 }
 

@@ -1,6 +1,8 @@
 import vm from "node:vm";
+import { compileJsonSchemaValidator } from "../inference/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import {
+  pythonAvailable,
   validateJson,
   validatePython,
   validateReadOnlySql,
@@ -47,8 +49,11 @@ export interface VerifierServices {
 }
 
 const maxTests = 32;
-/** A client's regular expression may backtrack catastrophically: each match gets this long, then fails. */
-const regexTimeoutMs = 100;
+/**
+ * A client's regular expression may backtrack catastrophically: all the regex tests of one check share this
+ * much time (in a V8 context that stops them), then fail.
+ */
+const regexBudgetMs = 100;
 
 /** Checks a `verify` value from a client; errors name the field (`verify.tests[2].regex`). */
 export function parseVerifySpec(value: unknown, param = "verify"): VerifySpec {
@@ -65,11 +70,19 @@ export function parseVerifySpec(value: unknown, param = "verify"): VerifySpec {
       if (schema === undefined) return { kind: "json" };
       if (typeof schema !== "object" || schema === null || Array.isArray(schema))
         throw fail("must be a JSON schema object", `${param}.schema`);
+      try {
+        compileJsonSchemaValidator(schema as Record<string, unknown>);
+      } catch (error) {
+        throw fail((error as Error).message, `${param}.schema`);
+      }
       return { kind: "json", schema: schema as Record<string, unknown> };
     }
-    case "sql":
     case "python":
-      return { kind: record["kind"] };
+      if (!pythonAvailable())
+        throw fail("python3 is not installed on this server: Python cannot be checked", `${param}.kind`);
+      return { kind: "python" };
+    case "sql":
+      return { kind: "sql" };
     case "tests": {
       const tests = record["tests"];
       if (!Array.isArray(tests) || tests.length === 0 || tests.length > maxTests)
@@ -110,7 +123,7 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
     case "json":
       return fromValidation("json", (text) => validateJson(text, spec.schema));
     case "python":
-      return fromValidation("python", (text) => validatePython(stripFence(text)));
+      return fromValidation("python", (text) => validatePython(stripFence(text), { syntaxOnly: true }));
     case "sql":
       return {
         name: "sql",
@@ -134,16 +147,17 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
         name: "tests",
         verify(text) {
           const issues: string[] = [];
+          const deadline = performance.now() + regexBudgetMs;
           for (const test of spec.tests) {
             if (test.contains !== undefined && !text.includes(test.contains))
               issues.push(`the answer must contain ${JSON.stringify(test.contains)}`);
             if (test.notContains !== undefined && text.includes(test.notContains))
               issues.push(`the answer must not contain ${JSON.stringify(test.notContains)}`);
             if (test.regex !== undefined) {
-              const matched = matchWithTimeout(test.regex, text);
+              const matched = matchWithTimeout(test.regex, text, deadline - performance.now());
               if (matched === "timeout")
                 issues.push(
-                  `matching /${test.regex}/ took longer than ${regexTimeoutMs} ms; simplify the pattern`,
+                  `matching /${test.regex}/ ran out of the ${regexBudgetMs} ms the regex tests share; simplify the pattern`,
                 );
               else if (!matched) issues.push(`the answer must match /${test.regex}/`);
             }
@@ -158,12 +172,11 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
  * Runs one regular expression in a V8 context with a timeout: a pattern like `(a+)+$` on a long answer would
  * otherwise block the event loop (and every other request) for minutes.
  */
-function matchWithTimeout(pattern: string, text: string): boolean | "timeout" {
+function matchWithTimeout(pattern: string, text: string, remainingMs: number): boolean | "timeout" {
+  if (remainingMs < 1) return "timeout";
   try {
-    return (
-      vm.runInNewContext("new RegExp(pattern).test(text)", { pattern, text }, { timeout: regexTimeoutMs }) ===
-      true
-    );
+    const timeout = Math.ceil(remainingMs);
+    return vm.runInNewContext("new RegExp(pattern).test(text)", { pattern, text }, { timeout }) === true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ERR_SCRIPT_EXECUTION_TIMEOUT") return "timeout";
     throw error;

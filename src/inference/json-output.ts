@@ -19,11 +19,15 @@ export function compileJsonSchemaValidator(schema: Readonly<Record<string, unkno
   try {
     validate = ajv.compile(schema);
   } catch (error) {
+    ajv.removeSchema(schema);
     throw new AppError("GRAMMAR_INVALID", `the JSON schema is not valid: ${(error as Error).message}`, {
       cause: error,
       param: "jsonSchema",
     });
   }
+  // Ajv keeps every compiled schema (and its $id) in its own cache: without this each request's schema would
+  // stay in memory for good, and a second schema with the same $id would fail to compile.
+  ajv.removeSchema(schema);
   if (validators.size >= maxCachedValidators) {
     const oldest = validators.keys().next().value;
     if (oldest !== undefined) validators.delete(oldest);

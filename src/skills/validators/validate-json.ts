@@ -25,8 +25,11 @@ export function validateJson(text: string, schema?: Readonly<Record<string, unkn
     try {
       validate = ajv.compile(schema);
     } catch (error) {
+      ajv.removeSchema(schema);
       return { ok: false, error: `the JSON schema is not valid: ${(error as Error).message}` };
     }
+    // Ajv's own cache would keep every schema for good (the WeakMap here lets them go with their objects).
+    ajv.removeSchema(schema);
     compiled.set(schema, validate);
   }
   if (!validate(value)) {

@@ -5,6 +5,7 @@ import type { ValidationResult } from "./validation-result.js";
 /** Parses the code from stdin with `ast.parse` and walks the tree for forbidden names and imports. */
 const checker = `
 import ast, json, sys
+SYNTAX_ONLY = len(sys.argv) > 1 and sys.argv[1] == "--syntax-only"
 FORBIDDEN = set(${JSON.stringify(pythonForbiddenNames)})
 ALLOWED = set(${JSON.stringify(pythonAllowedModules)})
 DUNDER = {"__import__", "__builtins__", "__subclasses__", "__globals__", "__code__", "__dict__", "__class__", "__bases__", "__mro__"}
@@ -18,6 +19,8 @@ except SyntaxError as e:
     out(e.msg, e.lineno, e.offset)
 except ValueError as e:
     out(str(e))
+if SYNTAX_ONLY:
+    out(None)
 for node in ast.walk(tree):
     at = (getattr(node, "lineno", None), (getattr(node, "col_offset", -1) or 0) + 1)
     if isinstance(node, ast.Name) and node.id in FORBIDDEN:
@@ -49,6 +52,11 @@ export function pythonAvailable(): boolean {
 export interface ValidatePythonOptions {
   /** Kill `python3` after this many milliseconds (the result is then invalid). Default 5000. */
   timeoutMs?: number;
+  /**
+   * Only parse (`ast.parse`): any valid Python passes, imports and `open` included. For checking an answer that
+   * is shown, never run (the reflexive loop's `verify: python`). Default: false (the skill's safety checks).
+   */
+  syntaxOnly?: boolean;
 }
 
 /**
@@ -64,8 +72,8 @@ export async function validatePython(
 ): Promise<ValidationResult> {
   if (text.trim() === "") return { ok: false, error: "the code is empty" };
   if (!pythonAvailable()) return { ok: false, error: "python3 is not on PATH: the code cannot be checked" };
-  const { timeoutMs = 5000 } = options;
-  const child = spawn("python3", ["-I", "-c", checker], {
+  const { timeoutMs = 5000, syntaxOnly = false } = options;
+  const child = spawn("python3", ["-I", "-c", checker, ...(syntaxOnly ? ["--syntax-only"] : [])], {
     stdio: ["pipe", "pipe", "pipe"],
     timeout: timeoutMs,
   });
@@ -75,8 +83,12 @@ export async function validatePython(
   child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
   child.stdin.on("error", () => undefined); // the checker may exit before reading everything
   child.stdin.end(text, "utf8");
-  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve, reject) => {
-    child.once("error", reject);
+  const [code, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) => {
+    // A spawn failure (EAGAIN, ENOMEM) is a failed check with its reason, never an exception for the caller.
+    child.once("error", (error) => {
+      stderr += `could not run python3: ${error.message}`;
+      resolve([null, null]);
+    });
     child.once("close", (exitCode, exitSignal) => resolve([exitCode, exitSignal]));
   });
   if (signal !== null) return { ok: false, error: `python3 did not finish in ${timeoutMs} ms (${signal})` };
