@@ -215,7 +215,14 @@ export class ReflexiveLoop {
         latencyMs: performance.now() - iterationStarted,
       };
       iterations.push(iteration);
-      if (best === undefined || (confidence ?? -1) > (best.iteration.confidence ?? -1)) {
+      // A valid answer always ranks above an invalid one (a schema request must not fail while an iteration
+      // validated); among equals, the higher confidence wins and a tie keeps the earlier one.
+      const rank = (valid: boolean, score: number | null) => (valid ? 2 : 0) + (score ?? -1) / 2;
+      const better =
+        best === undefined ||
+        rank(response !== undefined, confidence) >
+          rank(best.response !== undefined, best.iteration.confidence);
+      if (better) {
         iteration.corrected = best !== undefined;
         best = { iteration, response, ...(schemaError === undefined ? {} : { error: schemaError }) };
       }

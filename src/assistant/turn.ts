@@ -156,8 +156,12 @@ export class TurnPipeline {
   /** The answer to a plain (non-skill) turn: reflected or not, from the fallback when the main model fails. */
   async #answer(turn: TurnRequest, request: ChatRequest, signal: AbortSignal): Promise<TurnResponse> {
     const reflexive = this.#reflects(turn) ? this.#options.reflexive : undefined;
+    const fallback = this.#options.fallback;
     const main = async (mainSignal: AbortSignal): Promise<TurnResponse> => {
-      if (reflexive === undefined) return this.#backend.chat(request, mainSignal);
+      if (reflexive === undefined) {
+        if (fallback === undefined) return this.#backend.chat(request, mainSignal);
+        return this.#collect(request, mainSignal, fallback.timeoutMs);
+      }
       const verifiers =
         turn.verify === undefined
           ? []
@@ -171,20 +175,18 @@ export class TurnPipeline {
         throw error;
       }
     };
-    const fallback = this.#options.fallback;
     if (fallback === undefined || request.role === "fallback") return main(signal);
-    // The reflexive loop times its own iterations; a plain answer gets the fallback's timeout here.
-    const timeout = reflexive === undefined ? AbortSignal.timeout(fallback.timeoutMs) : undefined;
     try {
-      return await main(timeout === undefined ? signal : AbortSignal.any([signal, timeout]));
+      // The reflexive loop times its own iterations; a plain answer must start within the timeout.
+      return await main(signal);
     } catch (error) {
-      const failure = this.#fallbackReason(error, signal, timeout, fallback.timeoutMs);
+      const failure = this.#fallbackReason(error, signal, fallback.timeoutMs);
       if (failure === undefined) throw error;
       const failedAt = performance.now();
       const { tokenProbabilities: _probabilities, ...plain } = request;
       let response: ChatResponse;
       try {
-        response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
+        response = await this.#collect({ ...plain, role: "fallback" }, signal, fallback.timeoutMs);
       } catch {
         // The fallback could not answer either (or cannot take this request, e.g. its images): the main
         // model's error is the one that explains the failure.
@@ -196,16 +198,34 @@ export class TurnPipeline {
     }
   }
 
+  /**
+   * One answer through the streaming port, so that "too slow" means no first token within `firstTokenMs` (an
+   * unresponsive model), never a long answer that is still being written.
+   */
+  async #collect(request: ChatRequest, signal: AbortSignal, firstTokenMs: number): Promise<ChatResponse> {
+    const watch = new FirstTokenWatch(signal, firstTokenMs);
+    try {
+      for await (const chunk of this.#backend.chatStream(request, watch.signal)) {
+        watch.started();
+        if (chunk.type === "done") return chunk.response;
+      }
+    } catch (error) {
+      throw watch.timedOut ? watch.timeoutError(error) : error;
+    } finally {
+      watch.dispose();
+    }
+    throw new AppError("INTERNAL", "the answer ended without a result");
+  }
+
   /** Why the fallback should answer after `error`, or undefined when the error is the client's own. */
   #fallbackReason(
     error: unknown,
     signal: AbortSignal,
-    timeout: AbortSignal | undefined,
     timeoutMs: number,
   ): Omit<TurnFallback, "latencyMs"> | undefined {
     if (signal.aborted) return undefined;
-    if (timeout?.aborted === true) {
-      return { code: "REQUEST_TIMEOUT", reason: `the main model took longer than ${timeoutMs} ms` };
+    if (isAppError(error) && error.code === "REQUEST_TIMEOUT") {
+      return { code: "REQUEST_TIMEOUT", reason: `the main model did not answer within ${timeoutMs} ms` };
     }
     if (error instanceof AbortedError) return undefined;
     if (!isAppError(error)) {
@@ -257,17 +277,19 @@ export class TurnPipeline {
     signal: AbortSignal,
   ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     const fallback = this.#options.fallback as { timeoutMs: number };
-    const timeout = AbortSignal.timeout(fallback.timeoutMs);
+    const watch = new FirstTokenWatch(signal, fallback.timeoutMs);
     let started = false;
     try {
-      for await (const chunk of this.#backend.chatStream(request, AbortSignal.any([signal, timeout]))) {
+      for await (const chunk of this.#backend.chatStream(request, watch.signal)) {
         started = true;
+        watch.started();
         if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
         yield chunk;
       }
       return;
-    } catch (error) {
-      const failure = started ? undefined : this.#fallbackReason(error, signal, timeout, fallback.timeoutMs);
+    } catch (caught) {
+      const error = watch.timedOut ? watch.timeoutError(caught) : caught;
+      const failure = started ? undefined : this.#fallbackReason(error, signal, fallback.timeoutMs);
       if (failure === undefined) throw error;
       const failedAt = performance.now();
       for await (const chunk of this.#backend.chatStream({ ...request, role: "fallback" }, signal)) {
@@ -280,6 +302,8 @@ export class TurnPipeline {
         this.#learn(turn, recalled, chunk.response.text);
         yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
       }
+    } finally {
+      watch.dispose();
     }
   }
 
@@ -379,6 +403,45 @@ export class TurnPipeline {
       this.#background.add(task);
     }
     return stored;
+  }
+}
+
+/**
+ * Aborts a generation that has not produced its first token within `ms` (the model is unresponsive); once it
+ * has started, it runs to its end. `timedOut` tells the timeout from the caller's own abort.
+ */
+class FirstTokenWatch {
+  readonly #controller = new AbortController();
+  readonly #timer: NodeJS.Timeout;
+  readonly #ms: number;
+  readonly signal: AbortSignal;
+  #timedOut = false;
+
+  constructor(parent: AbortSignal, ms: number) {
+    this.#ms = ms;
+    this.signal = AbortSignal.any([parent, this.#controller.signal]);
+    this.#timer = setTimeout(() => {
+      this.#timedOut = true;
+      this.#controller.abort(new AbortedError(`no first token within ${ms} ms`));
+    }, ms);
+  }
+
+  get timedOut(): boolean {
+    return this.#timedOut;
+  }
+
+  started(): void {
+    clearTimeout(this.#timer);
+  }
+
+  timeoutError(cause: unknown): AppError {
+    return new AppError("REQUEST_TIMEOUT", `the model did not start answering within ${this.#ms} ms`, {
+      cause,
+    });
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
   }
 }
 

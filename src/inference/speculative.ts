@@ -191,6 +191,11 @@ export async function generateSpeculative(input: SpeculativeInput): Promise<Spec
 class SpeculativeRun {
   readonly #in: SpeculativeInput;
   readonly #greedy: boolean;
+  /**
+   * Without a draft, sampling needs no full distributions (speculative sampling does): llama.cpp's sampler
+   * picks each token, seeded per step from this run's PRNG, and reports the picked token's probability.
+   */
+  readonly #nativeSampling: boolean;
   readonly #random: () => number;
   readonly #stats: SpeculativeStats;
   readonly #generated: Token[] = [];
@@ -210,6 +215,7 @@ class SpeculativeRun {
   constructor(input: SpeculativeInput) {
     this.#in = input;
     this.#greedy = input.sampling.temperature <= 0;
+    this.#nativeSampling = !this.#greedy && input.draft === undefined;
     this.#random = createRandom(input.sampling.seed ?? Math.floor(Math.random() * 2 ** 32));
     const { minDraftTokens, maxDraftTokens } = input.settings;
     this.#k = clamp(input.initialDraftTokens ?? Math.min(4, maxDraftTokens), minDraftTokens, maxDraftTokens);
@@ -455,12 +461,15 @@ class SpeculativeRun {
       topP,
       ...(this.#in.repeatPenalty ? { repeatPenalty: { punishTokens: this.#penaltyTokens(history) } } : {}),
     };
+    const confidence = this.#in.tokenProbabilities === true;
+    if (this.#nativeSampling) {
+      const seed = Math.floor(this.#random() * 2 ** 32);
+      return [token, { generateNext: { token: true, confidence, options: { ...options, seed } } }];
+    }
     return [
       token,
       {
-        generateNext: this.#greedy
-          ? { token: true, confidence: this.#in.tokenProbabilities === true, options }
-          : { probabilities: true, options },
+        generateNext: this.#greedy ? { token: true, confidence, options } : { probabilities: true, options },
       },
     ];
   }
@@ -473,13 +482,17 @@ class SpeculativeRun {
 
   /** The target's next token and its probability. */
   #choose(output: ControlledEvaluateIndexOutput | undefined): [Token, number] {
-    if (this.#greedy) return [requireToken(output?.next.token), output?.next.confidence ?? Number.NaN];
+    if (this.#greedy || this.#nativeSampling)
+      return [requireToken(output?.next.token), output?.next.confidence ?? Number.NaN];
     const distribution = requireDistribution(output?.next.probabilities);
     const token = sampleFrom(distribution, this.#random);
     return [token, distribution.get(token) ?? 0];
   }
 
   #guard<T>(promise: Promise<T>, what: string): Promise<T> {
+    // The watchdog guards the draft pair's evaluations; plain decoding (no draft) has none, as LlamaChat has
+    // none: a long prompt on a slow CPU is not a stall.
+    if (this.#in.draft === undefined) return promise;
     return withWatchdog(promise, this.#in.settings.stallTimeoutMs, what);
   }
 }
