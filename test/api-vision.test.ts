@@ -320,6 +320,14 @@ describe("api", () => {
           code: "image_invalid",
         },
         {
+          // /=+$/ backtracked quadratically on this (3 s, blocking every other request).
+          name: "a run of 100 000 = inside the base64",
+          url: () => `data:image/png;base64,A${"=".repeat(100_000)}A`,
+          status: 400,
+          code: "image_invalid",
+          message: /not valid base64/,
+        },
+        {
           name: "an empty data URL",
           url: () => "data:image/png;base64,",
           status: 400,
@@ -378,6 +386,23 @@ describe("api", () => {
         expect(response.status).toBe(413);
         const { error } = expectErrorBody(await response.json(), "payload_too_large");
         expect(error.message).toMatch(/without its images.*bodyLimitKb/);
+      });
+
+      it("refuses more images than vision.maxImages (8), naming the first over, before decoding any", async () => {
+        const before = fake.requests.length;
+        // Bad base64: had any been decoded, the answer would be image_invalid.
+        const images = Array.from({ length: 9 }, () => ({
+          type: "image_url",
+          image_url: { url: "data:image/png;base64,iVBO@@@@" },
+        }));
+        const response = await postChat(vision.url, {
+          messages: [{ role: "user", content: [{ type: "text", text: "¿Cuál es distinta?" }, ...images] }],
+        });
+        expect(response.status).toBe(400);
+        const { error } = expectErrorBody(await response.json(), "invalid_request");
+        expect(error.param).toBe("messages[0].content[9]");
+        expect(error.message).toMatch(/9 images, over vision\.maxImages \(8\)/);
+        expect(fake.requests.length).toBe(before);
       });
 
       it("refuses images outside user messages", async () => {

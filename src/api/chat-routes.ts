@@ -64,10 +64,15 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     }
     if (body.reflect !== undefined) turn.reflect = body.reflect;
     if (body.verify !== undefined) turn.verify = parseVerifySpec(body.verify);
-    const images = await prepareImageParts(app, imageParts, (index, image) => {
-      const message = turn.messages[index] as ChatMessage;
-      message.images = [...(message.images ?? []), image];
-    });
+    const images = await prepareImageParts(
+      app,
+      imageParts,
+      (index, image) => {
+        const message = turn.messages[index] as ChatMessage;
+        message.images = [...(message.images ?? []), image];
+      },
+      request.sarai.signal,
+    );
     if (body.stream === true) {
       const includeUsage = body.stream_options?.include_usage === true;
       await streamChat(request, reply, app, turn, model.id, includeUsage, images);

@@ -133,6 +133,7 @@ describe("config", () => {
           webpQuality: 85,
           maxInputMb: 20,
           maxPixels: 50_000_000,
+          maxImages: 8,
           cache: {
             enabled: true,
             dir: path.join(dataDir, "state", "image-cache"),

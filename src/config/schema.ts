@@ -340,6 +340,8 @@ function createConfigObjectSchema(system: SystemContext) {
       maxInputMb: z.number().positive().max(1024).default(20),
       /** Most pixels an image may decode to (width × height); more is refused as a decompression bomb. Default: `50000000`. */
       maxPixels: z.int().min(1).max(1_000_000_000).default(50_000_000),
+      /** Most image parts one chat request may carry, 1–64; more is a 400 before any is decoded. Default: `8`. */
+      maxImages: z.int().min(1).max(64).default(8),
       /** Cache of prepared images by perceptual hash. */
       cache: z
         .object({
