@@ -17,6 +17,8 @@ export interface ImageCacheOptions {
   now?: () => number;
   /** Told about recovered failures (a corrupt index set aside, a failed read); the cache carries on. */
   onWarning?: (message: string, error: unknown) => void;
+  /** How long to wait for another process's lock on the index (SQLite's busy timeout), in ms. Default: `5000`. */
+  busyTimeoutMs?: number;
 }
 
 /** What the cache returns: the prepared image of a stored entry and how the input relates to it. */
@@ -80,7 +82,9 @@ CREATE TABLE IF NOT EXISTS images (
   created_at INTEGER NOT NULL,
   last_used_at INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS images_last_used ON images (last_used_at);
+-- Covers the total, the LRU order and expiry without reading past the blobs (bytes is stored after data). Indexes
+-- made by earlier versions (images_last_used) are left in place.
+CREATE INDEX IF NOT EXISTS images_lru ON images (last_used_at, bytes);
 CREATE TABLE IF NOT EXISTS sources (
   sha256 TEXT NOT NULL,
   profile TEXT NOT NULL,
@@ -108,6 +112,14 @@ function coloursAgree(a: MeanColour, b: MeanColour): boolean {
   return chroma <= maxChromaticityDistance;
 }
 
+/** Whether SQLite said the file is damaged or not a database at all: the only errors that set the index aside. */
+function isCorruption(error: unknown): boolean {
+  if (!(error instanceof Database.SqliteError)) return false;
+  return ["SQLITE_CORRUPT", "SQLITE_NOTADB"].some(
+    (code) => error.code === code || error.code.startsWith(`${code}_`),
+  );
+}
+
 /**
  * Prepared images on disk, found by the SHA-256 of the input (exact) or by perceptual hash within a Hamming
  * threshold (similar). One SQLite file, `<dir>/index.db` (WAL), holds the WebP blobs and their facts; the
@@ -119,8 +131,14 @@ function coloursAgree(a: MeanColour, b: MeanColour): boolean {
  * the hash sees only grey structure, so a recoloured picture or two flat images of different colours would
  * otherwise match.
  *
- * A corrupt or unreadable index is renamed aside (`index.db.corrupt-<time>`) and the cache starts empty;
- * failed reads later count as misses. Nothing here throws at a chat turn.
+ * Other processes may use the same file (`sarai loop` expires entries through its own cache): the database is
+ * the truth. Eviction counts the bytes stored there, the in-memory hashes are reloaded when another connection
+ * has committed (`PRAGMA data_version`), and an entry found missing on a read is dropped from memory.
+ *
+ * Only a corrupt file or one that is not a database is renamed aside (`index.db.corrupt-<time>`) and the cache
+ * starts empty. Any other failure to open (a lock held past `busyTimeoutMs`, permissions, an index written by a
+ * newer SARAi) leaves the file alone and caches in memory only, with a warning. Failed reads later count as
+ * misses. Nothing here throws at a chat turn.
  */
 export class ImageCache {
   readonly #options: ImageCacheOptions;
@@ -128,6 +146,8 @@ export class ImageCache {
   #db: Database.Database | undefined;
   readonly #index = new Map<number, IndexEntry>();
   #bytes = 0;
+  /** `PRAGMA data_version` when the in-memory index was last in step with the database. */
+  #dataVersion = 0;
   #exactHits = 0;
   #similarHits = 0;
   #misses = 0;
@@ -142,10 +162,17 @@ export class ImageCache {
   static open(options: ImageCacheOptions): ImageCache {
     mkdirSync(options.dir, { recursive: true });
     const file = path.join(options.dir, "index.db");
-    let cache: ImageCache;
     try {
-      cache = ImageCache.#openFile(options, file);
+      return ImageCache.#openFile(options, file);
     } catch (error) {
+      if (!isCorruption(error)) {
+        options.onWarning?.(
+          `image cache: cannot open ${file} (${error instanceof Error ? error.message : String(error)}); ` +
+            "left it as it is and caching in memory only",
+          error,
+        );
+        return ImageCache.#openFile(options, ":memory:");
+      }
       const aside = `${file}.corrupt-${(options.now ?? Date.now)()}`;
       try {
         renameSync(file, aside);
@@ -156,28 +183,35 @@ export class ImageCache {
           `image cache: the index was unreadable; moved it to ${aside} and started empty`,
           error,
         );
-        cache = ImageCache.#openFile(options, file);
+        return ImageCache.#openFile(options, file);
       } catch (second) {
         options.onWarning?.("image cache: cannot use the index on disk; caching in memory only", second);
-        cache = ImageCache.#openFile(options, ":memory:");
+        return ImageCache.#openFile(options, ":memory:");
       }
     }
-    return cache;
   }
 
   static #openFile(options: ImageCacheOptions, file: string): ImageCache {
-    const db = new Database(file);
+    const db = new Database(file, { timeout: options.busyTimeoutMs ?? 5000 });
     try {
-      db.pragma("busy_timeout = 5000");
       if (file !== ":memory:") db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
       const version = db.pragma("user_version", { simple: true }) as number;
-      if (version !== 0 && version !== schemaVersion) {
-        throw new Error(`image cache index has schema version ${version}, expected ${schemaVersion}`);
+      if (version > schemaVersion) {
+        throw new Error(
+          `the index has schema version ${version}, written by a newer SARAi; this one reads version ${schemaVersion}`,
+        );
       }
-      db.exec(schema);
-      db.pragma(`user_version = ${schemaVersion}`);
+      if (version === 0) {
+        db.transaction(() => {
+          db.exec(schema);
+          db.pragma(`user_version = ${schemaVersion}`);
+        })();
+      } else {
+        // Indexes added since version 1; a no-op, taking no write lock, once they exist.
+        db.exec(schema);
+      }
       const cache = new ImageCache(options, db);
       cache.#loadIndex();
       return cache;
@@ -187,9 +221,14 @@ export class ImageCache {
     }
   }
 
+  /** Reads the in-memory index from the database, replacing what was there. */
   #loadIndex(): void {
-    const rows = this.#database()
-      .prepare("SELECT id, profile, phash, mean_red, mean_green, mean_blue, bytes FROM images")
+    const db = this.#database();
+    // length(data) is read from the row's header; the blob itself is not loaded.
+    const rows = db
+      .prepare(
+        "SELECT id, profile, phash, mean_red, mean_green, mean_blue, length(data) AS bytes FROM images",
+      )
       .all() as {
       id: number;
       profile: string;
@@ -199,6 +238,8 @@ export class ImageCache {
       mean_blue: number;
       bytes: number;
     }[];
+    this.#index.clear();
+    this.#bytes = 0;
     for (const row of rows) {
       const [high, low] = splitHash(row.phash);
       this.#index.set(row.id, {
@@ -210,6 +251,26 @@ export class ImageCache {
       });
       this.#bytes += row.bytes;
     }
+    this.#dataVersion = db.pragma("data_version", { simple: true }) as number;
+  }
+
+  /** Reloads the in-memory index when another connection has committed since it was last in step. */
+  #refresh(): void {
+    const version = this.#database().pragma("data_version", { simple: true }) as number;
+    if (version !== this.#dataVersion) this.#loadIndex();
+  }
+
+  #remember(id: number, entry: IndexEntry): void {
+    this.#forget(id);
+    this.#index.set(id, entry);
+    this.#bytes += entry.bytes;
+  }
+
+  #forget(id: number): void {
+    const entry = this.#index.get(id);
+    if (entry === undefined) return;
+    this.#index.delete(id);
+    this.#bytes -= entry.bytes;
   }
 
   #database(): Database.Database {
@@ -221,9 +282,13 @@ export class ImageCache {
     this.#options.onWarning?.(`image cache: ${message}`, error);
   }
 
+  /** The stored image, or `undefined` (and the id dropped from memory) when it is gone, deleted by another process. */
   #readImage(id: number): ImageRow | undefined {
-    return this.#database().prepare("SELECT id, data, width, height FROM images WHERE id = ?").get(id) as
-      ImageRow | undefined;
+    const row = this.#database()
+      .prepare("SELECT id, data, width, height FROM images WHERE id = ?")
+      .get(id) as ImageRow | undefined;
+    if (row === undefined) this.#forget(id);
+    return row;
   }
 
   #touch(id: number): void {
@@ -295,16 +360,20 @@ export class ImageCache {
   ): CachedImage | undefined {
     if (this.#db === undefined) return undefined;
     try {
-      const id = this.#nearest(image.phash, meanColour, profile);
-      const row = id === undefined ? undefined : this.#readImage(id);
-      if (row === undefined) {
-        this.#misses += 1;
-        return undefined;
+      this.#refresh();
+      // A second try when the nearest entry was deleted by another process in the meantime.
+      for (let attempt = 0; attempt < 2; attempt++) {
+        const id = this.#nearest(image.phash, meanColour, profile);
+        if (id === undefined) break;
+        const row = this.#readImage(id);
+        if (row === undefined) continue;
+        this.#touch(row.id);
+        this.#insertSource(row.id, image, profile);
+        this.#similarHits += 1;
+        return { ...image, data: row.data, width: row.width, height: row.height, cache: "similar" };
       }
-      this.#touch(row.id);
-      this.#insertSource(row.id, image, profile);
-      this.#similarHits += 1;
-      return { ...image, data: row.data, width: row.width, height: row.height, cache: "similar" };
+      this.#misses += 1;
+      return undefined;
     } catch (error) {
       this.#warn("a similarity lookup failed; treating it as a miss", error);
       this.#misses += 1;
@@ -330,13 +399,17 @@ export class ImageCache {
       );
   }
 
-  /** Stores a prepared image, then evicts least recently used entries while the total is over `maxBytes`. */
+  /**
+   * Stores a prepared image, then evicts least recently used entries while the bytes stored in the database (not
+   * only this process's view of them) are over `maxBytes`; one transaction, and memory follows once it commits.
+   */
   put(image: Omit<PreparedImage, "cache">, meanColour: MeanColour, profile: string): void {
     if (this.#db === undefined) return;
     const db = this.#database();
     try {
+      this.#refresh();
       const now = this.#now();
-      db.transaction(() => {
+      const { id, evicted } = db.transaction(() => {
         const result = db
           .prepare(
             "INSERT INTO images (profile, phash, mean_red, mean_green, mean_blue, data, width, height, bytes, " +
@@ -355,63 +428,65 @@ export class ImageCache {
             now,
             now,
           );
-        const id = Number(result.lastInsertRowid);
-        this.#insertSource(id, image, profile);
-        const [high, low] = splitHash(image.phash);
-        this.#index.set(id, { high, low, meanColour, bytes: image.data.length, profile });
-        this.#bytes += image.data.length;
+        const inserted = Number(result.lastInsertRowid);
+        this.#insertSource(inserted, image, profile);
+        return { id: inserted, evicted: this.#evictInTransaction() };
       })();
-      this.#evict();
+      const [high, low] = splitHash(image.phash);
+      this.#remember(id, { high, low, meanColour, bytes: image.data.length, profile });
+      for (const victim of evicted) this.#forget(victim);
     } catch (error) {
       this.#warn("storing a prepared image failed; it is not cached", error);
     }
   }
 
-  #remove(rows: readonly { id: number; bytes: number }[]): number {
+  /** Deletes least recently used rows while the database's total is over `maxBytes`; returns their ids. */
+  #evictInTransaction(): number[] {
     const db = this.#database();
-    const remove = db.prepare("DELETE FROM images WHERE id = ?");
-    let freed = 0;
-    db.transaction(() => {
-      for (const row of rows) {
-        remove.run(row.id);
-        this.#index.delete(row.id);
-        this.#bytes -= row.bytes;
-        freed += row.bytes;
-      }
-    })();
-    return freed;
-  }
-
-  #evict(): void {
-    if (this.#bytes <= this.#options.maxBytes) return;
-    const oldest = this.#database()
+    const { total } = db.prepare("SELECT COALESCE(SUM(bytes), 0) AS total FROM images").get() as {
+      total: number;
+    };
+    let over = total - this.#options.maxBytes;
+    if (over <= 0) return [];
+    const victims: number[] = [];
+    // Collected first: better-sqlite3 runs nothing else on the connection while a statement iterates.
+    const oldest = db
       .prepare("SELECT id, bytes FROM images ORDER BY last_used_at ASC, id ASC")
       .iterate() as IterableIterator<{ id: number; bytes: number }>;
-    const victims: { id: number; bytes: number }[] = [];
-    let over = this.#bytes - this.#options.maxBytes;
     for (const row of oldest) {
       if (over <= 0) break;
-      victims.push(row);
+      victims.push(row.id);
       over -= row.bytes;
     }
-    this.#remove(victims);
+    const remove = db.prepare("DELETE FROM images WHERE id = ?");
+    for (const id of victims) remove.run(id);
+    return victims;
   }
 
   /** Expires entries unused for longer than ttlMs (run by the proactive loop). */
   expire(): { removed: number; freedBytes: number } {
     if (this.#db === undefined) return { removed: 0, freedBytes: 0 };
     try {
-      const stale = this.#database()
-        .prepare("SELECT id, bytes FROM images WHERE last_used_at < ?")
+      const removed = this.#database()
+        .prepare("DELETE FROM images WHERE last_used_at < ? RETURNING id, bytes")
         .all(this.#now() - this.#options.ttlMs) as { id: number; bytes: number }[];
-      return { removed: stale.length, freedBytes: this.#remove(stale) };
+      // The statement has committed; only now does memory follow.
+      let freedBytes = 0;
+      for (const row of removed) {
+        this.#forget(row.id);
+        freedBytes += row.bytes;
+      }
+      return { removed: removed.length, freedBytes };
     } catch (error) {
       this.#warn("expiring entries failed", error);
       return { removed: 0, freedBytes: 0 };
     }
   }
 
-  /** Entries, their WebP bytes, and the lookups since the cache was opened. `hitRate` is 0 before any lookup. */
+  /**
+   * Entries and their WebP bytes as the database holds them (other processes' changes included), and the lookups
+   * since the cache was opened. `hitRate` is 0 before any lookup.
+   */
   stats(): {
     entries: number;
     bytes: number;
@@ -421,6 +496,13 @@ export class ImageCache {
     similarHits: number;
     hitRate: number;
   } {
+    if (this.#db !== undefined) {
+      try {
+        this.#refresh();
+      } catch (error) {
+        this.#warn("reloading the index failed; the counts may be stale", error);
+      }
+    }
     const hits = this.#exactHits + this.#similarHits;
     const lookups = hits + this.#misses;
     return {
