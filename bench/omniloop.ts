@@ -160,6 +160,58 @@ export default async function omniloop(args: string[]): Promise<void> {
       ),
     );
 
+    // 1b. The same with sampling (t 0.7, top-k 40, top-p 0.95, seeded). The texts differ between the two decode
+    // paths (LlamaChat's sampler, the own loop's per-step seeds) and sampled answers end anywhere, so decode
+    // speed is compared (tokens after the first over the time after it), pooled over the runs.
+    const sampling = { temperature: 0.7, topK: 40, topP: 0.95, maxTokens: tokens };
+    // Sampled drafts score differently from the greedy one: a threshold of 0 makes every draft confident, so
+    // the reflected arm is again one iteration and its cost is the loop's own.
+    const anyDraft = turnsFor(pool, { confidenceThreshold: 0 });
+    const decode = { plain: { tokens: 0, ms: 0, runs: 0 }, reflect: { tokens: 0, ms: 0, runs: 0 } };
+    for (let i = -2; i < runs * 2; i++) {
+      const seed = 1000 + i;
+      const order = i % 2 === 0 ? (["plain", "reflect"] as const) : (["reflect", "plain"] as const);
+      for (const arm of order) {
+        const request = arm === "plain" ? turn : reflected;
+        const response = await (arm === "plain" ? turns : anyDraft).run(
+          { ...request, sampling: { ...sampling, seed } },
+          never,
+        );
+        if ((response.reflection?.iterations.length ?? 1) !== 1)
+          throw new Error("a sampled draft was revised");
+        if (i < 0 || response.usage.completionTokens < 16) continue;
+        const pooled = decode[arm];
+        pooled.tokens += response.usage.completionTokens - 1;
+        pooled.ms += response.timings.totalMs - response.timings.timeToFirstTokenMs;
+        pooled.runs++;
+      }
+    }
+    const rate = (arm: { tokens: number; ms: number }) => (1000 * arm.tokens) / arm.ms;
+    console.log(
+      "\n1b. the same, sampling (t 0.7, top-k 40, top-p 0.95; threshold 0; answers of 16+ tokens, pooled decode speed)",
+    );
+    console.log(
+      formatTable(
+        ["arm", "runs", "tokens", "decode tok/s", "reflect / plain speed"],
+        [
+          [
+            "plain turn",
+            String(decode.plain.runs),
+            String(decode.plain.tokens),
+            rate(decode.plain).toFixed(1),
+            "",
+          ],
+          [
+            "reflected turn",
+            String(decode.reflect.runs),
+            String(decode.reflect.tokens),
+            rate(decode.reflect).toFixed(1),
+            (rate(decode.reflect) / rate(decode.plain)).toFixed(3),
+          ],
+        ],
+      ),
+    );
+
     // 2. A verifier that never passes: the loop runs to its cap.
     const failing: TurnRequest = {
       ...turn,
@@ -202,18 +254,25 @@ export default async function omniloop(args: string[]): Promise<void> {
     const corrupt = path.join(dir, "corrupt.gguf");
     await writeFile(corrupt, Buffer.concat([Buffer.from("GGUF"), Buffer.alloc(1 << 16, 5)]));
     const rows: string[][] = [];
+    // ≈1,600 prompt tokens: the main model needs well over 500 ms to read them, the tiny fallback a few dozen.
+    const slowStart: TurnRequest = {
+      ...turn,
+      messages: [{ role: "system", content: "Contexto: ".repeat(160) }, ...turn.messages],
+    };
     for (const [name, roles, timeoutMs] of [
       ["main file corrupt (cannot load)", { main: corrupt, fallback: small }, 60_000],
-      ["main slower than its 150 ms timeout", { main, fallback: small }, 150],
+      ["main not starting within its 500 ms timeout", { main, fallback: small }, 500],
     ] as const) {
       const failingPool = poolFor(roles);
+      // Loaded ahead, as a configured fallback is after its first use: the figure is the answer, not the load.
+      await failingPool.load("fallback");
       const turns = turnsFor(failingPool, { iterationTimeoutMs: timeoutMs }, timeoutMs);
       const afterFailure: number[] = [];
       const total: number[] = [];
       try {
         for (let i = -1; i < Math.min(runs, 8); i++) {
           const started = performance.now();
-          const response = await turns.run(turn, never);
+          const response = await turns.run(timeoutMs < 60_000 ? slowStart : turn, never);
           const ms = performance.now() - started;
           if (response.fallback === undefined) throw new Error(`${name}: the fallback did not answer`);
           if (i < 0) continue;

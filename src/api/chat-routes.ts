@@ -80,7 +80,7 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     }
     const id = `chatcmpl-${randomUUID()}`;
     const response = await app.turns.run({ ...turn, turnId: id }, request.sarai.signal);
-    app.recordGeneration(model.role, response);
+    app.recordGeneration(response.fallback === undefined ? model.role : "fallback", response);
     return toChatCompletion(response, model.id, id, images);
   });
 }
@@ -248,7 +248,10 @@ async function streamChat(
     start: chunk({ role: "assistant", content: "" }, null),
     onDelta: (text) => chunk({ content: text }, null),
     onDone: (response) => {
-      app.recordGeneration(turn.role ?? "main", response);
+      app.recordGeneration(
+        (response as TurnResponse).fallback === undefined ? (turn.role ?? "main") : "fallback",
+        response,
+      );
       return [
         {
           ...chunk({}, response.finishReason),
