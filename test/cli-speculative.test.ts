@@ -1,6 +1,9 @@
+import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as delay } from "node:timers/promises";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
 import { ensureTestModel } from "./models.js";
@@ -63,5 +66,50 @@ describe("cli", () => {
       const response = JSON.parse(result.stdout) as AskJson;
       expect(response.timings.speculative?.skipped).toMatch(/cannot serve the main model .*vocabulary/);
     });
+
+    it("refuses an incompatible draft when `serve` starts, before any request", async () => {
+      const other = await ensureTestModel({ seed: 1, tokenizer: "qwen2" });
+      const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+      const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+      const child = spawn(
+        process.execPath,
+        [
+          "--import",
+          tsx,
+          path.join(root, "src", "cli", "main.ts"),
+          "serve",
+          "--port",
+          "0",
+          "--model",
+          main,
+          "--draft",
+          other,
+        ],
+        {
+          cwd: dataDir,
+          env: {
+            PATH: process.env["PATH"] ?? "",
+            HOME: dataDir,
+            SARAI_PATHS_DATA_DIR: dataDir,
+            SARAI_LOG_FILE: "false",
+          },
+        },
+      );
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      child.stdout.resume();
+      const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+      try {
+        const deadline = Date.now() + 60_000;
+        while (!stderr.includes("listening on") && Date.now() < deadline) await delay(50);
+        const refusal = stderr.indexOf("cannot serve the main model");
+        expect(refusal, stderr).toBeGreaterThanOrEqual(0);
+        expect(refusal).toBeLessThan(stderr.indexOf("listening on"));
+        expect(stderr).toMatch(/vocabulary .* differ.*; decoding without it/);
+      } finally {
+        child.kill("SIGTERM");
+        await exited;
+      }
+    }, 90_000);
   });
 });

@@ -707,6 +707,18 @@ async function runServe(
       "main model failed to load",
     );
   }
+  try {
+    // An incompatible draft is refused now, at load, with its reason on stderr — not at the first request.
+    if (app.pool.hasRole("main") && app.pool.hasRole("draft")) {
+      const refused = await app.embedded.checkDraft();
+      if (refused !== undefined) process.stderr.write(`sarai: ${refused}; decoding without it\n`);
+    }
+  } catch (error) {
+    logger.error(
+      { code: isAppError(error) ? error.code : "INTERNAL", message: (error as Error).message },
+      "draft model failed to load",
+    );
+  }
   const server = await createServer({ app, logger });
   const address = await server.listen();
   process.stderr.write(`sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1)\n`);
