@@ -20,22 +20,13 @@ import path from "node:path";
 import { parseArgs } from "node:util";
 import sharp from "sharp";
 import { hammingDistance, ImageCache, renderSyntheticPhoto, VisionService } from "../src/vision/index.js";
+import { createRandom } from "../src/shared/index.js";
 import { formatTable, pairRatios, parseIntegerOption, summarize } from "./_stats.js";
 
 const usage = "usage: npm run bench -- vision [--images 500] [--runs 40] [--threshold 6] [--seed 1]";
 const preprocess = { maxSidePx: 512, webpQuality: 85, maxInputBytes: 20 * 2 ** 20, maxPixels: 50_000_000 };
 const variantKinds = ["reencode", "resize", "brighten"] as const;
 type VariantKind = (typeof variantKinds)[number];
-
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function encodePhoto(seed: number, width: number, height: number): ReturnType<typeof sharp> {
   const raw = renderSyntheticPhoto({ seed, width, height });
@@ -151,7 +142,7 @@ export default async function vision(args: string[]): Promise<void> {
     sharp.concurrency(defaultThreads);
 
     const started = Date.now();
-    const next = seededRandom(seed);
+    const next = createRandom(seed);
     const cache = ImageCache.open({
       dir: path.join(root, "cache"),
       ttlMs: 1e12,

@@ -9,22 +9,16 @@ import {
   type TestServer,
 } from "./api-helpers.js";
 import { normalizeRelation } from "../src/memory/index.js";
+import { createRandom } from "../src/shared/index.js";
 
 /**
  * Malformed requests, generated from a seeded PRNG so every run sends the same set. Each must be refused with
  * a 4xx and an OpenAI error body before any generation starts; the server must answer normally afterwards.
  */
 
-/** mulberry32: small, fast and good enough to pick cases reproducibly. */
-function createRandom(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
+/** The shared seeded PRNG, with the picks the cases need. */
+function createCasePicker(seed: number) {
+  const next = createRandom(seed);
   const int = (below: number) => Math.floor(next() * below);
   return { next, int, pick: <T>(items: readonly T[]): T => items[int(items.length)]! };
 }
@@ -242,7 +236,7 @@ function postRaw(name: string, payload: string | Buffer, extra: Partial<FuzzCase
 }
 
 function generateCases(seed: number): FuzzCase[] {
-  const random = createRandom(seed);
+  const random = createCasePicker(seed);
   const cases: FuzzCase[] = [];
 
   // 1. Every field set to every value it does not accept.

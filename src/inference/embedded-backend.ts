@@ -291,6 +291,23 @@ export class EmbeddedBackend implements LlmBackend {
         // decodes plainly, step by step, as the speculative loop does after a fallback.
         const ownLoop = request.tokenProbabilities === true && grammar === undefined;
         const draftSide = draftLease === undefined && !ownLoop ? undefined : speculativePrompt(prompt, lease);
+        // What both own-loop paths (with and without a draft) decode from.
+        const ownLoopInput = (side: SpeculativePrompt) => ({
+          target: { model: lease.model, sequence: lease.sequence },
+          promptTokens: side.tokens,
+          maxTokens: sampling.maxTokens,
+          sampling,
+          stopTokens: side.stopTokens,
+          stopTexts: [...side.stopTexts, ...(sampling.stop ?? [])],
+          repeatPenalty: true,
+          onText,
+          onFirstToken: () => {
+            firstTokenAt = performance.now();
+          },
+          signal,
+          settings: this.#speculative,
+          tokenProbabilities: ownLoop,
+        });
         const room = draftSide === undefined ? 0 : sampling.maxTokens + this.#speculative.maxDraftTokens + 1;
         if (
           draftSide !== undefined &&
@@ -316,20 +333,8 @@ export class EmbeddedBackend implements LlmBackend {
           }
           if (prompt.kind === "chat") prompt.chat.dispose({ disposeSequence: false });
           const generated = await generateSpeculative({
-            target: { model: lease.model, sequence: lease.sequence },
-            promptTokens: draftSide.tokens,
+            ...ownLoopInput(draftSide),
             maxTokens: Math.min(sampling.maxTokens, room),
-            sampling,
-            stopTokens: draftSide.stopTokens,
-            stopTexts: [...draftSide.stopTexts, ...(sampling.stop ?? [])],
-            repeatPenalty: true,
-            onText,
-            onFirstToken: () => {
-              firstTokenAt = performance.now();
-            },
-            signal,
-            settings: this.#speculative,
-            tokenProbabilities: true,
           });
           completionTokens = generated.tokens.length;
           probabilities = generated.probabilities;
@@ -343,21 +348,8 @@ export class EmbeddedBackend implements LlmBackend {
           if (prompt.kind === "chat") prompt.chat.dispose({ disposeSequence: false });
           const decodeStarted = performance.now();
           const generated = await generateSpeculative({
-            target: { model: lease.model, sequence: lease.sequence },
+            ...ownLoopInput(draftSide),
             draft: { model: draftLease.model, sequence: draftLease.sequence },
-            tokenProbabilities: ownLoop,
-            promptTokens: draftSide.tokens,
-            maxTokens: sampling.maxTokens,
-            sampling,
-            stopTokens: draftSide.stopTokens,
-            stopTexts: [...draftSide.stopTexts, ...(sampling.stop ?? [])],
-            repeatPenalty: true,
-            onText,
-            onFirstToken: () => {
-              firstTokenAt = performance.now();
-            },
-            signal,
-            settings: this.#speculative,
             initialDraftTokens: this.#pair.draftTokens,
           });
           completionTokens = generated.tokens.length;

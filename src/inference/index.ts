@@ -10,7 +10,6 @@ export { DraftPair, draftIncompatibility } from "./draft-pair.js";
 export { compileJsonSchemaValidator, OutputInvalidError, parseStrictJson } from "./json-output.js";
 export type { DraftPairState } from "./draft-pair.js";
 export {
-  createRandom,
   defaultSpeculativeSettings,
   generateSpeculative,
   SpeculativeStallError,

@@ -5,7 +5,7 @@ import type {
   LlamaModel,
   Token,
 } from "node-llama-cpp";
-import { AbortedError, AppError } from "../shared/index.js";
+import { AbortedError, AppError, createRandom } from "../shared/index.js";
 
 /**
  * Speculative decoding on node-llama-cpp's lower-level evaluation API: a small draft model proposes k tokens,
@@ -135,17 +135,6 @@ export function withWatchdog<T>(promise: Promise<T>, ms: number, what: string): 
     timer = setTimeout(() => reject(new SpeculativeStallError(what, ms)), ms);
   });
   return Promise.race([promise, stalled]).finally(() => clearTimeout(timer));
-}
-
-/** Small, fast, seedable PRNG (mulberry32): speculative sampling needs its own uniform draws. */
-export function createRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function sampleFrom(distribution: ReadonlyMap<Token, number>, random: () => number): Token {

@@ -2,3 +2,4 @@ export { AppError, AbortedError, errorCatalogue, isAppError, toAppError } from "
 export type { AppErrorOptions, ErrorCode } from "./errors.js";
 export { createLogger, createSilentLogger } from "./logger.js";
 export type { AppLogger, Logger, LoggerOptions, LogLevel } from "./logger.js";
+export { createRandom } from "./random.js";

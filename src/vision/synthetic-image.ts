@@ -1,3 +1,4 @@
+import { createRandom } from "../shared/index.js";
 import type { RawImage } from "./perceptual-hash.js";
 
 /**
@@ -11,20 +12,9 @@ export interface SyntheticPhotoOptions {
   height: number;
 }
 
-/** mulberry32: small, fast, good enough for test pictures. */
-function createPrng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** An RGB picture (3 channels) as raw 8-bit samples. */
 export function renderSyntheticPhoto({ seed, width, height }: SyntheticPhotoOptions): RawImage {
-  const next = createPrng(seed * 2654435761 + 1);
+  const next = createRandom(seed * 2654435761 + 1);
   const colour = () => [next() * 255, next() * 255, next() * 255] as const;
   const pixels = new Float32Array(width * height * 3);
 
