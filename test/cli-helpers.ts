@@ -1,4 +1,4 @@
-import { execFile } from "node:child_process";
+import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { expect } from "vitest";
@@ -46,6 +46,21 @@ export function createCliRunner(dataDir: () => string) {
       );
       child.stdin?.end(options.input ?? "");
     });
+}
+
+/**
+ * Starts the real CLI as a long-running child (`serve`, `loop`, `notifications --follow`) with `dataDir` as its
+ * data directory; the caller reads its streams and stops it.
+ */
+export function spawnCli(
+  dataDir: string,
+  args: string[],
+  env: Record<string, string> = {},
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, ["--import", tsx, cli, ...args], {
+    cwd: dataDir,
+    env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir, ...env },
+  });
 }
 
 export function expectNoStackTrace(result: RunResult): void {

@@ -1,11 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as delay } from "node:timers/promises";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
+import { createCliRunner, expectNoStackTrace, spawnCli } from "./cli-helpers.js";
 import { ensureTestModel } from "./models.js";
 
 let dataDir: string;
@@ -69,32 +67,9 @@ describe("cli", () => {
 
     it("refuses an incompatible draft when `serve` starts, before any request", async () => {
       const other = await ensureTestModel({ seed: 1, tokenizer: "qwen2" });
-      const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-      const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
-      const child = spawn(
-        process.execPath,
-        [
-          "--import",
-          tsx,
-          path.join(root, "src", "cli", "main.ts"),
-          "serve",
-          "--port",
-          "0",
-          "--model",
-          main,
-          "--draft",
-          other,
-        ],
-        {
-          cwd: dataDir,
-          env: {
-            PATH: process.env["PATH"] ?? "",
-            HOME: dataDir,
-            SARAI_PATHS_DATA_DIR: dataDir,
-            SARAI_LOG_FILE: "false",
-          },
-        },
-      );
+      const child = spawnCli(dataDir, ["serve", "--port", "0", "--model", main, "--draft", other], {
+        SARAI_LOG_FILE: "false",
+      });
       let stderr = "";
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       child.stdout.resume();
