@@ -21,7 +21,6 @@ import {
   checkFreeDisk,
   checkWritableDir,
   createMetrics,
-  recordLoopRun,
   summariseReadiness,
   type ComponentHealth,
   type Metrics,
@@ -283,6 +282,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     onCollect: collectPool,
     memoryStats,
     loopStatus: () => loop?.status(),
+    // Every run in the loop database, whichever process ran it (this server's loop or `sarai loop`), once.
+    loopRuns: () => loop?.takeRecordedRuns(),
     imageCacheHitRate: () => vision?.stats()?.hitRate,
   });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
@@ -293,7 +294,6 @@ export async function createApp(options: AppOptions): Promise<App> {
         config,
         logger: logger.child({ component: "loop" }),
         ...(options.loop?.clock === undefined ? {} : { clock: options.loop.clock }),
-        onRun: (report) => recordLoopRun(metrics, report),
         ports: {
           readings: options.loop?.readings ?? createSystemReadings(),
           pruner: {

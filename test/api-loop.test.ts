@@ -162,6 +162,21 @@ describe("api", () => {
 
       const noJob = await request("GET", "/v1/loop/jobs/999999");
       expect(noJob.status).toBe(404);
+
+      const badPrune = await request("POST", "/v1/loop/prune", { unloadModels: "yes" });
+      expect(badPrune.status).toBe(400);
+      expect(expectErrorBody(badPrune.body, "invalid_request").error.param).toBe("unloadModels");
+      const extraPrune = await request("POST", "/v1/loop/prune", { everything: true });
+      expect(extraPrune.status).toBe(400);
+
+      for (const name of ["Backup", "backup-done", "x".repeat(65), "%C3%B1"]) {
+        const badName = await request("POST", `/v1/loop/events/${name}`, {});
+        expect(badName.status, name).toBe(400);
+        expect(expectErrorBody(badName.body, "invalid_request").error.param).toBe("name");
+      }
+      const badData = await request("POST", "/v1/loop/events/backup_done", { data: [1] });
+      expect(badData.status).toBe(400);
+      expect(expectErrorBody(badData.body, "invalid_request").error.param).toBe("data");
     });
 
     it("refuses an API key bound to one user (the loop is system-wide) and a request without a key", async () => {
@@ -170,6 +185,16 @@ describe("api", () => {
       expectErrorBody(bound.body, "forbidden");
       const run = await request("POST", "/v1/loop/actions/disk_check/run", {}, anaKey);
       expect(run.status).toBe(403);
+      // What `sarai loop` asks the server for is system-wide too: a user's key may not unload models.
+      for (const [method, url] of [
+        ["POST", "/v1/loop/prune"],
+        ["GET", "/v1/loop/server"],
+        ["POST", "/v1/loop/events/backup_done"],
+      ] as const) {
+        const refused = await request(method, url, method === "POST" ? {} : undefined, anaKey);
+        expect(refused.status, url).toBe(403);
+        expectErrorBody(refused.body, "forbidden");
+      }
       const anonymous = await ts.server.fastify.inject({ method: "GET", url: "/v1/loop/status" });
       expect(anonymous.statusCode).toBe(401);
     });
@@ -242,6 +267,9 @@ describe("api", () => {
         ["POST", "/v1/loop/actions/disk_check/run"],
         ["GET", "/v1/loop/history"],
         ["GET", "/v1/loop/jobs/1"],
+        ["POST", "/v1/loop/prune"],
+        ["GET", "/v1/loop/server"],
+        ["POST", "/v1/loop/events/backup_done"],
       ] as const) {
         const response = await ts.server.fastify.inject({ method, url });
         expect(response.statusCode, url).toBe(409);

@@ -1,8 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { App } from "../app.js";
+import { loopEventName } from "../config/index.js";
 import {
   liveLoopProcesses,
+  toPruneWire,
   type Job,
   type LoopService,
   type LoopStatus,
@@ -17,6 +19,23 @@ const runBody = z
   .object({
     /** The action's arguments; absent means the configured ones. Checked by the action's own schema. */
     args: z.record(z.string(), z.unknown()).optional(),
+  })
+  .strict();
+const pruneBody = z
+  .object({
+    /** Unload models no request is using. Default: `true`. */
+    unloadModels: z.boolean().optional(),
+    /** Drop caches that are rebuilt on demand. Default: `true`. */
+    dropCaches: z.boolean().optional(),
+  })
+  .strict();
+const eventParams = z
+  .object({ name: z.string().regex(loopEventName, "an event name is 1–64 of a-z, 0-9 and _") })
+  .strict();
+const eventBody = z
+  .object({
+    /** The event's payload, which the actions it triggers see. */
+    data: z.record(z.string(), z.unknown()).optional(),
   })
   .strict();
 const historyQuery = z
@@ -99,9 +118,10 @@ function toStatusJson(status: LoopStatus) {
 }
 
 /**
- * `/v1/loop`: the proactive loop's admin routes — status, a manual run of an action, the run history. They
- * read and write the loop database, so they work whether the schedule runs in this server or in `sarai loop`.
- * System-wide, so an API key bound to one user may not use them.
+ * `/v1/loop`: the proactive loop's admin routes — status, a manual run of an action, the run history, events
+ * from outside. They read and write the loop database, so they work whether the schedule runs in this server
+ * or in `sarai loop`. `/v1/loop/server` and `/v1/loop/prune` are what `sarai loop` asks this server for: its
+ * RSS and its pruner (the models live here). System-wide, so an API key bound to one user may not use them.
  */
 export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
   const loopOf = (request: FastifyRequest): LoopService => {
@@ -140,6 +160,40 @@ export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
         // Queued in the database: a running loop (this server's, or `sarai loop`) picks it up within a poll.
         loop_alive: processes.length > 0,
       });
+  });
+
+  fastify.post("/v1/loop/events/:name", async (request, reply) => {
+    const loop = loopOf(request);
+    const { name } = parse(eventParams, request.params);
+    const body = parse(eventBody, request.body);
+    const jobs = loop.emit(name, body.data);
+    return reply.code(202).send({
+      object: "loop.event",
+      name,
+      // One job per action listening for it (`proactive.actions.<action>.on`); none is not an error.
+      jobs: jobs.map(toJobJson),
+      loop_alive: liveLoopProcesses(loop.status()).length > 0,
+    });
+  });
+
+  fastify.get("/v1/loop/server", async (request) => {
+    const loop = loopOf(request);
+    const readings = loop.memoryReadings();
+    const models = await app.pool.detailedStatus();
+    return {
+      object: "loop.server",
+      pid: process.pid,
+      rss_bytes: readings.rssBytes,
+      available_memory_bytes: readings.availableMemoryBytes,
+      models: models.map((m) => ({ role: m.role, loaded: m.loaded })),
+    };
+  });
+
+  fastify.post("/v1/loop/prune", async (request) => {
+    const loop = loopOf(request);
+    const body = parse(pruneBody, request.body);
+    // Steps that fail are listed in `errors` (the other step still ran): a report, not a request error.
+    return toPruneWire(await loop.prune(body));
   });
 
   fastify.get("/v1/loop/jobs/:id", (request) => {

@@ -1,13 +1,15 @@
 import type { Command } from "commander";
-import type { LoadedConfig, ResolvedConfig } from "../config/index.js";
+import { loopEventName, type LoadedConfig, type ResolvedConfig } from "../config/index.js";
 import { EntityStore } from "../memory/index.js";
 import {
   createEntityMemoryPort,
+  createLoopbackModelServer,
   createLoopbackSuggester,
   createSystemReadings,
   liveLoopProcesses,
   loopAliveMs,
   LoopService,
+  pickLoopApiKey,
   resolveSchedules,
   type ImageCachePort,
   type Job,
@@ -32,7 +34,7 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
   const loop = program
     .command("loop")
     .description(
-      "the proactive loop: run it as its own process (the default), status, run <action>, history",
+      "the proactive loop: run it as its own process (the default), status, run <action>, emit <event>, history",
     );
 
   loop
@@ -102,6 +104,35 @@ export function registerLoopCommands(program: Command, loadConfigured: () => Loa
     });
 
   loop
+    .command("emit")
+    .description(
+      "put an event on the loop's bus: each action listening for it (proactive.actions.<action>.on) gets a job",
+    )
+    .argument("<name>", "the event's name: 1–64 of a-z, 0-9 and _")
+    .option("--data <json>", "the event's payload as a JSON object, which the actions see")
+    .option("--json", "print JSON")
+    .action((name: string, flags: { data?: string; json?: boolean }) => {
+      if (!loopEventName.test(name)) {
+        throw new UsageError(`<name>: "${name}" is not an event name (1–64 of a-z, 0-9 and _)`);
+      }
+      const data = parseJsonObject("--data", flags.data);
+      withLoop(loadConfigured().config, (service) => {
+        const jobs = service.emit(name, data);
+        const alive = liveLoopProcesses(service.status()).length > 0;
+        if (flags.json === true) {
+          printJson({ name, jobs, loopAlive: alive });
+          return;
+        }
+        if (jobs.length === 0) {
+          process.stdout.write(`no action listens for "${name}" (proactive.actions.<action>.on)\n`);
+          return;
+        }
+        for (const job of jobs) process.stdout.write(`queued job #${job.id} (${job.action}) on ${name}\n`);
+        if (!alive) process.stdout.write("no loop is running: they run when one starts\n");
+      });
+    });
+
+  loop
     .command("history")
     .description("the latest runs (attempts), newest first")
     .option("--action <name>", "only this action's runs")
@@ -166,22 +197,22 @@ async function runLoopProcess(loaded: LoadedConfig): Promise<void> {
 }
 
 /**
- * The ports of a process that holds no model: real readings, its own connection to the memory database, the
- * server for suggestions. No pruner: the models live in `sarai serve`, whose own loop (or its RAM budget)
- * frees them; this process's RSS is small and a `prune` here reports that it has nothing to prune.
+ * The ports of a process that holds no model: real readings, its own connection to the memory database, and the
+ * server (`proactive.serverUrl`) for everything about the models: suggestions, the RSS the RAM check compares
+ * (this process's own is small and says nothing) and `prune`, which runs the server's pruner.
  */
 function processPorts(config: ResolvedConfig, memoryStore: EntityStore | undefined) {
-  const key = pickApiKey(config.server.apiKeys);
+  const key = pickLoopApiKey(config.server.apiKeys);
+  const target = { serverUrl: config.proactive.serverUrl, apiKey: key?.key };
   return {
     readings: createSystemReadings(),
     memory: memoryStore === undefined ? undefined : createEntityMemoryPort(memoryStore),
     suggester: createLoopbackSuggester({
-      serverUrl: config.proactive.serverUrl,
-      apiKey: key?.key,
+      ...target,
       // A key bound to a user acts as that user whatever is sent; an unbound one acts as `sarai-loop`.
       user: key?.user === undefined ? "sarai-loop" : undefined,
     }),
-    pruner: undefined,
+    server: createLoopbackModelServer(target),
     imageCache: config.vision.enabled && config.vision.cache.enabled ? imageCachePort(config) : undefined,
     logDir: config.paths.logDir,
     stateDir: config.paths.stateDir,
@@ -209,14 +240,6 @@ function imageCachePort(config: ResolvedConfig): ImageCachePort {
       }
     },
   };
-}
-
-/** The key the loop sends: the first one bound to no user (its requests then act as no real user). */
-function pickApiKey(
-  keys: ResolvedConfig["server"]["apiKeys"],
-): { key: string; user?: string | undefined } | undefined {
-  const entries = keys.map((entry) => (typeof entry === "string" ? { key: entry } : entry));
-  return entries.find((entry) => !("user" in entry)) ?? entries[0];
 }
 
 function openMemory(config: ResolvedConfig): EntityStore | undefined {
@@ -254,15 +277,19 @@ function assertKnownAction(service: LoopService, action: string): void {
 }
 
 function parseArgsFlag(text: string | undefined): unknown {
+  return parseJsonObject("--args", text);
+}
+
+function parseJsonObject(flag: string, text: string | undefined): unknown {
   if (text === undefined) return undefined;
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new UsageError(`--args: not valid JSON: ${(error as Error).message}`);
+    throw new UsageError(`${flag}: not valid JSON: ${(error as Error).message}`);
   }
   if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-    throw new UsageError("--args: must be a JSON object, e.g. '{\"days\": 30}'");
+    throw new UsageError(`${flag}: must be a JSON object, e.g. '{"days": 30}'`);
   }
   return parsed;
 }

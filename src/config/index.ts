@@ -21,6 +21,7 @@ export {
   logLevels,
   modelRoles,
   proactiveActionNames,
+  loopEventName,
 } from "./schema.js";
 export type {
   Config,

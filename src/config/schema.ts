@@ -368,7 +368,10 @@ function createConfigObjectSchema(system: SystemContext) {
       /** Cron: `@hourly`, `@daily`, `@weekly` or five fields (minute hour day month weekday). */
       schedule: cronExpression.optional(),
       /** Events on the loop's bus that trigger it (`ram_high`, `disk_low`, `user_idle`, custom names). */
-      on: z.array(z.string().trim().min(1).max(64)).max(16).optional(),
+      on: z
+        .array(z.string().regex(loopEventName, "an event name is 1–64 of a-z, 0-9 and _"))
+        .max(16)
+        .optional(),
       /** 1–10; higher runs first when runs wait for a slot. */
       priority: z.int().min(1).max(10).optional(),
       /** A run slower than this is stopped and recorded as a timeout, in seconds. */
@@ -379,6 +382,11 @@ function createConfigObjectSchema(system: SystemContext) {
       backoffSeconds: z.number().min(0).max(86_400).optional(),
       /** Slots missed while no loop ran: `skip` them, run the `latest` one, or run `all` (up to 24). */
       catchUp: z.enum(["skip", "latest", "all"]).optional(),
+      /**
+       * The action's arguments for its scheduled and event-driven runs (and the default of a manual run), e.g.
+       * `{ days: 30 }` for `log_retention`. Checked against the action's own arguments when the loop opens.
+       */
+      args: z.record(z.string(), z.unknown()).optional(),
     })
     .strict();
 
@@ -450,6 +458,9 @@ export const proactiveActionNames = [
 ] as const;
 
 export type ProactiveActionName = (typeof proactiveActionNames)[number];
+
+/** Names of events on the loop's bus (built-in and custom): what `POST /v1/loop/events/{name}` accepts. */
+export const loopEventName = /^[a-z0-9_]{1,64}$/;
 
 /** A cron expression croner accepts in five-field mode, checked when the config loads. */
 const cronExpression = z

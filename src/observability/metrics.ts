@@ -59,6 +59,11 @@ export interface MetricsOptions {
   memoryStats?: () => { activeFacts: number; historicFacts: number; sizeMb: number } | undefined;
   /** Read on every scrape: the proactive loop's next runs and restarts (absent when the loop is off). */
   loopStatus?: () => LoopMetricsStatus | undefined;
+  /**
+   * Read on every scrape: the loop runs recorded in its database since the previous call, by whichever process
+   * ran them (this server's loop or `sarai loop`); each is counted once (absent when the loop is off).
+   */
+  loopRuns?: () => readonly LoopRunSample[] | undefined;
   /** Read on every scrape: the image cache's hit rate since start (absent when the cache is off). */
   imageCacheHitRate?: () => number | undefined;
 }
@@ -77,9 +82,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }
   };
   let restartsSeen = 0;
+  // Both loop run metrics ingest before they are read (prom-client reads them in parallel); the first one to be
+  // read takes the new runs and feeds both, so each run is counted once.
+  const ingestLoopRuns = () => {
+    let runs: readonly LoopRunSample[] | undefined;
+    try {
+      runs = options.loopRuns?.();
+    } catch {
+      return;
+    }
+    for (const run of runs ?? []) recordLoopRun(metrics, run);
+  };
   let reflected = 0;
   let corrected = 0;
-  return {
+  const metrics: Metrics = {
     registry,
     httpRequests: new Counter({
       name: "sarai_http_requests_total",
@@ -212,16 +228,20 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     }),
     proactiveActions: new Counter({
       name: "sarai_proactive_actions_total",
-      help: "Proactive loop action runs (attempts) by this process, by action and result (succeeded, failed, timeout)",
+      help:
+        "Proactive loop action runs (attempts) recorded in the loop database since this server started, by any " +
+        "loop process, by action and result (succeeded, failed, timeout)",
       labelNames: ["action", "result"],
       registers,
+      collect: ingestLoopRuns,
     }),
     proactiveActionDuration: new Histogram({
       name: "sarai_proactive_action_duration_seconds",
-      help: "How long each proactive loop action run took, by action",
+      help: "How long each proactive loop action run took, by action (runs of any loop process, as above)",
       labelNames: ["action"],
       buckets: [0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 15, 60, 300, 600],
       registers,
+      collect: ingestLoopRuns,
     }),
     proactiveNextRun: new Gauge({
       name: "sarai_proactive_next_run_timestamp_seconds",
@@ -296,6 +316,7 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       this.omniLoopIterations.observe(sample.iterations.length);
     },
   };
+  return metrics;
 }
 
 /** One finished run of a loop action, as the scheduler reports it (`RunReport`). */
@@ -305,7 +326,10 @@ export interface LoopRunSample {
   durationMs: number;
 }
 
-/** Feeds a finished loop run to the metrics: pass it as `LoopService.open({ onRun })`. */
+/**
+ * Feeds a finished loop run to the metrics. The server does it for every run in the loop database
+ * (`MetricsOptions.loopRuns`); feed a run here only if it is not recorded there, or it counts twice.
+ */
 export function recordLoopRun(metrics: Metrics, run: LoopRunSample): void {
   metrics.proactiveActions.inc({ action: run.action, result: run.outcome });
   metrics.proactiveActionDuration.observe({ action: run.action }, run.durationMs / 1000);

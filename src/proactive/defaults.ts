@@ -99,7 +99,8 @@ export function resolveSchedules(config: ResolvedConfig["proactive"]): ActionSch
       backoffMs:
         override?.backoffSeconds === undefined ? defaults.backoffMs : override.backoffSeconds * second,
       catchUp: override?.catchUp ?? defaults.catchUp,
-      args: {},
+      // Checked against the action's own schema when the loop opens (CONFIG_INVALID with the path).
+      args: override?.args ?? {},
     });
   }
   return schedules;

@@ -20,6 +20,9 @@ export type {
   LoopPorts,
   LoopSettings,
   MemoryPort,
+  ModelServer,
+  PruneOptions,
+  PruneReport,
   Pruner,
   Suggester,
   SystemReadings,
@@ -28,8 +31,12 @@ export { createSystemReadings, readFreeDiskBytes, readMemAvailable } from "./sys
 export type { SystemReadingsOptions } from "./system-readings.js";
 export { createEntityMemoryPort } from "./entity-memory-port.js";
 export { createLoopbackSuggester } from "./loopback-suggester.js";
+export { pickLoopApiKey, requestServer } from "./loopback-http.js";
+export type { LoopbackRequest, LoopbackTarget } from "./loopback-http.js";
+export { createLoopbackModelServer, toPruneWire } from "./loopback-model-server.js";
+export type { LoopbackModelServerOptions, PruneWire } from "./loopback-model-server.js";
 export type { LoopbackSuggesterOptions } from "./loopback-suggester.js";
 export { buildSuggestionMessages, suggestionLanguage } from "./suggestion-prompt.js";
-export { actionableFacts, cleanSuggestion, createBuiltinActions } from "./actions/index.js";
+export { actionableFacts, cleanSuggestion, createBuiltinActions, pruneWith } from "./actions/index.js";
 export type { ActionableFact, ActionableFactsOptions, UserIdleEvent } from "./actions/index.js";
 export { liveLoopProcesses, loopAliveMs } from "./loop-liveness.js";

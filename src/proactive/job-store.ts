@@ -421,6 +421,29 @@ export class JobStore {
     }));
   }
 
+  /** The highest run id recorded (0 when none is): a cursor for `runsAfter`. */
+  lastRunId(): number {
+    return this.#db.prepare<[], { id: number | null }>(`SELECT max(id) AS id FROM runs`).get()?.id ?? 0;
+  }
+
+  /**
+   * Attempts recorded after run `afterId`, oldest first, at most `limit`. Run ids only grow (writers are
+   * serialised and runs are never deleted), so a cursor over them sees each run once, whichever process
+   * recorded it.
+   */
+  runsAfter(afterId: number, limit = 10_000): Pick<RunRecord, "id" | "action" | "outcome" | "durationMs">[] {
+    return this.#db
+      .prepare<
+        [number, number],
+        { id: number; action: string; outcome: RunRecord["outcome"]; duration_ms: number }
+      >(
+        `SELECT runs.id, jobs.action, runs.outcome, runs.duration_ms FROM runs JOIN jobs ON jobs.id = runs.job_id
+         WHERE runs.id > ? ORDER BY runs.id LIMIT ?`,
+      )
+      .all(afterId, limit)
+      .map((row) => ({ id: row.id, action: row.action, outcome: row.outcome, durationMs: row.duration_ms }));
+  }
+
   /** The next pending time per action. */
   nextRuns(): Map<string, number> {
     const rows = this.#db

@@ -1,9 +1,10 @@
 import type { ResolvedConfig } from "../config/index.js";
 import { createSilentLogger, type Logger } from "../shared/index.js";
-import { createBuiltinActions } from "./actions/index.js";
+import { AppError } from "../shared/index.js";
+import { createBuiltinActions, pruneWith } from "./actions/index.js";
 import { resolveSchedules, resolveSettings } from "./defaults.js";
 import { JobStore, type Job, type Notification, type RunRecord } from "./job-store.js";
-import type { LoopPorts } from "./ports.js";
+import type { LoopPorts, PruneOptions, PruneReport } from "./ports.js";
 import {
   Scheduler,
   systemClock,
@@ -21,6 +22,7 @@ export interface LoopServiceOptions {
   logger?: Logger;
   clock?: Clock;
   owner?: string;
+  /** Each attempt this process finishes (logs, tests). The metrics count runs from the database instead. */
   onRun?: (report: RunReport) => void;
   /** Replaces the built-in actions (tests). */
   actions?: (ports: LoopPorts) => ActionDefinition<unknown>[];
@@ -59,12 +61,16 @@ export class LoopService {
   readonly store: JobStore;
   readonly scheduler: Scheduler;
   readonly #clock: Clock;
+  readonly #ports: LoopPorts;
   #running = false;
+  #runCursor: number;
 
-  private constructor(store: JobStore, scheduler: Scheduler, clock: Clock) {
+  private constructor(store: JobStore, scheduler: Scheduler, clock: Clock, ports: LoopPorts) {
     this.store = store;
     this.scheduler = scheduler;
     this.#clock = clock;
+    this.#ports = ports;
+    this.#runCursor = store.lastRunId();
   }
 
   static open(options: LoopServiceOptions): LoopService {
@@ -72,10 +78,13 @@ export class LoopService {
     try {
       const ports: LoopPorts = { ...options.ports, store };
       const clock = options.clock ?? systemClock;
+      const actions =
+        options.actions?.(ports) ?? createBuiltinActions(ports, resolveSettings(options.config));
+      checkConfiguredArgs(options.config.proactive.actions, actions);
       const scheduler = new Scheduler({
         store,
         clock,
-        actions: options.actions?.(ports) ?? createBuiltinActions(ports, resolveSettings(options.config)),
+        actions,
         schedules: options.schedules ?? resolveSchedules(options.config.proactive),
         concurrency: options.config.proactive.concurrency,
         pollMs: options.config.proactive.pollMs,
@@ -83,7 +92,7 @@ export class LoopService {
         ...(options.owner === undefined ? {} : { owner: options.owner }),
         ...(options.onRun === undefined ? {} : { onRun: options.onRun }),
       });
-      return new LoopService(store, scheduler, clock);
+      return new LoopService(store, scheduler, clock, ports);
     } catch (error) {
       store.close();
       throw error;
@@ -135,6 +144,44 @@ export class LoopService {
     return this.scheduler.subscribe(listener);
   }
 
+  /**
+   * Runs this process's pruner now, outside the schedule (`POST /v1/loop/prune`: what `sarai loop`'s `prune`
+   * asks the server for). Nothing to prune here (no pruner port) is a report with nothing in it.
+   */
+  prune(options: PruneOptions = {}, signal?: AbortSignal): Promise<PruneReport> {
+    const rss = () => this.#ports.readings.rssBytes();
+    if (this.#ports.pruner === undefined) {
+      const now = rss();
+      return Promise.resolve({
+        unloadedModels: [],
+        droppedCaches: [],
+        rssBeforeBytes: now,
+        rssAfterBytes: now,
+        errors: [],
+      });
+    }
+    return pruneWith(this.#ports.pruner, rss, options, signal);
+  }
+
+  /** This process's memory readings, as its RAM check sees them (injected ones in tests). */
+  memoryReadings(): { rssBytes: number; availableMemoryBytes: number } {
+    return {
+      rssBytes: this.#ports.readings.rssBytes(),
+      availableMemoryBytes: this.#ports.readings.availableMemoryBytes(),
+    };
+  }
+
+  /**
+   * Runs recorded in the database since the service opened or the previous call, by any process, oldest first:
+   * the server's metrics count each one once, whether this server's loop or `sarai loop` ran it.
+   */
+  takeRecordedRuns(): ReturnType<JobStore["runsAfter"]> {
+    const runs = this.store.runsAfter(this.#runCursor);
+    const last = runs.at(-1);
+    if (last !== undefined) this.#runCursor = last.id;
+    return runs;
+  }
+
   notifications(userId: string, afterId = 0, limit = 100): Notification[] {
     return this.store.notifications(userId, afterId, limit);
   }
@@ -163,5 +210,25 @@ export class LoopService {
       processes,
       restarts: Math.max(0, startCount - 1),
     };
+  }
+}
+
+/**
+ * Checks `proactive.actions.<name>.args` against each action's own schema, disabled actions included (the
+ * scheduler checks the enabled ones again): a mistake is a config error naming its path.
+ */
+function checkConfiguredArgs(
+  configured: ResolvedConfig["proactive"]["actions"],
+  actions: readonly ActionDefinition<unknown>[],
+): void {
+  for (const [name, override] of Object.entries(configured)) {
+    if (override?.args === undefined) continue;
+    const action = actions.find((a) => a.name === name);
+    if (action === undefined) continue;
+    const parsed = action.args.safeParse(override.args);
+    if (parsed.success) continue;
+    const issue = parsed.error.issues[0];
+    const where = [name, "args", ...(issue?.path ?? []).map(String)].join(".");
+    throw new AppError("CONFIG_INVALID", `proactive.actions.${where}: ${issue?.message ?? "invalid"}`);
   }
 }

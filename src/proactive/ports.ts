@@ -24,6 +24,35 @@ export interface Pruner {
   dropCaches(): Promise<string[]>;
 }
 
+/** What to prune (`prune`'s arguments, the body of `POST /v1/loop/prune`); both default to `true`. */
+export interface PruneOptions {
+  unloadModels?: boolean | undefined;
+  dropCaches?: boolean | undefined;
+}
+
+/** What a prune did, in the process that holds the models. */
+export interface PruneReport {
+  unloadedModels: string[];
+  droppedCaches: string[];
+  /** That process's RSS before and after, in bytes. */
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  /** Steps that failed (the others were still tried); empty when all went well. */
+  errors: string[];
+}
+
+/**
+ * The server (`sarai serve`) as seen from a loop in another process (`sarai loop`): the models, and so the RSS
+ * worth checking and whatever can be pruned, live there. Reached over loopback; a server that is down makes the
+ * call fail (a recorded failed run).
+ */
+export interface ModelServer {
+  /** The server process's resident set size, in bytes. */
+  rssBytes(signal: AbortSignal): Promise<number>;
+  /** Runs the server's own pruner. */
+  prune(options: PruneOptions, signal: AbortSignal): Promise<PruneReport>;
+}
+
 /** Memory maintenance and the facts an idle suggestion is built from. */
 export interface MemoryPort {
   /** Rewrites the database without deleted and duplicate rows; bytes before and after. */
@@ -52,7 +81,13 @@ export interface ImageCachePort {
 export interface LoopPorts {
   store: JobStore;
   readings: SystemReadings;
+  /** What this process can prune (`sarai serve`: its idle models and caches). */
   pruner?: Pruner | undefined;
+  /**
+   * The server holding the models, when the loop runs in another process (`sarai loop`): the RAM check reads
+   * its RSS rather than this process's, and `prune` runs its pruner. Takes precedence over `pruner`.
+   */
+  server?: ModelServer | undefined;
   memory?: MemoryPort | undefined;
   suggester?: Suggester | undefined;
   /** The image cache, when `vision.cache.enabled`. */
@@ -65,7 +100,7 @@ export interface LoopPorts {
 
 /** The settings of the built-in actions, from `proactive.*` in the config. */
 export interface LoopSettings {
-  /** Process RSS above which the RAM check prunes, in bytes. */
+  /** RSS of the process holding the models above which the RAM check prunes, in bytes. */
   maxRssBytes: number;
   /** Available system memory under which the RAM check prunes, in bytes. */
   minAvailableBytes: number;

@@ -27,6 +27,7 @@ export { actionableFacts, factLanguage, readDate, startOfDay } from "./actionabl
 export type { ActionableFact, ActionableFactsOptions } from "./actionable-facts.js";
 export { assessRam } from "./ram-check.js";
 export type { RamReading } from "./ram-check.js";
+export { pruneWith } from "./prune.js";
 export { pruneLogs } from "./log-retention.js";
 export type { LogRetentionResult } from "./log-retention.js";
 export { cleanSuggestion, maxSuggestionChars } from "./idle-suggestion.js";

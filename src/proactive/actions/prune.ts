@@ -1,6 +1,6 @@
 import { z } from "zod";
 import type { ActionDefinition } from "../scheduler.js";
-import type { LoopPorts } from "../ports.js";
+import type { LoopPorts, PruneOptions, PruneReport, Pruner } from "../ports.js";
 
 export const pruneArgs = z
   .object({
@@ -14,9 +14,43 @@ export const pruneArgs = z
 export type PruneArgs = z.infer<typeof pruneArgs>;
 
 /**
+ * Runs a pruner in its own process: unloads idle models, then drops caches, measuring `rssBytes` before and
+ * after. Both steps are tried even when one fails; the failures are in `errors`, never thrown (but an abort
+ * between the steps is). What `prune` runs in `sarai serve`, and what `POST /v1/loop/prune` answers.
+ */
+export async function pruneWith(
+  pruner: Pruner,
+  rssBytes: () => number,
+  options: PruneOptions,
+  signal?: AbortSignal,
+): Promise<PruneReport> {
+  const rssBeforeBytes = rssBytes();
+  const errors: string[] = [];
+  let unloadedModels: string[] = [];
+  let droppedCaches: string[] = [];
+  if (options.unloadModels !== false) {
+    try {
+      unloadedModels = await pruner.unloadIdleModels();
+    } catch (error) {
+      errors.push(`unloading idle models: ${messageOf(error)}`);
+    }
+  }
+  signal?.throwIfAborted();
+  if (options.dropCaches !== false) {
+    try {
+      droppedCaches = await pruner.dropCaches();
+    } catch (error) {
+      errors.push(`dropping caches: ${messageOf(error)}`);
+    }
+  }
+  return { unloadedModels, droppedCaches, rssBeforeBytes, rssAfterBytes: rssBytes(), errors };
+}
+
+/**
  * `prune` (on `ram_high`): unloads idle models and drops caches, and reports what went with the RSS before and
- * after. Both steps are tried even when one fails; the run fails (and may be retried) if either did. In a
- * process with nothing to prune (no pruner port) it records that and succeeds.
+ * after — in this process (`pruner`), or in the server over loopback when the loop runs as `sarai loop`
+ * (`server`). Both steps are tried even when one fails; the run fails (and may be retried) if either did. In a
+ * process with nothing to prune (neither port) it records that and succeeds.
  */
 export function createPrune(ports: LoopPorts): ActionDefinition<PruneArgs> {
   return {
@@ -24,35 +58,20 @@ export function createPrune(ports: LoopPorts): ActionDefinition<PruneArgs> {
     description: "Unloads idle models and drops rebuildable caches to free memory",
     args: pruneArgs,
     async run(context) {
-      const { pruner } = ports;
-      if (pruner === undefined) return { skipped: "nothing to prune in this process" };
-      const rssBefore = ports.readings.rssBytes();
-      const errors: string[] = [];
-      let unloadedModels: string[] = [];
-      let droppedCaches: string[] = [];
-      if (context.args.unloadModels !== false) {
-        try {
-          unloadedModels = await pruner.unloadIdleModels();
-        } catch (error) {
-          errors.push(`unloading idle models: ${messageOf(error)}`);
-        }
-      }
-      context.signal.throwIfAborted();
-      if (context.args.dropCaches !== false) {
-        try {
-          droppedCaches = await pruner.dropCaches();
-        } catch (error) {
-          errors.push(`dropping caches: ${messageOf(error)}`);
-        }
-      }
-      const rssAfter = ports.readings.rssBytes();
-      if (errors.length > 0) throw new Error(errors.join("; "));
+      const { pruner, server } = ports;
+      let report: PruneReport;
+      if (server !== undefined) report = await server.prune(context.args, context.signal);
+      else if (pruner !== undefined)
+        report = await pruneWith(pruner, () => ports.readings.rssBytes(), context.args, context.signal);
+      else return { skipped: "nothing to prune in this process" };
+      if (report.errors.length > 0) throw new Error(report.errors.join("; "));
       return {
-        unloadedModels,
-        droppedCaches,
-        rssBeforeBytes: rssBefore,
-        rssAfterBytes: rssAfter,
-        freedMb: Math.round(((rssBefore - rssAfter) / 2 ** 20) * 10) / 10,
+        unloadedModels: report.unloadedModels,
+        droppedCaches: report.droppedCaches,
+        rssBeforeBytes: report.rssBeforeBytes,
+        rssAfterBytes: report.rssAfterBytes,
+        freedMb: Math.round(((report.rssBeforeBytes - report.rssAfterBytes) / 2 ** 20) * 10) / 10,
+        ...(server === undefined ? {} : { in: "server" }),
       };
     },
   };

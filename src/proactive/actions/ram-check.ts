@@ -42,14 +42,21 @@ export function assessRam(
   return { rssBytes, availableBytes, ...limits, high: reasons.length > 0, reasons };
 }
 
-/** `ram_check`: reads the process RSS and the system's available memory; emits `ram_high` past a limit. */
+/**
+ * `ram_check`: reads the RSS of the process holding the models (this one, or the server over loopback when the
+ * loop runs as `sarai loop`) and the system's available memory; emits `ram_high` past a limit. A server that
+ * cannot be reached fails the run: its RSS is unknown, and whatever there is to prune lives there.
+ */
 export function createRamCheck(ports: LoopPorts, settings: LoopSettings): ActionDefinition<RamCheckArgs> {
   return {
     name: "ram_check",
     description: "Checks process RSS and available system memory; emits ram_high past the thresholds",
     args: ramCheckArgs,
-    run(context) {
-      const reading = assessRam(ports.readings.rssBytes(), ports.readings.availableMemoryBytes(), {
+    async run(context) {
+      // The server's reading is async; the thresholds are checked on it exactly as on a local one.
+      const rssBytes =
+        ports.server === undefined ? ports.readings.rssBytes() : await ports.server.rssBytes(context.signal);
+      const reading = assessRam(rssBytes, ports.readings.availableMemoryBytes(), {
         maxRssBytes: context.args.maxRssMb === undefined ? settings.maxRssBytes : context.args.maxRssMb * mib,
         minAvailableBytes:
           context.args.minAvailableMb === undefined
@@ -58,7 +65,7 @@ export function createRamCheck(ports: LoopPorts, settings: LoopSettings): Action
       });
       // Keyed by this job's slot: a re-run of the same job (a lease taken over) does not prune twice.
       if (reading.high) context.emit("ram_high", reading, { dedupeKey: `ram_check:${context.job.slot}` });
-      return Promise.resolve(reading);
+      return { ...reading, rssOf: ports.server === undefined ? "this process" : "server" };
     },
   };
 }
