@@ -270,6 +270,29 @@ describe("config", () => {
       expect(issues[1]).toMatch(/^proactive\.actions\.make_coffee: unknown key/);
     });
 
+    it("takes an action's args as an object and refuses other args and bad event names with their paths", () => {
+      writeConfig(
+        "work/sarai.yaml",
+        "proactive:\n  actions:\n    log_retention:\n      args: { days: 30 }\n      on: [disk_low, backup_done]\n",
+      );
+      const { config } = loadConfig({ cwd, env: { HOME: home } });
+      expect(config.proactive.actions.log_retention).toMatchObject({
+        args: { days: 30 },
+        on: ["disk_low", "backup_done"],
+      });
+
+      writeConfig(
+        "work/sarai.yaml",
+        "proactive:\n  actions:\n    log_retention:\n      args: 30\n    disk_check:\n      on: [Backup-Done]\n",
+      );
+      const issues = loadConfigError()
+        .issues.map((issue) => `${issue.path}: ${issue.message}`)
+        .sort();
+      expect(issues).toHaveLength(2);
+      expect(issues[0]).toBe("proactive.actions.disk_check.on.0: an event name is 1–64 of a-z, 0-9 and _");
+      expect(issues[1]).toMatch(/^proactive\.actions\.log_retention\.args: expected record/);
+    });
+
     it("lists every issue, not just the first", () => {
       writeConfig(
         "work/sarai.yaml",

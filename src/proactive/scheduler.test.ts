@@ -95,6 +95,100 @@ describe("proactive loop", () => {
       expect(new Set(store.jobs({ action: "every5", limit: 1000 }).map((j) => j.slot)).size).toBe(289);
     });
 
+    it("fires @daily at each local midnight and @weekly on Sunday midnight over a simulated week", async () => {
+      // Croner reads cron in the machine's time zone: the expected slots are local midnights.
+      const monday = new Date(2026, 10, 23).getTime();
+      const clock = new ManualClock(monday);
+      const daily = recorder("daily");
+      const weekly = recorder("weekly");
+      const scheduler = new Scheduler({
+        store,
+        clock,
+        concurrency: 2,
+        actions: [daily.action, weekly.action],
+        schedules: [schedule("daily", { schedule: "@daily" }), schedule("weekly", { schedule: "@weekly" })],
+      });
+      const step = 20 * minute;
+      await scheduler.settle();
+      await simulate(scheduler, clock, new Date(2026, 10, 30, 1).getTime(), step);
+      const midnights = Array.from({ length: 8 }, (_, day) => new Date(2026, 10, 23 + day).getTime());
+      const slots = (action: string) =>
+        store
+          .jobs({ action, limit: 100 })
+          .filter((job) => job.status === "succeeded")
+          .map((job) => job.executeAt)
+          .sort((a, b) => a - b);
+      // Monday (the start, on a slot) through the next Monday; the Sunday before the start was never due.
+      expect(slots("daily")).toEqual(midnights);
+      expect(slots("weekly")).toEqual([new Date(2026, 10, 29).getTime()]);
+      expect(new Date(slots("weekly")[0] ?? 0).getDay()).toBe(0);
+      // Each ran at the first tick at or after its slot.
+      for (const [ran, slot] of [
+        [daily.ran, midnights],
+        [weekly.ran, slots("weekly")],
+      ] as const) {
+        expect(ran).toHaveLength(slot.length);
+        ran.forEach((t, i) => {
+          expect(t).toBeGreaterThanOrEqual(slot[i] ?? 0);
+          expect(t - (slot[i] ?? 0)).toBeLessThan(step);
+        });
+      }
+    });
+
+    it("never runs more than `concurrency` actions at once, and starts waiting ones as runs finish", async () => {
+      const clock = new ManualClock(dayStart);
+      let running = 0;
+      let peak = 0;
+      let finished = 0;
+      let hold = true;
+      const gates: (() => void)[] = [];
+      const work: ActionDefinition<Record<string, unknown>> = {
+        name: "work",
+        description: "holds its slot until released",
+        args: z.record(z.string(), z.unknown()),
+        async run() {
+          running++;
+          peak = Math.max(peak, running);
+          if (hold) await new Promise<void>((resolve) => gates.push(resolve));
+          running--;
+          finished++;
+          return null;
+        },
+      };
+      const scheduler = new Scheduler({
+        store,
+        clock,
+        concurrency: 3,
+        actions: [work],
+        schedules: [schedule("work", { on: ["go"] })],
+      });
+      const flush = () => new Promise((resolve) => setImmediate(resolve));
+      for (let i = 0; i < 8; i++) scheduler.enqueue("work");
+
+      expect(await scheduler.tick()).toBe(3);
+      await flush();
+      expect(running).toBe(3);
+      // Full: another pass starts nothing, and the database holds three leases.
+      expect(await scheduler.tick()).toBe(0);
+      expect(store.jobs({ action: "work", status: "running" })).toHaveLength(3);
+      expect(store.jobs({ action: "work", status: "pending" })).toHaveLength(5);
+
+      // One finishes: exactly one more starts.
+      gates.shift()?.();
+      await flush();
+      expect(finished).toBe(1);
+      expect(await scheduler.tick()).toBe(1);
+      await flush();
+      expect(running).toBe(3);
+
+      hold = false;
+      for (const release of gates.splice(0)) release();
+      await scheduler.settle();
+      expect(finished).toBe(8);
+      expect(peak).toBe(3);
+      expect(store.jobs({ action: "work", status: "succeeded" })).toHaveLength(8);
+    });
+
     it("runs higher priority first when slots are scarce", async () => {
       const clock = new ManualClock(dayStart);
       const order: string[] = [];
