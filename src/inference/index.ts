@@ -7,7 +7,12 @@ export type {
   SpeculativeOptions,
 } from "./embedded-backend.js";
 export { DraftPair, draftIncompatibility } from "./draft-pair.js";
-export { compileJsonSchemaValidator, OutputInvalidError, parseStrictJson } from "./json-output.js";
+export {
+  compileJsonSchemaValidator,
+  OutputInvalidError,
+  parseStrictJson,
+  schemaProblem,
+} from "./json-output.js";
 export type { DraftPairState } from "./draft-pair.js";
 export {
   defaultSpeculativeSettings,

@@ -1,8 +1,20 @@
 import { Ajv, type ValidateFunction } from "ajv";
-import { AppError } from "../shared/index.js";
+import type { RegExpEngine } from "ajv/dist/types/index.js";
+import { AppError, createTimedRegExp } from "../shared/index.js";
 import type { FinishReason } from "./types.js";
 
-const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: false });
+/** Schemas come from clients: a `pattern` runs under a timeout, so it cannot block the server. */
+const timedRegExp: RegExpEngine = Object.assign(
+  (pattern: string, flags: string) => createTimedRegExp(pattern, flags, patternTimeoutMs),
+  { code: "createTimedRegExp" },
+);
+const patternTimeoutMs = 100;
+const ajv = new Ajv({
+  allErrors: false,
+  strict: false,
+  validateFormats: false,
+  code: { regExp: timedRegExp },
+});
 const validators = new Map<string, ValidateFunction>();
 const maxCachedValidators = 64;
 
@@ -15,25 +27,52 @@ export function compileJsonSchemaValidator(schema: Readonly<Record<string, unkno
   const key = JSON.stringify(schema);
   const cached = validators.get(key);
   if (cached !== undefined) return cached;
+  // Ajv keeps every compiled schema, and every $id in it (nested ones too), for good: without forgetting them
+  // each request's schema would stay in memory and a second schema with the same $id would fail to compile.
+  const knownRefs = new Set(Object.keys(ajv.refs));
+  const knownSchemas = new Set(Object.keys(ajv.schemas));
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(schema);
   } catch (error) {
-    ajv.removeSchema(schema);
     throw new AppError("GRAMMAR_INVALID", `the JSON schema is not valid: ${(error as Error).message}`, {
       cause: error,
       param: "jsonSchema",
     });
+  } finally {
+    ajv.removeSchema(schema);
+    for (const key of Object.keys(ajv.refs)) if (!knownRefs.has(key)) Reflect.deleteProperty(ajv.refs, key);
+    for (const key of Object.keys(ajv.schemas))
+      if (!knownSchemas.has(key)) Reflect.deleteProperty(ajv.schemas, key);
   }
-  // Ajv keeps every compiled schema (and its $id) in its own cache: without this each request's schema would
-  // stay in memory for good, and a second schema with the same $id would fail to compile.
-  ajv.removeSchema(schema);
   if (validators.size >= maxCachedValidators) {
     const oldest = validators.keys().next().value;
     if (oldest !== undefined) validators.delete(oldest);
   }
   validators.set(key, validate);
   return validate;
+}
+
+/** How many schemas and `$id`s the shared Ajv instance holds (a check that nothing accumulates per request). */
+export function retainedSchemaCount(): number {
+  return Object.keys(ajv.refs).length + Object.keys(ajv.schemas).length;
+}
+
+/**
+ * What is wrong with `value` under `validate` (where, and the first violation), or undefined when it is valid.
+ * A `pattern` that times out is a violation too, never an exception for the caller.
+ */
+export function schemaProblem(validate: ValidateFunction, value: unknown): string | undefined {
+  let valid: boolean;
+  try {
+    valid = validate(value);
+  } catch (error) {
+    return `the value could not be checked: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  if (valid) return undefined;
+  const first = validate.errors?.[0];
+  const where = first === undefined || first.instancePath === "" ? "the value" : first.instancePath;
+  return `${where} ${first?.message ?? "is invalid"}`;
 }
 
 /**
@@ -72,11 +111,8 @@ export function parseJsonOutput(
   } catch (error) {
     throw invalid(`the output is not valid JSON: ${(error as Error).message}`);
   }
-  if (!validate(value)) {
-    const first = validate.errors?.[0];
-    const where = first === undefined || first.instancePath === "" ? "the value" : first.instancePath;
-    throw invalid(`the output does not match the JSON schema: ${where} ${first?.message ?? "is invalid"}`);
-  }
+  const problem = schemaProblem(validate, value);
+  if (problem !== undefined) throw invalid(`the output does not match the JSON schema: ${problem}`);
   return value;
 }
 

@@ -3,3 +3,4 @@ export type { AppErrorOptions, ErrorCode } from "./errors.js";
 export { createLogger, createSilentLogger } from "./logger.js";
 export type { AppLogger, Logger, LoggerOptions, LogLevel } from "./logger.js";
 export { createRandom } from "./random.js";
+export { createTimedRegExp, RegExpTimeoutError } from "./timed-regexp.js";

@@ -1,9 +1,5 @@
-import { Ajv, type ValidateFunction } from "ajv";
-import { parseStrictJson } from "../../inference/index.js";
+import { compileJsonSchemaValidator, parseStrictJson, schemaProblem } from "../../inference/index.js";
 import type { ValidationResult } from "./validation-result.js";
-
-const ajv = new Ajv({ allErrors: false, strict: false, validateFormats: false });
-const compiled = new WeakMap<object, ValidateFunction>();
 
 /**
  * Parses `text` as JSON and, when a schema is given, checks it against the whole schema with Ajv (the grammar
@@ -20,23 +16,15 @@ export function validateJson(text: string, schema?: Readonly<Record<string, unkn
     return { ok: false, error: `not valid JSON: ${describeJsonError(text, error)}` };
   }
   if (schema === undefined) return { ok: true, value };
-  let validate = compiled.get(schema);
-  if (validate === undefined) {
-    try {
-      validate = ajv.compile(schema);
-    } catch (error) {
-      ajv.removeSchema(schema);
-      return { ok: false, error: `the JSON schema is not valid: ${(error as Error).message}` };
-    }
-    // Ajv's own cache would keep every schema for good (the WeakMap here lets them go with their objects).
-    ajv.removeSchema(schema);
-    compiled.set(schema, validate);
+  let validate;
+  try {
+    // One Ajv for every schema check (the inference port's): client patterns under a timeout, nothing kept.
+    validate = compileJsonSchemaValidator(schema);
+  } catch (error) {
+    return { ok: false, error: (error as Error).message };
   }
-  if (!validate(value)) {
-    const first = validate.errors?.[0];
-    const where = first === undefined || first.instancePath === "" ? "the value" : first.instancePath;
-    return { ok: false, error: `does not match the JSON schema: ${where} ${first?.message ?? "is invalid"}` };
-  }
+  const problem = schemaProblem(validate, value);
+  if (problem !== undefined) return { ok: false, error: `does not match the JSON schema: ${problem}` };
   return { ok: true, value };
 }
 
