@@ -301,7 +301,7 @@ describe("assistant", () => {
         };
         const response = await turns.run({ ...longPrompt, userId: "ana" }, never);
         expect(response.model).toBe(tiny);
-        expect(response.fallback?.code).toBe("REQUEST_TIMEOUT");
+        expect(response.fallback?.code).toBe("MODEL_TIMEOUT");
         let streamed = "";
         let code: string | undefined;
         for await (const chunk of turns.stream({ ...longPrompt, userId: "ana" }, never)) {
@@ -309,7 +309,7 @@ describe("assistant", () => {
           else code = (chunk.response as { fallback?: { code: string } }).fallback?.code;
         }
         expect(streamed.length).toBeGreaterThan(0);
-        expect(code).toBe("REQUEST_TIMEOUT");
+        expect(code).toBe("MODEL_TIMEOUT");
       } finally {
         await pool.dispose();
       }
@@ -330,7 +330,7 @@ describe("assistant", () => {
         expect(plain.timings.totalMs).toBeGreaterThan(150);
         const reflected = await turns.run({ ...long, userId: "ana", reflect: true }, never);
         expect(reflected.model).toBe(tiny);
-        expect(reflected.fallback?.code).toBe("REQUEST_TIMEOUT");
+        expect(reflected.fallback?.code).toBe("MODEL_TIMEOUT");
       } finally {
         await pool.dispose();
       }

@@ -167,7 +167,7 @@ export class ReflexiveLoop {
           schemaVerdict = { name: "json_schema", ok: false, issues: [error.message] };
         } else {
           const failure = timeout.aborted
-            ? new AppError("REQUEST_TIMEOUT", `iteration ${n} took longer than ${Math.round(budget)} ms`, {
+            ? new AppError("MODEL_TIMEOUT", `iteration ${n} took longer than ${Math.round(budget)} ms`, {
                 cause: error,
               })
             : toError(error);
@@ -237,7 +237,7 @@ export class ReflexiveLoop {
     }
 
     if (best === undefined)
-      throw new AppError("REQUEST_TIMEOUT", "the reflection deadline passed before an answer");
+      throw new AppError("MODEL_TIMEOUT", "the reflection deadline passed before an answer");
     const report: ReflectionReport = {
       iterations,
       chosen: best.iteration.n,

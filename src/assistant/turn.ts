@@ -103,7 +103,7 @@ const fallbackCodes: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   "MODEL_TOO_LARGE",
   "UPSTREAM_UNAVAILABLE",
   "UPSTREAM_TIMEOUT",
-  "REQUEST_TIMEOUT",
+  "MODEL_TIMEOUT",
   "INTERNAL",
 ]);
 
@@ -156,7 +156,7 @@ export class TurnPipeline {
   /** The answer to a plain (non-skill) turn: reflected or not, from the fallback when the main model fails. */
   async #answer(turn: TurnRequest, request: ChatRequest, signal: AbortSignal): Promise<TurnResponse> {
     const reflexive = this.#reflects(turn) ? this.#options.reflexive : undefined;
-    const fallback = this.#options.fallback;
+    const fallback = this.#canFallBack(request) ? this.#options.fallback : undefined;
     const main = async (mainSignal: AbortSignal): Promise<TurnResponse> => {
       if (reflexive === undefined) {
         if (fallback === undefined) return this.#backend.chat(request, mainSignal);
@@ -175,7 +175,7 @@ export class TurnPipeline {
         throw error;
       }
     };
-    if (fallback === undefined || request.role === "fallback") return main(signal);
+    if (fallback === undefined) return main(signal);
     try {
       // The reflexive loop times its own iterations; a plain answer must start within the timeout.
       return await main(signal);
@@ -196,6 +196,11 @@ export class TurnPipeline {
       this.#options.onFallback?.(used);
       return { ...response, fallback: used };
     }
+  }
+
+  /** Whether a failure of this request's model may be answered by the fallback: a main-model request only. */
+  #canFallBack(request: ChatRequest): boolean {
+    return this.#options.fallback !== undefined && (request.role ?? "main") === "main";
   }
 
   /**
@@ -224,8 +229,8 @@ export class TurnPipeline {
     timeoutMs: number,
   ): Omit<TurnFallback, "latencyMs"> | undefined {
     if (signal.aborted) return undefined;
-    if (isAppError(error) && error.code === "REQUEST_TIMEOUT") {
-      return { code: "REQUEST_TIMEOUT", reason: `the main model did not answer within ${timeoutMs} ms` };
+    if (isAppError(error) && error.code === "MODEL_TIMEOUT") {
+      return { code: "MODEL_TIMEOUT", reason: `the main model did not answer within ${timeoutMs} ms` };
     }
     if (error instanceof AbortedError) return undefined;
     if (!isAppError(error)) {
@@ -250,17 +255,17 @@ export class TurnPipeline {
     }
     const recalled = this.#recall(turn);
     const request = toChatRequest(turn, recalled);
-    // A reflected answer is chosen among iterations, and a fallback one exists only after the main model failed:
-    // both stream as one piece. Plain turns without a fallback stream token by token.
-    if (this.#reflects(turn) || this.#options.fallback !== undefined) {
-      if (!this.#reflects(turn)) {
-        yield* this.#streamWithFallback(turn, request, recalled, signal);
-        return;
-      }
+    // A reflected answer is chosen among iterations: it streams as one piece. A plain turn streams token by token,
+    // from the fallback when the main model fails before its first token.
+    if (this.#reflects(turn)) {
       const response = await this.#answer(turn, request, signal);
       this.#learn(turn, recalled, response.text);
       yield { type: "delta", text: response.text };
       yield { type: "done", response };
+      return;
+    }
+    if (this.#canFallBack(request)) {
+      yield* this.#streamWithFallback(turn, request, recalled, signal);
       return;
     }
     for await (const chunk of this.#backend.chatStream(request, signal)) {
@@ -292,15 +297,31 @@ export class TurnPipeline {
       const failure = started ? undefined : this.#fallbackReason(error, signal, fallback.timeoutMs);
       if (failure === undefined) throw error;
       const failedAt = performance.now();
-      for await (const chunk of this.#backend.chatStream({ ...request, role: "fallback" }, signal)) {
-        if (chunk.type === "delta") {
-          yield chunk;
-          continue;
+      const { tokenProbabilities: _probabilities, ...plain } = request;
+      const fallbackWatch = new FirstTokenWatch(signal, fallback.timeoutMs);
+      let fallbackStarted = false;
+      try {
+        for await (const chunk of this.#backend.chatStream(
+          { ...plain, role: "fallback" },
+          fallbackWatch.signal,
+        )) {
+          fallbackStarted = true;
+          fallbackWatch.started();
+          if (chunk.type === "delta") {
+            yield chunk;
+            continue;
+          }
+          const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
+          this.#options.onFallback?.(used);
+          this.#learn(turn, recalled, chunk.response.text);
+          yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
         }
-        const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
-        this.#options.onFallback?.(used);
-        this.#learn(turn, recalled, chunk.response.text);
-        yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
+      } catch (fallbackError) {
+        // Before its first token the fallback's own failure explains nothing: the main model's error does.
+        if (!fallbackStarted && !signal.aborted) throw error;
+        throw fallbackWatch.timedOut ? fallbackWatch.timeoutError(fallbackError) : fallbackError;
+      } finally {
+        fallbackWatch.dispose();
       }
     } finally {
       watch.dispose();
@@ -435,7 +456,7 @@ class FirstTokenWatch {
   }
 
   timeoutError(cause: unknown): AppError {
-    return new AppError("REQUEST_TIMEOUT", `the model did not start answering within ${this.#ms} ms`, {
+    return new AppError("MODEL_TIMEOUT", `the model did not start answering within ${this.#ms} ms`, {
       cause,
     });
   }

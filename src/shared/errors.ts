@@ -142,6 +142,12 @@ export const errorCatalogue = {
     type: "server_error",
     description: "The remote model server did not answer within its read timeout.",
   },
+  MODEL_TIMEOUT: {
+    status: 504,
+    type: "server_error",
+    description:
+      "The model did not start answering within reflect.iterationTimeoutMs (or a reflection iteration ran past it), and no fallback answered.",
+  },
   SHUTTING_DOWN: {
     status: 503,
     type: "server_error",
