@@ -142,6 +142,7 @@ describe("proactive loop", () => {
       expect(result.stdout).toMatch(/^prune failed \(attempt 1\).*cannot reach the server at http:\/\/127/m);
       expectNoStackTrace(result);
       const history = await cli(["loop", "history", "--action", "prune", "--json"], { env: env() });
+      expect(history.code, history.stderr).toBe(0);
       const runs = JSON.parse(history.stdout) as { outcome: string; error: string }[];
       expect(runs[0]).toMatchObject({ outcome: "failed" });
       expect(runs[0]?.error).toContain("ECONNREFUSED");

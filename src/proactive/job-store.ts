@@ -188,9 +188,10 @@ export class JobStore {
         readonly: options.readonly === true,
         fileMustExist: options.readonly === true,
       });
-      if (options.readonly !== true) db.pragma("journal_mode = WAL");
-      // Two loop processes write to the same file: wait for the other's transaction instead of failing.
+      // Two loop processes (and the server) use the same file: wait for another's transaction instead of
+      // failing — set first, because switching to WAL takes a lock too.
       db.pragma("busy_timeout = 5000");
+      if (options.readonly !== true) db.pragma("journal_mode = WAL");
       db.pragma("foreign_keys = ON");
     } catch (error) {
       throw new AppError("STORE_FAILED", `cannot open the loop database ${file}: ${messageOf(error)}`, {
