@@ -1,4 +1,5 @@
 import { spawn } from "node:child_process";
+import Database from "better-sqlite3";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -167,6 +168,26 @@ describe("cli", () => {
       expect(result.code).toBe(1);
       expect(result.stdout).toMatch(/idle_suggestion (failed|is still pending).*cannot reach the server/);
       expectNoStackTrace(result);
+    });
+
+    it("expires the image cache from its own process, and fails the run when the cache file cannot be used", async () => {
+      const ok = await cli(["loop", "run", "image_cache_expiry", "--json"], { env: env() });
+      expect(ok.code, ok.stderr).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({
+        job: { status: "succeeded", result: { removed: 0, freedBytes: 0 } },
+      });
+      // A newer SARAi's index: the cache leaves it alone and falls back to memory, so there is nothing to expire.
+      const index = path.join(dir, "state", "image-cache", "index.db");
+      const db = new Database(index);
+      db.pragma("user_version = 99");
+      db.close();
+      const refused = await cli(["loop", "run", "image_cache_expiry"], { env: env() });
+      expect(refused.code).toBe(1);
+      expect(refused.stdout).toMatch(/image_cache_expiry failed.*the image cache could not be opened/);
+      expectNoStackTrace(refused);
+      const after = new Database(index, { readonly: true });
+      expect(after.pragma("user_version", { simple: true })).toBe(99);
+      after.close();
     });
 
     it("runs as its own process: logs its start, serves `loop run`, stops cleanly on SIGTERM", async () => {

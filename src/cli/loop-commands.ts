@@ -227,13 +227,20 @@ function imageCachePort(config: ResolvedConfig): ImageCachePort {
   return {
     async expire() {
       const { ImageCache } = await import("../vision/index.js");
+      const warnings: string[] = [];
       const cache = ImageCache.open({
         dir: config.vision.cache.dir,
         ttlMs: config.vision.cache.ttlDays * 86_400_000,
         maxBytes: config.vision.cache.maxMb * 2 ** 20,
         hammingThreshold: config.vision.cache.hammingThreshold,
+        onWarning: (message, error) =>
+          warnings.push(error instanceof Error ? `${message}: ${error.message}` : message),
       });
       try {
+        // A cache that could not open its file (locked past the wait, a newer schema) runs in memory: expiring
+        // that would report success for nothing. The run fails with the reason instead.
+        if (warnings.length > 0)
+          throw new Error(`the image cache could not be opened: ${warnings.join("; ")}`);
         return cache.expire();
       } finally {
         cache.close();

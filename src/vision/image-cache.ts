@@ -224,6 +224,13 @@ export class ImageCache {
   /** Reads the in-memory index from the database, replacing what was there. */
   #loadIndex(): void {
     const db = this.#database();
+    // One read transaction: the version and the rows are of the same snapshot, so a commit by another process
+    // between them is not taken as seen.
+    db.transaction(() => this.#readIndex(db))();
+  }
+
+  #readIndex(db: Database.Database): void {
+    const version = db.pragma("data_version", { simple: true }) as number;
     // length(data) is read from the row's header; the blob itself is not loaded.
     const rows = db
       .prepare(
@@ -251,7 +258,7 @@ export class ImageCache {
       });
       this.#bytes += row.bytes;
     }
-    this.#dataVersion = db.pragma("data_version", { simple: true }) as number;
+    this.#dataVersion = version;
   }
 
   /** Reloads the in-memory index when another connection has committed since it was last in step. */
