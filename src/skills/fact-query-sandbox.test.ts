@@ -113,6 +113,8 @@ describe("skills", () => {
       "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r) SELECT count(*) FROM r",
       "WITH x AS (DELETE FROM facts RETURNING *) SELECT * FROM x",
       "SELECT load_extension('/tmp/evil.so')",
+      "SELECT length(hex(randomblob(200000000)))",
+      "SELECT zeroblob(900000000) FROM facts",
       "SELECT * FROM secrets",
       "SELECT * FROM facts WHERE object IN secrets",
       "SELECT * FROM facts WHERE object IN (SELECT object FROM facts, secrets)",

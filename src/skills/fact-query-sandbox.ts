@@ -198,6 +198,9 @@ const forbiddenWords = new Set([
   "release",
   "recursive",
   "load_extension",
+  // Blobs of any size from nothing: randomblob(2e8) takes a second and 600 MB on the server's thread.
+  "randomblob",
+  "zeroblob",
   "readfile",
   "writefile",
 ]);
