@@ -100,6 +100,38 @@ describe("assistant", () => {
       expect((await verifier.verify("def f(x) return x", signal)).ok).toBe(false);
     });
 
+    it.runIf(pythonAvailable())("runs the request's Python tests on the answer in the sandbox", async () => {
+      const spec = parseVerifySpec({
+        kind: "python",
+        tests: "assert add(2, 3) == 5\nassert add(-1, 1) == 0",
+      });
+      const verifier = createVerifier(spec, "ana");
+      expect(await verifier.verify("```python\ndef add(a, b):\n    return a + b\n```", signal)).toEqual({
+        name: "python",
+        ok: true,
+        issues: [],
+      });
+      const wrong = await verifier.verify("def add(a, b):\n    return a - b", signal);
+      expect(wrong.ok).toBe(false);
+      expect(wrong.issues[0]).toMatch(/the tests failed: .*AssertionError/);
+      // The answer cannot reach out: writing outside /tmp fails the tests.
+      const sneaky = await verifier.verify(
+        "open('/etc/owned', 'w')\ndef add(a, b):\n    return a + b",
+        signal,
+      );
+      expect(sneaky.issues[0]).toMatch(/Read-only file system/);
+    });
+
+    it.runIf(pythonAvailable())(
+      "fails an answer whose tests never finish",
+      async () => {
+        const verifier = createVerifier(parseVerifySpec({ kind: "python", tests: "f()" }), "ana");
+        const verdict = await verifier.verify("def f():\n    while True:\n        pass", signal);
+        expect(verdict).toMatchObject({ ok: false, issues: ["the tests did not finish within 5000 ms"] });
+      },
+      20_000,
+    );
+
     it("refuses a malformed verify value, naming the field", () => {
       const cases: [unknown, string][] = [
         [null, "verify"],
@@ -111,6 +143,8 @@ describe("assistant", () => {
         [{ kind: "tests", tests: [{ contains: "a", other: "b" }] }, "verify.tests[0].other"],
         [{ kind: "json", schema: [] }, "verify.schema"],
         [{ kind: "json", schema: { type: "nonsense" } }, "verify.schema"],
+        [{ kind: "python", tests: 3 }, "verify.tests"],
+        [{ kind: "python", tests: " " }, "verify.tests"],
       ];
       for (const [value, param] of cases) {
         let error: unknown;

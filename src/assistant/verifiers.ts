@@ -1,4 +1,5 @@
 import { compileJsonSchemaValidator } from "../inference/index.js";
+import { runSandboxed, sandboxAvailable } from "../security/index.js";
 import { AppError, createTimedRegExp, isAppError, RegExpTimeoutError } from "../shared/index.js";
 import {
   pythonAvailable,
@@ -26,7 +27,7 @@ export interface TextTest {
 export type VerifySpec =
   | { kind: "json"; schema?: Readonly<Record<string, unknown>> }
   | { kind: "sql" }
-  | { kind: "python" }
+  | { kind: "python"; tests?: string }
   | { kind: "tests"; tests: readonly TextTest[] };
 
 /** A verifier's verdict on one answer. */
@@ -48,6 +49,9 @@ export interface VerifierServices {
 }
 
 const maxTests = 32;
+const maxPythonTestChars = 20_000;
+/** Python tests run this long at most, in the sandbox. */
+const pythonTestTimeoutMs = 5000;
 /**
  * A client's regular expression may backtrack catastrophically: all the regex tests of one check share this
  * much time (in a V8 context that stops them), then fail.
@@ -76,10 +80,20 @@ export function parseVerifySpec(value: unknown, param = "verify"): VerifySpec {
       }
       return { kind: "json", schema: schema as Record<string, unknown> };
     }
-    case "python":
+    case "python": {
       if (!pythonAvailable())
         throw fail("python3 is not installed on this server: Python cannot be checked", `${param}.kind`);
-      return { kind: "python" };
+      const tests = record["tests"];
+      if (tests === undefined) return { kind: "python" };
+      if (typeof tests !== "string" || tests.trim() === "" || tests.length > maxPythonTestChars)
+        throw fail(`must be Python code of 1 to ${maxPythonTestChars} characters`, `${param}.tests`);
+      if (!sandboxAvailable())
+        throw fail(
+          "running tests needs bubblewrap (Debian's bubblewrap package) on this server",
+          `${param}.tests`,
+        );
+      return { kind: "python", tests };
+    }
     case "sql":
       return { kind: "sql" };
     case "tests": {
@@ -122,7 +136,15 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
     case "json":
       return fromValidation("json", (text) => validateJson(text, spec.schema));
     case "python":
-      return fromValidation("python", (text) => validatePython(stripFence(text), { syntaxOnly: true }));
+      return {
+        name: "python",
+        async verify(text) {
+          const code = stripFence(text);
+          const parsed = await validatePython(code, { syntaxOnly: true });
+          if (!parsed.ok || spec.tests === undefined) return verdict("python", parsed);
+          return runPythonTests(code, spec.tests);
+        },
+      };
     case "sql":
       return {
         name: "sql",
@@ -176,6 +198,28 @@ function matchWithTimeout(pattern: string, text: string, remainingMs: number): b
     if (error instanceof RegExpTimeoutError) return "timeout";
     throw error;
   }
+}
+
+/**
+ * The answer's code followed by the request's tests, run by `python3 -I` in the sandbox (read-only file system,
+ * no network): passing means exiting 0. A failure reports the end of the traceback (the failing assert).
+ */
+async function runPythonTests(code: string, tests: string): Promise<Verdict> {
+  const result = await runSandboxed({
+    command: ["python3", "-I", "-"],
+    input: `${code}\n\n${tests}\n`,
+    timeoutMs: pythonTestTimeoutMs,
+  });
+  if (result.timedOut) {
+    return {
+      name: "python",
+      ok: false,
+      issues: [`the tests did not finish within ${pythonTestTimeoutMs} ms`],
+    };
+  }
+  if (result.code === 0) return { name: "python", ok: true, issues: [] };
+  const tail = result.stderr.trim().split("\n").slice(-3).join(" | ").slice(-400);
+  return { name: "python", ok: false, issues: [`the tests failed: ${tail || `exit ${result.code ?? "?"}`}`] };
 }
 
 function fromValidation(
