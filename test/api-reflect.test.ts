@@ -59,6 +59,22 @@ describe("api", () => {
       expect(completion.sarai.fallback_used).toBe(false);
     });
 
+    it("runs a request's Python tests on every iteration and revises on the failure", async () => {
+      const { status, body } = await ask(ts, {
+        verify: { kind: "python", tests: "assert solve() == 42" },
+      });
+      expect(status).toBe(200);
+      const reflection = (body as Completion).sarai.reflection as SaraiReflection;
+      expect(reflection.iterations).toHaveLength(3);
+      for (const iteration of reflection.iterations) {
+        const check = iteration.signals.verifiers?.[0];
+        expect(check?.name).toBe("python");
+        expect(check?.ok).toBe(false);
+        // A random model writes no valid Python, or no solve(): either way the issue says what broke.
+        expect(check?.issues[0]).toMatch(/line \d+|the tests failed/);
+      }
+    });
+
     it("stops at the draft when its check passes", async () => {
       const { status, body } = await ask(ts, {
         verify: { kind: "tests", tests: [{ regex: "[\\s\\S]*" }] },
