@@ -155,7 +155,9 @@ export function createVerifier(spec: VerifySpec, userId: string, services: Verif
           if (services.factQueries === undefined)
             return Promise.resolve({ name: "sql", ok: true, issues: [] });
           try {
-            services.factQueries.run(sql, userId);
+            const queries = services.factQueries;
+            if (queries.dryRun !== undefined) queries.dryRun(sql, userId);
+            else queries.run(sql, userId);
             return Promise.resolve({ name: "sql", ok: true, issues: [] });
           } catch (error) {
             const message = isAppError(error) ? error.message : String(error);

@@ -54,6 +54,20 @@ describe("skills", () => {
       expect(everything.rows).toEqual([]);
     });
 
+    it("dry-runs a query on a scratch copy of the user's facts, with the same answer as the live run", () => {
+      for (const sql of [
+        "SELECT COUNT(*) FROM facts",
+        "SELECT object FROM facts WHERE relation = 'lives_in'",
+        "WITH liked AS (SELECT object FROM facts WHERE relation = 'likes') SELECT object FROM liked",
+        "SELECT subject, COUNT(*) AS n FROM facts GROUP BY subject ORDER BY subject",
+      ]) {
+        for (const user of ["alice", "bob"])
+          expect(sandbox.dryRun(sql, user), `${sql} for ${user}`).toEqual(sandbox.run(sql, user));
+      }
+      expect(sandbox.dryRun("SELECT object FROM facts WHERE object LIKE '%bob%'", "alice").rows).toEqual([]);
+      expect(() => sandbox.dryRun("SELECT nope FROM facts", "alice")).toThrow(/no such column: nope/);
+    });
+
     it("merges the user scope into the query's own WITH and keeps its CTEs", () => {
       const result = sandbox.run(
         "WITH liked AS (SELECT object FROM facts WHERE relation = 'likes') SELECT object FROM liked;",
@@ -128,6 +142,12 @@ describe("skills", () => {
     it.each(attempts)("refuses %j and leaves the database unchanged", (sql) => {
       const before = digest();
       expect(() => sandbox.run(sql, "alice")).toThrow();
+      expect(digest()).toBe(before);
+    });
+
+    it.each(attempts)("refuses %j in a dry run too", (sql) => {
+      const before = digest();
+      expect(() => sandbox.dryRun(sql, "alice")).toThrow();
       expect(digest()).toBe(before);
     });
 

@@ -100,6 +100,59 @@ export class FactQuerySandbox implements FactQueryRunner {
     return { sql: sql.trim(), columns, rows, truncated };
   }
 
+  /**
+   * Runs the query on a scratch copy: an in-memory database holding only this user's facts, with the columns of
+   * the `facts` view. The live file is only read for the copy; the query itself never touches it. The same
+   * checks as `run` come first (one read-only SELECT, no write words, no other tables).
+   */
+  dryRun(sql: string, userId: string): FactQueryResult {
+    const tokens = tokenize(sql);
+    if (tokens === undefined) throw refuse("the SQL has an unterminated string, identifier or comment");
+    const check = checkTokens(tokens);
+    if (!check.ok) throw refuse(check.error);
+    const columnList = factsViewColumns.join(", ");
+    const copy = this.#open()
+      .prepare(`SELECT ${columnList} FROM main.${realTable} WHERE ${userColumn} = ?`)
+      .raw(true)
+      .all(userId) as unknown[][];
+    const scratch = new Database(":memory:");
+    try {
+      scratch.exec(`CREATE TABLE ${factsViewName} (${columnList})`);
+      const insert = scratch.prepare(
+        `INSERT INTO ${factsViewName} VALUES (${factsViewColumns.map(() => "?").join(", ")})`,
+      );
+      scratch.transaction(() => {
+        for (const row of copy) insert.run(row);
+      })();
+      scratch.pragma("query_only = ON");
+      let statement: Database.Statement;
+      try {
+        statement = scratch.prepare(sql);
+      } catch (error) {
+        throw refuse(`SQLite rejected the query: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
+      statement.raw(true);
+      const columns = statement.columns().map((column) => column.name);
+      const rows: unknown[][] = [];
+      let truncated = false;
+      try {
+        for (const row of statement.iterate() as IterableIterator<unknown[]>) {
+          if (rows.length === this.#maxRows) {
+            truncated = true;
+            break;
+          }
+          rows.push(row);
+        }
+      } catch (error) {
+        throw refuse(`the query failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      return { sql: sql.trim(), columns, rows, truncated };
+    } finally {
+      scratch.close();
+    }
+  }
+
   /** Closes the read-only connection; idempotent. */
   dispose(): void {
     this.#disposed = true;

@@ -21,6 +21,8 @@ export interface SkillServices {
 /** The read-only, user-scoped SQL executor `sql_query` uses (implemented by `FactQuerySandbox`). */
 export interface FactQueryRunner {
   run(sql: string, userId: string): FactQueryResult;
+  /** The same query on a scratch copy of the user's facts (a verifier's dry run), when the runner has one. */
+  dryRun?(sql: string, userId: string): FactQueryResult;
 }
 
 export interface FactQueryResult {
