@@ -56,6 +56,8 @@ export interface Script {
   /** `null` sends no usage. */
   usage?: { prompt_tokens: number; completion_tokens: number } | null;
   model?: string;
+  /** Each piece's log probability, sent as OpenAI's `logprobs.content` when the request asks for `logprobs`. */
+  logprobs?: readonly number[];
 }
 
 export const defaultScript: Script = {
@@ -178,14 +180,21 @@ export function replyScripted(script: Script, options: SseWriteOptions = {}): Fa
       sendError(res, 404, { message: "File Not Found", type: "not_found_error", code: 404 });
       return;
     }
-    const stream = (request.body as { stream?: boolean }).stream === true;
-    if (stream) await sendSse(res, chatChunks(script), options);
-    else sendJson(res, 200, chatCompletion(script));
+    const body = request.body as { stream?: boolean; logprobs?: boolean };
+    const logprobs = body.logprobs === true;
+    if (body.stream === true) await sendSse(res, chatChunks(script, { logprobs }), options);
+    else sendJson(res, 200, chatCompletion(script, logprobs));
   };
 }
 
 /** The stream of a scripted reply: role chunk, one chunk per piece, finish chunk, usage chunk, `[DONE]`. */
-export function chatChunks(script: Script, { done = true } = {}): string[] {
+export function chatChunks(script: Script, { done = true, logprobs = false } = {}): string[] {
+  const logprobsOf = (i: number) =>
+    logprobs && script.logprobs?.[i] !== undefined
+      ? {
+          logprobs: { content: [{ token: script.pieces[i], logprob: script.logprobs[i], top_logprobs: [] }] },
+        }
+      : {};
   const base = {
     id: "chatcmpl-fake",
     object: "chat.completion.chunk",
@@ -194,9 +203,9 @@ export function chatChunks(script: Script, { done = true } = {}): string[] {
   };
   const events: unknown[] = [
     { ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] },
-    ...script.pieces.map((content) => ({
+    ...script.pieces.map((content, i) => ({
       ...base,
-      choices: [{ index: 0, delta: { content }, finish_reason: null }],
+      choices: [{ index: 0, delta: { content }, finish_reason: null, ...logprobsOf(i) }],
     })),
   ];
   const finishReason = script.finishReason === undefined ? "stop" : script.finishReason;
@@ -215,7 +224,7 @@ export function chatChunks(script: Script, { done = true } = {}): string[] {
   return payloads;
 }
 
-export function chatCompletion(script: Script): unknown {
+export function chatCompletion(script: Script, logprobs = false): unknown {
   return {
     id: "chatcmpl-fake",
     object: "chat.completion",
@@ -226,6 +235,17 @@ export function chatCompletion(script: Script): unknown {
         index: 0,
         message: { role: "assistant", content: script.pieces.join("") },
         finish_reason: script.finishReason ?? "stop",
+        ...(logprobs && script.logprobs !== undefined
+          ? {
+              logprobs: {
+                content: script.pieces.map((token, i) => ({
+                  token,
+                  logprob: script.logprobs?.[i],
+                  top_logprobs: [],
+                })),
+              },
+            }
+          : {}),
       },
     ],
     ...(script.usage === undefined || script.usage === null

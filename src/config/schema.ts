@@ -69,6 +69,11 @@ const remoteModel = z
      * parts are sent as `image_url`. Without it a request with images is refused. Default: `false`.
      */
     vision: z.boolean().default(false),
+    /**
+     * Ask the server for `logprobs` when the reflexive loop wants token probabilities (llama.cpp's server, vLLM
+     * and OpenAI give them). Off for servers that refuse the field. Default: `false`.
+     */
+    logprobs: z.boolean().default(false),
   })
   .strict();
 

@@ -21,6 +21,7 @@ import {
   type SpeculativeStats,
 } from "./speculative.js";
 import { measureTimings } from "./timings.js";
+import { summariseProbabilities } from "./token-confidence.js";
 import { defaultSampling } from "./types.js";
 import type {
   ChatMessage,
@@ -32,7 +33,6 @@ import type {
   ModelRole,
   SamplingOptions,
   SpeculativeReport,
-  TokenConfidence,
 } from "./types.js";
 
 const anyJsonObject = Object.freeze({ type: "object" });
@@ -540,20 +540,6 @@ interface SpeculativePrompt {
  * The prompt as tokens and the stop triggers of the chat template, for decoding outside LlamaChat: the same
  * context text LlamaChat builds, so both paths read the same tokens.
  */
-function summariseProbabilities(probabilities: readonly number[]): TokenConfidence {
-  let sum = 0;
-  let logSum = 0;
-  let min = 1;
-  for (const p of probabilities) {
-    const value = Number.isFinite(p) ? Math.min(1, Math.max(0, p)) : 0;
-    sum += value;
-    logSum += Math.log(Math.max(value, 1e-12));
-    min = Math.min(min, value);
-  }
-  const n = probabilities.length;
-  return { mean: sum / n, geometricMean: Math.exp(logSum / n), min, tokens: n };
-}
-
 function speculativePrompt(prompt: Prompt, lease: SequenceLease): SpeculativePrompt | undefined {
   if (prompt.kind === "done") return undefined;
   if (prompt.kind === "completion") return { tokens: prompt.tokens, stopTokens: new Set(), stopTexts: [] };

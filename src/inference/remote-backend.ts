@@ -11,6 +11,7 @@ import {
 } from "../shared/index.js";
 import type { EmbeddingResult } from "./embedded-backend.js";
 import { measureTimings } from "./timings.js";
+import { summariseProbabilities } from "./token-confidence.js";
 import { defaultSampling } from "./types.js";
 import { compileJsonSchemaValidator, parseJsonOutput } from "./json-output.js";
 import { parseChatRequest, refuseImages } from "./request.js";
@@ -56,6 +57,11 @@ export interface RemoteBackendOptions {
    * `VISION_UNSUPPORTED` before anything is sent. Default false.
    */
   vision?: boolean | undefined;
+  /**
+   * Ask for `logprobs` when a request wants token probabilities (the reflexive loop's token signal): llama.cpp's
+   * server, vLLM and OpenAI return them; leave it off for a server that refuses the field. Default false.
+   */
+  logprobs?: boolean | undefined;
   logger?: Logger | undefined;
 }
 
@@ -88,6 +94,7 @@ export class RemoteBackend implements LlmBackend {
   readonly #retries: number;
   readonly #retryDelayMs: number;
   readonly #vision: boolean;
+  readonly #logprobs: boolean;
   readonly #logger: Logger;
   readonly #agent: http.Agent;
   #disposed = false;
@@ -112,6 +119,7 @@ export class RemoteBackend implements LlmBackend {
     this.#retries = Math.floor(nonNegative(options.retries, 2, "retries"));
     this.#retryDelayMs = nonNegative(options.retryDelayMs, 250, "retryDelayMs");
     this.#vision = options.vision ?? false;
+    this.#logprobs = options.logprobs ?? false;
     this.#logger = options.logger ?? createSilentLogger();
     this.#agent =
       root.protocol === "https:" ? new https.Agent({ keepAlive: true }) : new http.Agent({ keepAlive: true });
@@ -228,6 +236,9 @@ export class RemoteBackend implements LlmBackend {
       stream_options: { include_usage: true },
     };
     if (sampling.seed !== undefined) body["seed"] = sampling.seed;
+    const wantsProbabilities = this.#logprobs && request.tokenProbabilities === true;
+    if (wantsProbabilities) body["logprobs"] = true;
+    const probabilities: number[] = [];
     if (sampling.stop !== undefined && sampling.stop.length > 0) body["stop"] = sampling.stop;
     if (request.grammar !== undefined) body["grammar"] = request.grammar;
     if (request.jsonSchema !== undefined) {
@@ -263,6 +274,7 @@ export class RemoteBackend implements LlmBackend {
         finishReason = parsed.finishReason;
         usage = parsed.usage;
         model = parsed.model;
+        probabilities.push(...parsed.probabilities);
         deltas = text === "" ? 0 : 1;
         firstAt = performance.now();
         done = true;
@@ -287,6 +299,7 @@ export class RemoteBackend implements LlmBackend {
           if (parsed.model !== undefined) model = parsed.model;
           if (parsed.usage !== undefined) usage = parsed.usage;
           if (parsed.finishReason !== undefined) finishReason = parsed.finishReason;
+          if (parsed.probabilities !== undefined) probabilities.push(...parsed.probabilities);
           return parsed.text;
         };
         for await (const event of readEvents(exchange.body())) {
@@ -320,6 +333,8 @@ export class RemoteBackend implements LlmBackend {
       if (validate !== undefined) {
         response.json = parseJsonOutput(text, validate, response.finishReason, sampling.maxTokens);
       }
+      if (wantsProbabilities && probabilities.length > 0)
+        response.tokenConfidence = summariseProbabilities(probabilities);
       await exchange.release();
       this.#logger.debug(
         {
@@ -571,6 +586,8 @@ function readErrorInfo(body: unknown): UpstreamErrorInfo {
 
 interface ParsedChunk {
   text?: string;
+  /** The chosen tokens' probabilities, from `logprobs.content[].logprob`. */
+  probabilities?: number[];
   finishReason?: FinishReason;
   usage?: Usage;
   model?: string;
@@ -593,30 +610,59 @@ function readChunk(chunk: unknown): ParsedChunk {
     if (isRecord(delta) && typeof delta["content"] === "string") parsed.text = delta["content"];
     const finish = mapFinishReason(choice["finish_reason"]);
     if (finish !== undefined) parsed.finishReason = finish;
+    const probabilities = readLogprobs(choice["logprobs"]);
+    if (probabilities.length > 0) parsed.probabilities = probabilities;
   }
   return parsed;
 }
 
-function readCompletion(
-  body: unknown,
-): { text: string; finishReason: FinishReason; usage?: Usage; model?: string; error?: unknown } | undefined {
+function readCompletion(body: unknown):
+  | {
+      text: string;
+      finishReason: FinishReason;
+      probabilities: number[];
+      usage?: Usage;
+      model?: string;
+      error?: unknown;
+    }
+  | undefined {
   if (!isRecord(body)) return undefined;
   if (body["error"] !== undefined && body["error"] !== null) {
-    return { text: "", finishReason: "stop", error: body };
+    return { text: "", finishReason: "stop", probabilities: [], error: body };
   }
   const choices = body["choices"];
   const choice: unknown = Array.isArray(choices) ? choices[0] : undefined;
   if (!isRecord(choice)) return undefined;
   const message = choice["message"];
   const content = isRecord(message) ? message["content"] : undefined;
-  const result: { text: string; finishReason: FinishReason; usage?: Usage; model?: string } = {
+  const result: {
+    text: string;
+    finishReason: FinishReason;
+    probabilities: number[];
+    usage?: Usage;
+    model?: string;
+  } = {
     text: typeof content === "string" ? content : "",
     finishReason: mapFinishReason(choice["finish_reason"]) ?? "stop",
+    probabilities: readLogprobs(choice["logprobs"]),
   };
   const usage = readUsage(body["usage"]);
   if (usage !== undefined) result.usage = usage;
   if (typeof body["model"] === "string" && body["model"] !== "") result.model = body["model"];
   return result;
+}
+
+/** OpenAI's `logprobs: {content: [{token, logprob}]}` as probabilities; anything malformed is skipped. */
+function readLogprobs(logprobs: unknown): number[] {
+  const content = isRecord(logprobs) ? logprobs["content"] : undefined;
+  if (!Array.isArray(content)) return [];
+  const probabilities: number[] = [];
+  for (const item of content) {
+    const logprob = isRecord(item) ? item["logprob"] : undefined;
+    if (typeof logprob === "number" && Number.isFinite(logprob) && logprob <= 0)
+      probabilities.push(Math.exp(logprob));
+  }
+  return probabilities;
 }
 
 function readUsage(usage: unknown): Usage | undefined {
