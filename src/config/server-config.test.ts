@@ -38,7 +38,14 @@ describe("config", () => {
       const remote = { baseUrl: "http://10.0.0.5:8080/v1", model: "qwen" };
       const { config } = loadConfig({ env, overrides: { models: { main: { remote } } } });
       expect(config.models.main).toEqual({
-        remote: { ...remote, connectTimeoutMs: 5000, readTimeoutMs: 120_000, retries: 2, vision: false, logprobs: false },
+        remote: {
+          ...remote,
+          connectTimeoutMs: 5000,
+          readTimeoutMs: 120_000,
+          retries: 2,
+          vision: false,
+          logprobs: false,
+        },
       });
       expect(() =>
         loadConfig({ env, overrides: { models: { main: { remote, source: "x.gguf" } } } }),
