@@ -82,22 +82,7 @@ export class FactQuerySandbox implements FactQueryRunner {
     }
     if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
     this.#checkTablesRead(db, scoped);
-    statement.raw(true);
-    const columns = statement.columns().map((column) => column.name);
-    const rows: unknown[][] = [];
-    let truncated = false;
-    try {
-      for (const row of statement.iterate(userId) as IterableIterator<unknown[]>) {
-        if (rows.length === this.#maxRows) {
-          truncated = true;
-          break;
-        }
-        rows.push(row);
-      }
-    } catch (error) {
-      throw refuse(`the query failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    return { sql: sql.trim(), columns, rows, truncated };
+    return this.#collect(statement, sql, [userId]);
   }
 
   /**
@@ -132,25 +117,30 @@ export class FactQuerySandbox implements FactQueryRunner {
         throw refuse(`SQLite rejected the query: ${error instanceof Error ? error.message : String(error)}`);
       }
       if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
-      statement.raw(true);
-      const columns = statement.columns().map((column) => column.name);
-      const rows: unknown[][] = [];
-      let truncated = false;
-      try {
-        for (const row of statement.iterate() as IterableIterator<unknown[]>) {
-          if (rows.length === this.#maxRows) {
-            truncated = true;
-            break;
-          }
-          rows.push(row);
-        }
-      } catch (error) {
-        throw refuse(`the query failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      return { sql: sql.trim(), columns, rows, truncated };
+      return this.#collect(statement, sql, []);
     } finally {
       scratch.close();
     }
+  }
+
+  /** Up to `maxRows` rows of a checked statement, as arrays; a failure while reading is a refusal. */
+  #collect(statement: Database.Statement, sql: string, params: unknown[]): FactQueryResult {
+    statement.raw(true);
+    const columns = statement.columns().map((column) => column.name);
+    const rows: unknown[][] = [];
+    let truncated = false;
+    try {
+      for (const row of statement.iterate(...params) as IterableIterator<unknown[]>) {
+        if (rows.length === this.#maxRows) {
+          truncated = true;
+          break;
+        }
+        rows.push(row);
+      }
+    } catch (error) {
+      throw refuse(`the query failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return { sql: sql.trim(), columns, rows, truncated };
   }
 
   /** Closes the read-only connection; idempotent. */
