@@ -142,8 +142,8 @@ export class TurnPipeline {
     };
   }
 
-  /** Whether this turn reflects: its own flag, else the configured default. */
-  #reflects(turn: TurnRequest): boolean {
+  /** Whether this turn reflects: its own flag, else `verify` or the configured default (the CLI asks too). */
+  reflects(turn: TurnRequest): boolean {
     const wanted = turn.reflect ?? (turn.verify !== undefined || this.#options.reflectByDefault === true);
     if (wanted && this.#options.reflexive === undefined) {
       throw new AppError("INVALID_REQUEST", "reflection is not available on this server", {
@@ -155,7 +155,7 @@ export class TurnPipeline {
 
   /** The answer to a plain (non-skill) turn: reflected or not, from the fallback when the main model fails. */
   async #answer(turn: TurnRequest, request: ChatRequest, signal: AbortSignal): Promise<TurnResponse> {
-    const reflexive = this.#reflects(turn) ? this.#options.reflexive : undefined;
+    const reflexive = this.reflects(turn) ? this.#options.reflexive : undefined;
     const fallback = this.#canFallBack(request) ? this.#options.fallback : undefined;
     const main = async (mainSignal: AbortSignal): Promise<TurnResponse> => {
       if (reflexive === undefined) {
@@ -257,7 +257,7 @@ export class TurnPipeline {
     const request = toChatRequest(turn, recalled);
     // A reflected answer is chosen among iterations: it streams as one piece. A plain turn streams token by token,
     // from the fallback when the main model fails before its first token.
-    if (this.#reflects(turn)) {
+    if (this.reflects(turn)) {
       const response = await this.#answer(turn, request, signal);
       this.#learn(turn, recalled, response.text);
       yield { type: "delta", text: response.text };

@@ -418,10 +418,7 @@ function buildProgram(): Command {
           if (flags.reflect !== undefined) turn.reflect = flags.reflect;
           if (verify !== undefined) turn.verify = verify;
           if (maxIterations !== undefined) turn.reflectSettings = { maxIterations };
-          if (
-            turn.reflect === true ||
-            (turn.reflect === undefined && (verify !== undefined || app.config.reflect.enabled))
-          ) {
+          if (app.turns.reflects(turn)) {
             // A reflected answer is chosen among iterations: it prints whole, with the loop's report if asked.
             const response = await app.turns.run(turn, controller.signal);
             if (flags.showIterations === true) printIterations(response);
