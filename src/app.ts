@@ -278,6 +278,19 @@ export async function createApp(options: AppOptions): Promise<App> {
       statsCache = { at: Date.now(), stats: store.stats() };
     return statsCache.stats;
   };
+  let vision: VisionService | undefined;
+  try {
+    vision = createVisionService(config, logger);
+  } catch (error) {
+    factQueries?.dispose();
+    for (const remote of remotes) remote.dispose();
+    await pool.dispose();
+    store?.close();
+    throw error;
+  }
+  // The cache the loop's image_cache_expiry and the RAM check's prune expire (absent when the cache is off).
+  const imageCache = vision !== undefined && config.vision.cache.enabled ? vision : undefined;
+
   const metrics = createMetrics({
     onCollect: collectPool,
     memoryStats,
@@ -300,18 +313,15 @@ export async function createApp(options: AppOptions): Promise<App> {
             unloadIdleModels: async () => (await pool.unloadIdle()).map((role) => `${role} model`),
             dropCaches: () => {
               statsCache = undefined;
-              const expired = vision?.expire();
+              const expired = imageCache?.expire();
               return Promise.resolve([
                 "memory statistics",
                 ...(expired === undefined ? [] : [`${expired.removed} expired cached images`]),
               ]);
             },
           },
-          // The vision service is built below; the loop reaches it when the action runs.
           imageCache:
-            config.vision.enabled && config.vision.cache.enabled
-              ? { expire: () => Promise.resolve(vision?.expire() ?? { removed: 0, freedBytes: 0 }) }
-              : undefined,
+            imageCache === undefined ? undefined : { expire: () => Promise.resolve(imageCache.expire()) },
           memory: store === undefined ? undefined : createEntityMemoryPort(store),
           suggester: createBackendSuggester(backend),
           logDir: config.paths.logDir,
@@ -319,23 +329,12 @@ export async function createApp(options: AppOptions): Promise<App> {
         },
       });
     } catch (error) {
+      vision?.dispose();
       factQueries?.dispose();
       await pool.dispose();
       store?.close();
       throw error;
     }
-  }
-
-  let vision: VisionService | undefined;
-  try {
-    vision = createVisionService(config, logger);
-  } catch (error) {
-    await loop?.close();
-    factQueries?.dispose();
-    for (const remote of remotes) remote.dispose();
-    await pool.dispose();
-    store?.close();
-    throw error;
   }
 
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
