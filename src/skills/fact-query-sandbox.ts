@@ -68,19 +68,9 @@ export class FactQuerySandbox implements FactQueryRunner {
   }
 
   run(sql: string, userId: string): FactQueryResult {
-    const tokens = tokenize(sql);
-    if (tokens === undefined) throw refuse("the SQL has an unterminated string, identifier or comment");
-    const check = checkTokens(tokens);
-    if (!check.ok) throw refuse(check.error);
-    const scoped = scopeToUser(sql, tokens);
+    const scoped = scopeToUser(sql, checkedTokens(sql));
     const db = this.#open();
-    let statement: Database.Statement;
-    try {
-      statement = db.prepare(scoped);
-    } catch (error) {
-      throw refuse(`SQLite rejected the query: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
+    const statement = prepareReader(db, scoped);
     this.#checkTablesRead(db, scoped);
     return this.#collect(statement, sql, [userId]);
   }
@@ -91,10 +81,7 @@ export class FactQuerySandbox implements FactQueryRunner {
    * checks as `run` come first (one read-only SELECT, no write words, no other tables).
    */
   dryRun(sql: string, userId: string): FactQueryResult {
-    const tokens = tokenize(sql);
-    if (tokens === undefined) throw refuse("the SQL has an unterminated string, identifier or comment");
-    const check = checkTokens(tokens);
-    if (!check.ok) throw refuse(check.error);
+    checkedTokens(sql);
     const columnList = factsViewColumns.join(", ");
     const copy = this.#open()
       .prepare(`SELECT ${columnList} FROM main.${realTable} WHERE ${userColumn} = ?`)
@@ -110,14 +97,7 @@ export class FactQuerySandbox implements FactQueryRunner {
         for (const row of copy) insert.run(row);
       })();
       scratch.pragma("query_only = ON");
-      let statement: Database.Statement;
-      try {
-        statement = scratch.prepare(sql);
-      } catch (error) {
-        throw refuse(`SQLite rejected the query: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
-      return this.#collect(statement, sql, []);
+      return this.#collect(prepareReader(scratch, sql), sql, []);
     } finally {
       scratch.close();
     }
@@ -197,6 +177,27 @@ export class FactQuerySandbox implements FactQueryRunner {
         throw refuse("the query reads a table that is not allowed");
     }
   }
+}
+
+/** The query's tokens once the lexical checks passed (one read-only statement, nothing forbidden). */
+function checkedTokens(sql: string): Token[] {
+  const tokens = tokenize(sql);
+  if (tokens === undefined) throw refuse("the SQL has an unterminated string, identifier or comment");
+  const check = checkTokens(tokens);
+  if (!check.ok) throw refuse(check.error);
+  return tokens;
+}
+
+/** Prepares `sql` and makes sure SQLite sees a read-only reader. */
+function prepareReader(db: Database.Database, sql: string): Database.Statement {
+  let statement: Database.Statement;
+  try {
+    statement = db.prepare(sql);
+  } catch (error) {
+    throw refuse(`SQLite rejected the query: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (!statement.reader || !statement.readonly) throw refuse("only a read-only SELECT may run");
+  return statement;
 }
 
 function refuse(message: string): AppError {
