@@ -5,7 +5,8 @@ import {
   type ChatResponse,
   type LlmBackend,
 } from "../inference/index.js";
-import { AbortedError, AppError, isAppError } from "../shared/index.js";
+import { AbortedError, AppError, toAppError } from "../shared/index.js";
+import { lastUserIndex, lastUserText } from "./messages.js";
 import { renderTemplate, type ReflectionTemplates } from "./reflection-templates.js";
 import type { Verdict, Verifier } from "./verifiers.js";
 
@@ -170,7 +171,7 @@ export class ReflexiveLoop {
             ? new AppError("MODEL_TIMEOUT", `iteration ${n} took longer than ${Math.round(budget)} ms`, {
                 cause: error,
               })
-            : toError(error);
+            : toAppError(error, "INFERENCE_FAILED");
           if (n === 1) throw failure;
           iterations.push({
             n,
@@ -363,21 +364,4 @@ function revisionSampling(request: ChatRequest, n: number): ChatRequest["samplin
   const sampling = request.sampling;
   if (n === 1 || sampling?.seed === undefined) return sampling;
   return { ...sampling, seed: (sampling.seed + n - 1) >>> 0 };
-}
-
-function lastUserIndex(messages: readonly ChatMessage[]): number {
-  for (let i = messages.length - 1; i >= 0; i--) if (messages[i]?.role === "user") return i;
-  return -1;
-}
-
-function lastUserText(messages: readonly ChatMessage[]): string {
-  const index = lastUserIndex(messages);
-  return index < 0 ? "" : (messages[index]?.content ?? "");
-}
-
-function toError(error: unknown): AppError {
-  if (isAppError(error)) return error;
-  return new AppError("INFERENCE_FAILED", error instanceof Error ? error.message : String(error), {
-    cause: error,
-  });
 }

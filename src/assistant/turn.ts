@@ -14,6 +14,7 @@ import {
   type ReflectSettings,
   type ReflexiveLoop,
 } from "./reflexive-loop.js";
+import { lastUserText } from "./messages.js";
 import { createVerifier, type VerifierServices, type VerifySpec } from "./verifiers.js";
 
 /** One user turn as the assistant sees it: the chat request plus who asked. */
@@ -464,14 +465,6 @@ class FirstTokenWatch {
   dispose(): void {
     clearTimeout(this.#timer);
   }
-}
-
-function lastUserText(messages: readonly ChatMessage[]): string {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i];
-    if (message?.role === "user") return message.content;
-  }
-  return "";
 }
 
 function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {
