@@ -297,7 +297,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     loopStatus: () => loop?.status(),
     // Every run in the loop database, whichever process ran it (this server's loop or `sarai loop`), once.
     loopRuns: () => loop?.takeRecordedRuns(),
-    imageCacheHitRate: () => vision?.stats()?.hitRate,
+    imageCacheHitRate: () => vision?.hitRate(),
   });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 

@@ -511,7 +511,6 @@ export class ImageCache {
       }
     }
     const hits = this.#exactHits + this.#similarHits;
-    const lookups = hits + this.#misses;
     return {
       entries: this.#index.size,
       bytes: this.#bytes,
@@ -519,8 +518,15 @@ export class ImageCache {
       misses: this.#misses,
       exactHits: this.#exactHits,
       similarHits: this.#similarHits,
-      hitRate: lookups === 0 ? 0 : hits / lookups,
+      hitRate: this.hitRate(),
     };
+  }
+
+  /** This process's share of lookups that hit (exact or similar); from counters, without touching the index. */
+  hitRate(): number {
+    const hits = this.#exactHits + this.#similarHits;
+    const lookups = hits + this.#misses;
+    return lookups === 0 ? 0 : hits / lookups;
   }
 
   /** Closes the index; later lookups miss quietly. Idempotent. */

@@ -50,6 +50,11 @@ export class VisionService {
     return this.#cache?.stats();
   }
 
+  /** The cache's hit rate, cheap enough for every metrics scrape; `undefined` without a cache. */
+  hitRate(): number | undefined {
+    return this.#cache?.hitRate();
+  }
+
   /** Expires unused cache entries (the proactive loop calls this); nothing to do without a cache. */
   expire(): { removed: number; freedBytes: number } {
     return this.#cache === undefined || this.#disposed ? { removed: 0, freedBytes: 0 } : this.#cache.expire();
