@@ -142,6 +142,14 @@ describe("config", () => {
             hammingThreshold: 8,
           },
         },
+        security: {
+          audit: { enabled: true },
+          guard: { enabled: true },
+          signatures: { enabled: true },
+        },
+        voice: { enabled: true },
+        search: { enabled: false },
+        web: { enabled: true },
       });
     });
 

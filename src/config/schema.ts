@@ -431,6 +431,57 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  // Trust layer (security/): each part owns its own object.
+  const audit = z
+    .object({
+      /** Write the HMAC-chained audit log of security-relevant events under `paths.logDir`. Default: `true`. */
+      enabled: z.boolean().default(true),
+    })
+    .strict();
+
+  const guard = z
+    .object({
+      /** Screen user turns and outside text (memory, skills, pages) for prompt injection. Default: `true`. */
+      enabled: z.boolean().default(true),
+    })
+    .strict();
+
+  const signatures = z
+    .object({
+      /** Refuse reflection and system prompt templates whose OpenPGP signature does not verify. Default: `true`. */
+      enabled: z.boolean().default(true),
+    })
+    .strict();
+
+  const security = z
+    .object({
+      audit: audit.prefault({}),
+      guard: guard.prefault({}),
+      signatures: signatures.prefault({}),
+    })
+    .strict();
+
+  const voice = z
+    .object({
+      /** Offer text to speech (espeak-ng) and speech to text (a remote role). Default: `true`. */
+      enabled: z.boolean().default(true),
+    })
+    .strict();
+
+  const search = z
+    .object({
+      /** Web search through a SearXNG instance; off until one is configured. Default: `false`. */
+      enabled: z.boolean().default(false),
+    })
+    .strict();
+
+  const web = z
+    .object({
+      /** Serve the web UI at `/`. Default: `true`. */
+      enabled: z.boolean().default(true),
+    })
+    .strict();
+
   // `prefault` (not `default`) so that a missing section is parsed, which fills in its own defaults.
   return z
     .object({
@@ -444,6 +495,10 @@ function createConfigObjectSchema(system: SystemContext) {
       proactive: proactive.prefault({}),
       reflect: reflect.prefault({}),
       vision: vision.prefault({}),
+      security: security.prefault({}),
+      voice: voice.prefault({}),
+      search: search.prefault({}),
+      web: web.prefault({}),
     })
     .strict();
 }
@@ -569,6 +624,10 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
             : resolveDir(parsed.vision.cache.dir),
       },
     },
+    security: parsed.security,
+    voice: parsed.voice,
+    search: parsed.search,
+    web: parsed.web,
     log: parsed.log,
     inference: {
       ...parsed.inference,
