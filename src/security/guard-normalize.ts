@@ -1,0 +1,192 @@
+/**
+ * The guard's first layer: undo the tricks that hide an instruction from a plain reading. Every text is read
+ * in several forms (variants): folded (NFKC, confusables mapped to Latin, invisible characters removed, case
+ * and accents folded), de-leeted, with spaced-out letters joined, and any base64, hex, rot13 or reversed
+ * payload decoded. The rules and the scorer read the variants; the signals say which tricks were found.
+ */
+
+/** A trick the normaliser undid; each is also a feature of the scorer. */
+export type NormalizationSignal =
+  | "invisible_characters"
+  | "confusables"
+  | "mixed_script"
+  | "fullwidth"
+  | "leetspeak"
+  | "spaced_letters"
+  | "base64"
+  | "hex"
+  | "rot13"
+  | "reversed"
+  | "payload_split";
+
+export interface NormalizedText {
+  /** The folded text: what the rules and the scorer read first. */
+  folded: string;
+  /** Other readings of the text (de-leeted, joined, decoded payloads), each folded; without duplicates. */
+  variants: string[];
+  signals: NormalizationSignal[];
+}
+
+// Zero-width and format characters, bidi controls, soft hyphen, word joiners, variation selectors, tags.
+// The class lists combining characters on purpose: each is removed on its own, wherever it stands.
+// eslint-disable-next-line no-misleading-character-class
+const invisible =
+  /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0]|\uDB40[\uDC00-\uDDEF]/gu;
+
+/**
+ * Letters of other scripts that look like Latin ones (Unicode's confusables for Cyrillic, Greek, Armenian and
+ * a few IPA letters). Only the lookalikes: a real Cyrillic or Greek word is mapped too, which is harmless for
+ * matching Latin-script instructions.
+ */
+// prettier-ignore
+const confusables: Record<string, string> = {
+  а: "a", в: "b", е: "e", ё: "e", к: "k", м: "m", н: "h", о: "o", р: "p", с: "c", т: "t", у: "y", х: "x",
+  ѕ: "s", і: "i", ї: "i", ј: "j", һ: "h", ԁ: "d", ԛ: "q", ԝ: "w", ӏ: "l", ɡ: "g", ɑ: "a", ɩ: "i", ʏ: "y",
+  А: "a", В: "b", Е: "e", К: "k", М: "m", Н: "h", О: "o", Р: "p", С: "c", Т: "t", У: "y", Х: "x", Ѕ: "s",
+  І: "i", Ј: "j", α: "a", β: "b", ε: "e", ι: "i", κ: "k", ν: "v", ο: "o", ρ: "p", τ: "t", υ: "u", χ: "x",
+  Α: "a", Β: "b", Ε: "e", Ζ: "z", Η: "h", Ι: "i", Κ: "k", Μ: "m", Ν: "n", Ο: "o", Ρ: "p", Τ: "t", Υ: "y",
+  Χ: "x", օ: "o", ս: "u", ց: "g", ո: "n", ɾ: "r", ʀ: "r", ı: "i",
+};
+const confusablePattern = new RegExp(`[${Object.keys(confusables).join("")}]`, "gu");
+
+// prettier-ignore
+const leet: Record<string, string> = {
+  "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "@": "a", $: "s", "!": "i", "|": "l",
+};
+
+/** Folds case, accents, confusables, full-width forms and invisible characters; collapses whitespace. */
+export function foldText(text: string): string {
+  return text
+    .normalize("NFKC")
+    .replace(invisible, "")
+    .replace(confusablePattern, (c) => confusables[c] ?? c)
+    .normalize("NFKD")
+    .replace(/\p{M}+/gu, "")
+    .toLowerCase()
+    .replace(/\s+/gu, " ")
+    .trim();
+}
+
+/** Normalises `text` for the guard: the folded form, the other readings, and the tricks found. */
+export function normalizeForGuard(text: string): NormalizedText {
+  const signals = new Set<NormalizationSignal>();
+  if (invisible.test(text)) signals.add("invisible_characters");
+  invisible.lastIndex = 0;
+  if (/[\uFF01-\uFF5E]/u.test(text)) signals.add("fullwidth");
+  const nfkc = text.normalize("NFKC").replace(invisible, "");
+  // A word mixing Latin letters with lookalikes from another script is a disguise; a Russian sentence is not.
+  for (const word of nfkc.split(/[^\p{L}]+/u)) {
+    if (!/[a-zA-Z]/.test(word)) continue;
+    confusablePattern.lastIndex = 0;
+    if (confusablePattern.test(word)) {
+      signals.add("confusables");
+      signals.add("mixed_script");
+      break;
+    }
+  }
+  confusablePattern.lastIndex = 0;
+  const folded = foldText(text);
+  const variants = new Set<string>();
+  const add = (variant: string, signal: NormalizationSignal) => {
+    const value = foldText(variant);
+    if (value === "" || value === folded || variants.has(value)) return;
+    variants.add(value);
+    signals.add(signal);
+  };
+
+  const deleeted = deleetWords(folded);
+  if (deleeted !== folded) add(deleeted, "leetspeak");
+  const joined = joinSpacedLetters(folded);
+  if (joined !== folded) add(joined, "spaced_letters");
+  const pieces = splitPayload(nfkc);
+  if (pieces !== undefined) {
+    add(pieces.join(""), "payload_split");
+    add(pieces.join(" "), "payload_split");
+  }
+  for (const payload of decodeBase64Blobs(nfkc)) add(payload, "base64");
+  for (const payload of decodeHexBlobs(nfkc)) add(payload, "hex");
+  // rot13 and reversal leave no mark: read them when they turn the text into more real words than it had.
+  const rot = rot13(folded);
+  if (commonWordCount(rot) > commonWordCount(folded) + 2) add(rot, "rot13");
+  const reversed = [...folded].reverse().join("");
+  if (commonWordCount(reversed) > commonWordCount(folded) + 2) add(reversed, "reversed");
+  return { folded, variants: [...variants], signals: [...signals] };
+}
+
+/** `1gn0r3 4ll` → `ignore all`: only in words that mix letters with leet digits or symbols. */
+function deleetWords(text: string): string {
+  return text.replace(/[\p{L}0-9@$!|]+/gu, (word) => {
+    if (!/\p{L}/u.test(word) || !/[0-9@$!|]/.test(word) || /^\d+$/.test(word)) return word;
+    // Years and counts stay numbers: "2024", "3rd".
+    if (/^\d+(st|nd|rd|th|s|º|ª)?$/.test(word)) return word;
+    return [...word].map((c) => leet[c] ?? c).join("");
+  });
+}
+
+/** `i g n o r e` / `i.g.n.o.r.e` / `i-g-n-o-r-e` → `ignore`: four or more single letters in a row. */
+function joinSpacedLetters(text: string): string {
+  return text.replace(/(?:^|(?<=\s))(?:\p{L}[ .\-_*/]){3,}\p{L}(?=\s|$|[.,;:!?])/gu, (run) =>
+    run.replace(/[ .\-_*/]/g, ""),
+  );
+}
+
+/** The quoted strings of `a = "ign"; b = "ore all"` in order, when a text assigns two or more. */
+function splitPayload(text: string): string[] | undefined {
+  const pieces = [
+    ...text.matchAll(/\b\w{1,12}\s*[:=]\s*["'\u201C\u2018]([^"'\u201D\u2019\n]{1,80})["'\u201D\u2019]/gu),
+  ].map((match) => match[1] as string);
+  return pieces.length >= 2 && pieces.length <= 40 ? pieces : undefined;
+}
+
+/** Printable text hidden in base64 tokens of 16+ characters. */
+function decodeBase64Blobs(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(/[A-Za-z0-9+/_-]{16,}={0,2}/g)) {
+    const token = match[0];
+    // Words, hashes and identifiers are not base64 text: ask for a mix of cases or digits.
+    if (!/[A-Z]/.test(token) || !/[a-z]/.test(token)) continue;
+    const decoded = Buffer.from(token.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+    if (isReadableText(decoded)) found.push(decoded);
+    if (found.length >= 8) break;
+  }
+  return found;
+}
+
+/** Printable text hidden in hex runs (`69676e6f7265…`, optionally `\x`- or space-separated). */
+function decodeHexBlobs(text: string): string[] {
+  const found: string[] = [];
+  for (const match of text.matchAll(/(?:(?:\\x|0x)?[0-9a-fA-F]{2}[ :]?){10,}/g)) {
+    const hex = match[0].replace(/\\x|0x|[ :]/g, "");
+    if (hex.length % 2 !== 0) continue;
+    const decoded = Buffer.from(hex, "hex").toString("utf8");
+    if (isReadableText(decoded)) found.push(decoded);
+    if (found.length >= 8) break;
+  }
+  return found;
+}
+
+function isReadableText(decoded: string): boolean {
+  if (decoded.length < 8 || decoded.includes("\uFFFD")) return false;
+  const printable = decoded.match(/[\p{L}\p{N}\p{P}\p{Zs}]/gu)?.length ?? 0;
+  return printable / decoded.length > 0.9 && /\p{L}{3,}\s+\p{L}{2,}/u.test(decoded);
+}
+
+function rot13(text: string): string {
+  return text.replace(/[a-z]/g, (c) => String.fromCharCode(((c.charCodeAt(0) - 97 + 13) % 26) + 97));
+}
+
+// Frequent short words of both languages: a decoding that makes many of them appear is probably the real text.
+const commonWords = new Set(
+  (
+    "the and you your all to of in is are that this for with not now from be as it on or an me my " +
+    "ignore instructions previous rules system prompt tell reveal show " +
+    "el la los las de que y en un una tu tus es por con no para lo al del se mi ahora todas " +
+    "ignora instrucciones anteriores reglas sistema dime muestra revela"
+  ).split(" "),
+);
+
+function commonWordCount(text: string): number {
+  let count = 0;
+  for (const word of text.split(/[^a-z]+/)) if (commonWords.has(word)) count++;
+  return count;
+}
