@@ -29,8 +29,8 @@ export interface NormalizedText {
 
 // Zero-width and format characters, bidi controls, soft hyphen, word joiners, variation selectors, tags.
 // The class lists combining characters on purpose: each is removed on its own, wherever it stands.
-// eslint-disable-next-line no-misleading-character-class
 const invisible =
+  // eslint-disable-next-line no-misleading-character-class
   /[\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u3164\uFE00-\uFE0F\uFEFF\uFFA0]|\uDB40[\uDC00-\uDDEF]/gu;
 
 /**
