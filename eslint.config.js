@@ -10,7 +10,16 @@ import { createTypeScriptImportResolver } from "eslint-import-resolver-typescrip
  */
 // Each tier may use everything in the tiers before it.
 const foundation = ["shared", "config"];
-const subsystems = [...foundation, "inference", "memory", "observability", "security", "vision"];
+const subsystems = [
+  ...foundation,
+  "inference",
+  "memory",
+  "observability",
+  "security",
+  "vision",
+  "voice",
+  "search",
+];
 const features = [...subsystems, "skills", "proactive"];
 const layers = {
   shared: [],
@@ -20,6 +29,8 @@ const layers = {
   observability: foundation,
   security: foundation,
   vision: foundation,
+  voice: foundation,
+  search: foundation,
   skills: subsystems,
   proactive: subsystems,
   assistant: features,

@@ -39,6 +39,14 @@ import {
 } from "./proactive/index.js";
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 import { ImageCache, VisionService } from "./vision/index.js";
+import { SpeechSynthesizer, Transcriber } from "./voice/index.js";
+import {
+  passThroughGuard,
+  SearchCache,
+  SearxngClient,
+  WebSearch,
+  type WebGuardPort,
+} from "./search/index.js";
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -81,6 +89,10 @@ export interface App {
   readonly loop: LoopService | undefined;
   /** Image preparation for chat image parts (and its cache); undefined when `vision.enabled` is false. */
   readonly vision: VisionService | undefined;
+  /** Text to speech, and speech to text when `voice.transcription` is set; undefined when voice is off. */
+  readonly voice: VoiceService | undefined;
+  /** Web search through SearXNG; undefined when `search.enabled` is false. */
+  readonly search: WebSearch | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -96,6 +108,12 @@ export interface App {
 }
 
 const minFreeDiskMb = 512;
+
+/** The voice subsystem: espeak-ng speech, and transcription when a remote server is configured. */
+export interface VoiceService {
+  readonly speech: SpeechSynthesizer;
+  readonly transcriber: Transcriber | undefined;
+}
 
 /** The composition root: builds every subsystem from the resolved config and wires them together. */
 export async function createApp(options: AppOptions): Promise<App> {
@@ -207,6 +225,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     templates: loadReflectionTemplates(config.reflect.templatesDir),
     settings: config.reflect,
   });
+  const search = assembleSearch(config, passThroughGuard);
+  const voice = assembleVoice(config);
   const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
   const turns = new TurnPipeline({
     backend,
@@ -365,6 +385,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     loop,
     vision,
     metrics,
+    voice,
+    search,
     models,
     listModels: () => offered,
     resolveModel(id) {
@@ -421,11 +443,55 @@ export async function createApp(options: AppOptions): Promise<App> {
       await loop?.close();
       await turns.drain();
       vision?.dispose();
+      search?.dispose();
       factQueries?.dispose();
       for (const remote of remotes) remote.dispose();
       await pool.dispose();
       store?.close();
     },
+  };
+}
+
+/** Web search from `search.*`, every page screened by `guard`; undefined when search is off. */
+export function assembleSearch(config: ResolvedConfig, guard: WebGuardPort): WebSearch | undefined {
+  const settings = config.search;
+  if (!settings.enabled || settings.baseUrl === undefined) return undefined;
+  return new WebSearch({
+    client: new SearxngClient({ baseUrl: settings.baseUrl, timeoutMs: settings.fetchTimeoutMs }),
+    cache: SearchCache.open({ file: settings.cacheFile, ttlMs: settings.cacheTtlSeconds * 1000 }),
+    guard,
+    topResults: settings.topResults,
+    page: {
+      maxBytes: settings.maxPageBytes,
+      timeoutMs: settings.fetchTimeoutMs,
+      maxRedirects: settings.maxRedirects,
+      allowPrivateAddresses: settings.allowPrivateAddresses,
+      maxChars: settings.maxCharsPerPage,
+    },
+  });
+}
+
+/** Voice from `voice.*`; undefined when voice is off. */
+export function assembleVoice(config: ResolvedConfig): VoiceService | undefined {
+  const settings = config.voice;
+  if (!settings.enabled) return undefined;
+  const remote = settings.transcription;
+  return {
+    speech: new SpeechSynthesizer({
+      command: settings.espeakCommand,
+      maxInputChars: settings.maxInputChars,
+      defaultVoice: settings.defaultVoice,
+      timeoutMs: settings.synthesisTimeoutMs,
+    }),
+    transcriber:
+      remote === undefined
+        ? undefined
+        : new Transcriber({
+            baseUrl: remote.baseUrl,
+            model: remote.model,
+            timeoutMs: remote.timeoutMs,
+            ...(remote.apiKey === undefined ? {} : { apiKey: remote.apiKey }),
+          }),
   };
 }
 

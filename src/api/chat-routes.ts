@@ -1,7 +1,13 @@
 import { randomUUID } from "node:crypto";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import type { App } from "../app.js";
-import { parseVerifySpec, type TurnRequest, type TurnResponse } from "../assistant/index.js";
+import {
+  addWebSources,
+  parseVerifySpec,
+  type CitedSource,
+  type TurnRequest,
+  type TurnResponse,
+} from "../assistant/index.js";
 import type { ChatMessage, ModelRole, SamplingOptions } from "../inference/index.js";
 import { AppError } from "../shared/index.js";
 import { toSaraiTimings, toUsage } from "./completion-routes.js";
@@ -15,6 +21,7 @@ import {
   prepareImageParts,
   type ImagePartRef,
 } from "./image-parts.js";
+import { requireSearch } from "./search-routes.js";
 import { resolveUserId } from "./user-scope.js";
 import {
   chatCompletionRequest,
@@ -47,7 +54,14 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     checkTextBudget(app.config, request.headers["content-length"], body);
     const model = app.resolveModel(body.model);
     const userId = resolveUserId(request, body.user ?? undefined);
-    const { turn, imageParts } = toTurnRequest(app, body, model.role, userId);
+    const { turn: asked, imageParts } = toTurnRequest(app, body, model.role, userId);
+    let turn = asked;
+    let sources: CitedSource[] | undefined;
+    if (body.web_search === true) {
+      const searched = await addWebSources(turn, requireSearch(app, "web_search"), request.sarai.signal);
+      turn = searched.turn;
+      sources = searched.sources;
+    }
     if (body.skill !== undefined) {
       // Checked before a stream starts, so that an unknown skill is a 400 and not a broken stream.
       if (app.skills === undefined)
@@ -81,7 +95,9 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     const id = `chatcmpl-${randomUUID()}`;
     const response = await app.turns.run({ ...turn, turnId: id }, request.sarai.signal);
     app.recordGeneration(response.fallback === undefined ? model.role : "fallback", response);
-    return toChatCompletion(response, model.id, id, images);
+    const completion = toChatCompletion(response, model.id, id, images);
+    if (sources !== undefined) completion.sarai.sources = sources;
+    return completion;
   });
 }
 

@@ -17,6 +17,8 @@ import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
+import { registerSearchRoutes } from "./search-routes.js";
+import { registerVoiceRoutes } from "./voice-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
@@ -187,6 +189,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerNotificationRoutes(fastify, app);
   registerLoopRoutes(fastify, app);
   registerSkillRoutes(fastify, app);
+  registerVoiceRoutes(fastify, app);
+  registerSearchRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {

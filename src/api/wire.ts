@@ -84,6 +84,8 @@ export const chatCompletionRequest = z
     reflect: z.boolean().optional(),
     /** Non-standard: a check the answer must pass (`{kind: "json"|"sql"|"python"|"tests", …}`); implies reflect. */
     verify: z.unknown().optional(),
+    /** Non-standard: search the web for the last user message and answer citing the sources as [n]. */
+    web_search: z.boolean().optional(),
     ...sampling,
   })
   .loose();
@@ -141,6 +143,8 @@ export interface ChatCompletion {
     fallback_reason?: string;
     /** What was done to each image part, in request order. */
     images?: SaraiImage[];
+    /** The web sources the answer cites as [n] (`web_search: true`). */
+    sources?: { n: number; title: string; url: string }[];
   };
 }
 

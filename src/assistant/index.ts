@@ -28,4 +28,6 @@ export type {
   TurnResponse,
 } from "./turn.js";
 export { createVerifier, parseVerifySpec } from "./verifiers.js";
+export { addWebSources } from "./web-sources.js";
+export type { CitedSource, WebSearchPort } from "./web-sources.js";
 export type { TextTest, Verdict, Verifier, VerifierServices, VerifySpec } from "./verifiers.js";

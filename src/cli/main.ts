@@ -3,7 +3,7 @@ import { readFile } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { Command, InvalidArgumentError, Option } from "commander";
 import { createServer } from "../api/index.js";
-import type { TurnRequest, TurnResponse, VerifySpec } from "../assistant/index.js";
+import { addWebSources, type TurnRequest, type TurnResponse, type VerifySpec } from "../assistant/index.js";
 import { createApp, type App } from "../app.js";
 import {
   ConfigStore,
@@ -36,6 +36,7 @@ import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
 import { registerSkillCommands } from "./skill-commands.js";
+import { registerVoiceSearchCommands } from "./voice-search-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import { runRepl } from "./repl.js";
 import { UsageError } from "./usage-error.js";
@@ -372,7 +373,8 @@ function buildProgram(): Command {
         "check the answer: json, sql or python (implies --reflect unless --no-reflect)",
       )
       .option("--max-iterations <n>", "most reflection iterations, 1-3")
-      .option("--show-iterations", "print each reflection iteration and its confidence on stderr"),
+      .option("--show-iterations", "print each reflection iteration and its confidence on stderr")
+      .option("--search", "search the web (SearXNG) first and answer citing the sources as [n]"),
   ).action(
     async (
       prompt: string,
@@ -386,6 +388,7 @@ function buildProgram(): Command {
         verify?: string;
         maxIterations?: string;
         showIterations?: boolean;
+        search?: boolean;
       },
     ) => {
       const verify = flags.verify === undefined ? undefined : parseVerifyKind(flags.verify);
@@ -418,13 +421,23 @@ function buildProgram(): Command {
           if (flags.reflect !== undefined) turn.reflect = flags.reflect;
           if (verify !== undefined) turn.verify = verify;
           if (maxIterations !== undefined) turn.reflectSettings = { maxIterations };
+          let sources = "";
+          if (flags.search === true) {
+            if (app.search === undefined)
+              throw new UsageError(
+                "--search: web search is off (set search.enabled: true and search.baseUrl)",
+              );
+            const searched = await addWebSources(turn, app.search, controller.signal);
+            turn.messages = searched.turn.messages;
+            sources = searched.sources.map((s) => `[${s.n}] ${s.title} — ${s.url}\n`).join("");
+          }
           if (app.turns.reflects(turn)) {
             // A reflected answer is chosen among iterations: it prints whole, with the loop's report if asked.
             const response = await app.turns.run(turn, controller.signal);
             if (flags.showIterations === true) printIterations(response);
             if (flags.json === true) process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
             else if (flags.schema !== undefined) process.stdout.write(`${JSON.stringify(response.json)}\n`);
-            else process.stdout.write(`${response.text.trimEnd()}\n`);
+            else process.stdout.write(`${response.text.trimEnd()}\n${sources}`);
             return;
           }
           if (imageFiles.length > 0) turn.messages = await attachImages(app, turn.messages, imageFiles);
@@ -445,7 +458,7 @@ function buildProgram(): Command {
           for await (const chunk of app.turns.stream(turn, controller.signal)) {
             if (chunk.type === "delta") process.stdout.write(chunk.text);
           }
-          process.stdout.write("\n");
+          process.stdout.write(`\n${sources}`);
         } finally {
           process.off("SIGINT", onSigint);
         }
@@ -657,6 +670,7 @@ function buildProgram(): Command {
   registerMemoryCommands(program, () => loadConfigFor(global()));
   registerLoopCommands(program, () => loadConfigFor(global()));
   registerNotificationCommands(program, () => loadConfigFor(global()));
+  registerVoiceSearchCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),

@@ -147,8 +147,25 @@ describe("config", () => {
           guard: { enabled: true },
           signatures: { enabled: true },
         },
-        voice: { enabled: true },
-        search: { enabled: false },
+        voice: {
+          enabled: true,
+          espeakCommand: "espeak-ng",
+          maxInputChars: 4096,
+          defaultVoice: "en",
+          synthesisTimeoutMs: 30_000,
+          maxUploadMb: 25,
+        },
+        search: {
+          enabled: false,
+          topResults: 3,
+          maxPageBytes: 1_000_000,
+          fetchTimeoutMs: 5_000,
+          maxRedirects: 3,
+          maxCharsPerPage: 2_000,
+          cacheTtlSeconds: 3_600,
+          allowPrivateAddresses: false,
+          cacheFile: expect.stringMatching(/search-cache\.db$/) as unknown,
+        },
         web: { enabled: true },
       });
     });

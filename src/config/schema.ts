@@ -465,6 +465,33 @@ function createConfigObjectSchema(system: SystemContext) {
     .object({
       /** Offer text to speech (espeak-ng) and speech to text (a remote role). Default: `true`. */
       enabled: z.boolean().default(true),
+      /** The espeak-ng executable (a name on PATH or a path); run with an argument array, never a shell. Default: `espeak-ng`. */
+      espeakCommand: z.string().min(1).default("espeak-ng"),
+      /** Longest text `POST /v1/audio/speech` and `sarai say` take, in characters. Default: `4096`. */
+      maxInputChars: z.int().min(1).max(100_000).default(4096),
+      /** The voice when a request names none: `es` or `en`. Default: `en`. */
+      defaultVoice: z.enum(["es", "en"]).default("en"),
+      /** Longest an espeak-ng run may take, in ms. Default: `30000`. */
+      synthesisTimeoutMs: z.int().min(100).default(30_000),
+      /** Largest audio file `POST /v1/audio/transcriptions` accepts, in MiB. Default: `25`. */
+      maxUploadMb: z.number().gt(0).max(1024).default(25),
+      /**
+       * An OpenAI-compatible transcription server (whisper.cpp's server, faster-whisper, vLLM): uploads are
+       * forwarded to `<baseUrl>/audio/transcriptions`. Without it transcription answers 400. Default: none.
+       */
+      transcription: z
+        .object({
+          /** The server's API root, e.g. `http://10.0.0.5:8081/v1`. */
+          baseUrl: z.url({ protocol: /^https?$/ }),
+          /** The model name sent as the `model` field. */
+          model: z.string().min(1),
+          /** Bearer key for the server, if it needs one. Never logged. */
+          apiKey: z.string().min(1).optional(),
+          /** Longest wait for the whole transcription, in ms. Default: `120000`. */
+          timeoutMs: z.int().min(1).default(120_000),
+        })
+        .strict()
+        .optional(),
     })
     .strict();
 
@@ -472,6 +499,22 @@ function createConfigObjectSchema(system: SystemContext) {
     .object({
       /** Web search through a SearXNG instance; off until one is configured. Default: `false`. */
       enabled: z.boolean().default(false),
+      /** The SearXNG instance's root (its JSON API must be on: `search.formats: [json]`). Required when enabled. */
+      baseUrl: z.url({ protocol: /^https?$/ }).optional(),
+      /** Result pages fetched and read per search. Default: `3`. */
+      topResults: z.int().min(0).max(10).default(3),
+      /** Bytes read of each page; the rest is not downloaded. Default: `1000000`. */
+      maxPageBytes: z.int().min(1024).default(1_000_000),
+      /** Longest wait for a page (or for SearXNG), in ms. Default: `5000`. */
+      fetchTimeoutMs: z.int().min(100).default(5_000),
+      /** Redirects followed per page. Default: `3`. */
+      maxRedirects: z.int().min(0).max(10).default(3),
+      /** Characters of readable text kept per page for the prompt. Default: `2000`. */
+      maxCharsPerPage: z.int().min(100).default(2_000),
+      /** How long a query's results (and read pages) stay cached, in seconds. Default: `3600`. */
+      cacheTtlSeconds: z.int().min(0).default(3_600),
+      /** Fetch pages on loopback and private addresses (tests, an intranet); SSRF protection is off. Default: `false`. */
+      allowPrivateAddresses: z.boolean().default(false),
     })
     .strict();
 
@@ -626,7 +669,10 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
     },
     security: parsed.security,
     voice: parsed.voice,
-    search: parsed.search,
+    search: {
+      ...parsed.search,
+      cacheFile: path.join(resolveUnderData(parsed.paths.stateDir, "state"), "search-cache.db"),
+    },
     web: parsed.web,
     log: parsed.log,
     inference: {
@@ -654,6 +700,13 @@ export function createConfigSchema(context: ConfigSchemaContext = {}) {
   const system = resolveSystemContext(context);
   return createConfigObjectSchema(system)
     .superRefine((parsed, context) => {
+      if (parsed.search.enabled && parsed.search.baseUrl === undefined) {
+        context.addIssue({
+          code: "custom",
+          path: ["search", "baseUrl"],
+          message: "required when search.enabled is true (the SearXNG instance's root URL)",
+        });
+      }
       if (!isLoopbackHost(parsed.server.host) && parsed.server.apiKeys.length === 0) {
         context.addIssue({
           code: "custom",
