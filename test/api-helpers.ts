@@ -31,6 +31,10 @@ export interface TestServerOptions {
   fallback?: string;
   /** `reflect.*` settings. */
   reflect?: NonNullable<ConfigPatch["reflect"]>;
+  /** `voice.*` settings. */
+  voice?: NonNullable<ConfigPatch["voice"]>;
+  /** `search.*` settings. */
+  search?: NonNullable<ConfigPatch["search"]>;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];
 }
@@ -66,6 +70,8 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.skills === undefined ? {} : { skills: options.skills }),
       ...(options.proactive === undefined ? {} : { proactive: options.proactive }),
       ...(options.reflect === undefined ? {} : { reflect: options.reflect }),
+      ...(options.voice === undefined ? {} : { voice: options.voice }),
+      ...(options.search === undefined ? {} : { search: options.search }),
     },
   });
   const app = await createApp({
