@@ -35,6 +35,8 @@ export interface TestServerOptions {
   voice?: NonNullable<ConfigPatch["voice"]>;
   /** `search.*` settings. */
   search?: NonNullable<ConfigPatch["search"]>;
+  /** `security.*` settings. */
+  security?: NonNullable<ConfigPatch["security"]>;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];
 }
@@ -72,6 +74,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.reflect === undefined ? {} : { reflect: options.reflect }),
       ...(options.voice === undefined ? {} : { voice: options.voice }),
       ...(options.search === undefined ? {} : { search: options.search }),
+      ...(options.security === undefined ? {} : { security: options.security }),
     },
   });
   const app = await createApp({
