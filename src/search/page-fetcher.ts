@@ -110,23 +110,35 @@ export async function fetchPage(
   }
 }
 
+/** The little of a DOM that text extraction uses (linkedom's types lean on the DOM lib this project leaves out). */
+interface TextElement {
+  textContent: string | null;
+  remove(): void;
+}
+interface TextDocument {
+  documentElement: TextElement | null;
+  querySelector(selector: string): TextElement | null;
+  querySelectorAll(selector: string): Iterable<TextElement>;
+}
+
+function parseDocument(html: string): TextDocument {
+  return (parseHTML(html) as unknown as { document: TextDocument }).document;
+}
+
 /** The readable text of an HTML page (Readability on a linkedom document), whitespace collapsed. */
 export function extractReadableText(html: string, url: string): { title: string | undefined; text: string } {
-  const { document } = parseHTML(html);
+  const document = parseDocument(html);
   const title = document.querySelector("title")?.textContent?.trim() || undefined;
-  let text = "";
+  let text: string;
   try {
-    // Readability reads `documentURI`/`baseURI` for relative links; linkedom's document has no URL of its own.
+    // Readability reads `documentURI` for relative links; linkedom's document has no URL of its own.
     Object.defineProperty(document, "documentURI", { value: url, configurable: true });
-    const article = new Readability(
-      document as unknown as ConstructorParameters<typeof Readability>[0],
-    ).parse();
-    text = article?.textContent ?? "";
+    text = new Readability(document).parse()?.textContent ?? "";
   } catch {
     text = "";
   }
   if (text.trim() === "") {
-    const { document: fresh } = parseHTML(html);
+    const fresh = parseDocument(html);
     for (const element of fresh.querySelectorAll("script, style, noscript, template")) element.remove();
     text = fresh.querySelector("body")?.textContent ?? fresh.documentElement?.textContent ?? "";
   }
@@ -143,8 +155,8 @@ async function readAtMost(
   let total = 0;
   let truncated = false;
   for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
+    const { done, value } = (await reader.read()) as { done: boolean; value?: Uint8Array };
+    if (done || value === undefined) break;
     if (total + value.length > maxBytes) {
       chunks.push(value.subarray(0, maxBytes - total));
       total = maxBytes;
