@@ -6,6 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createCliRunner, expectNoStackTrace } from "./cli-helpers.js";
+import { ensureTestModel } from "./models.js";
 import { inspectWav } from "./wav-helpers.js";
 
 let dataDir = "";
@@ -81,6 +82,25 @@ describe("cli", () => {
       const json = await run(["search", "Granada", "--json"], { env });
       expect(json.code).toBe(0);
       expect(JSON.parse(json.stdout)).toMatchObject({ query: "Granada", cached: true });
+    });
+
+    it("ask --search answers and lists the numbered sources after the answer", async () => {
+      const model = await ensureTestModel();
+      const result = await run(
+        ["ask", "--model", model, "--search", "--seed", "1", "-n", "4", "-t", "0", "--no-memory", "Sevilla"],
+        {
+          env: {
+            SARAI_SEARCH_ENABLED: "true",
+            SARAI_SEARCH_BASE_URL: base,
+            SARAI_SEARCH_ALLOW_PRIVATE_ADDRESSES: "true",
+          },
+        },
+      );
+      expect(result.code).toBe(0);
+      expect(result.stdout.trimEnd().endsWith(`[1] About Sevilla — ${base}/nowhere`)).toBe(true);
+      const off = await run(["ask", "--model", model, "--search", "-n", "2", "Sevilla"]);
+      expect(off.code).toBe(2);
+      expect(off.stderr).toMatch(/--search: web search is off/);
     });
 
     it("says how to turn web search on when it is off", async () => {
