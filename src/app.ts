@@ -46,6 +46,7 @@ import {
   SearxngClient,
   WebSearch,
   type WebGuardPort,
+  type WebSearchResult,
 } from "./search/index.js";
 
 export interface AppOptions {
@@ -225,7 +226,9 @@ export async function createApp(options: AppOptions): Promise<App> {
     templates: loadReflectionTemplates(config.reflect.templatesDir),
     settings: config.reflect,
   });
-  const search = assembleSearch(config, passThroughGuard);
+  const search = assembleSearch(config, passThroughGuard, (result) =>
+    metrics.searchRequests.inc({ cache: result.cached ? "hit" : "miss" }),
+  );
   const voice = assembleVoice(config);
   const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
   const turns = new TurnPipeline({
@@ -453,7 +456,11 @@ export async function createApp(options: AppOptions): Promise<App> {
 }
 
 /** Web search from `search.*`, every page screened by `guard`; undefined when search is off. */
-export function assembleSearch(config: ResolvedConfig, guard: WebGuardPort): WebSearch | undefined {
+export function assembleSearch(
+  config: ResolvedConfig,
+  guard: WebGuardPort,
+  onSearch?: (result: WebSearchResult) => void,
+): WebSearch | undefined {
   const settings = config.search;
   if (!settings.enabled || settings.baseUrl === undefined) return undefined;
   return new WebSearch({
@@ -461,6 +468,7 @@ export function assembleSearch(config: ResolvedConfig, guard: WebGuardPort): Web
     cache: SearchCache.open({ file: settings.cacheFile, ttlMs: settings.cacheTtlSeconds * 1000 }),
     guard,
     topResults: settings.topResults,
+    ...(onSearch === undefined ? {} : { onSearch }),
     page: {
       maxBytes: settings.maxPageBytes,
       timeoutMs: settings.fetchTimeoutMs,

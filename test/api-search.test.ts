@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/index.js";
 import { isAppError } from "../src/shared/index.js";
-import { expectErrorBody, startTestServer, type TestServer } from "./api-helpers.js";
+import { expectErrorBody, metricValue, startTestServer, type TestServer } from "./api-helpers.js";
 
 /** A fake SearXNG (JSON API) and one article page, on loopback. */
 async function startFakeWeb(): Promise<{ base: string; queries: string[]; close(): Promise<void> }> {
@@ -92,6 +92,9 @@ describe("api search", () => {
     });
     expect(second.json<{ cached: boolean }>().cached).toBe(true);
     expect(web.queries.length).toBe(asked);
+    const metrics = (await api.server.fastify.inject({ method: "GET", url: "/metrics" })).body;
+    expect(metricValue(metrics, "sarai_search_requests_total", { cache: "miss" })).toBe(1);
+    expect(metricValue(metrics, "sarai_search_requests_total", { cache: "hit" })).toBe(1);
   });
 
   it("a chat with web_search: true answers with the numbered sources", async () => {

@@ -33,6 +33,8 @@ export interface Metrics {
   readonly fallbacks: Counter<"code">;
   readonly imageCacheHitRate: Gauge;
   readonly imagesPrepared: Counter<"cache">;
+  /** Web searches, by whether the SQLite cache answered (`hit`) or SearXNG was asked (`miss`). */
+  readonly searchRequests: Counter<"cache">;
 }
 
 /** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
@@ -306,6 +308,12 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     imagesPrepared: new Counter({
       name: "sarai_images_prepared_total",
       help: "Images received in requests, by how the cache answered (exact, similar, miss, off)",
+      labelNames: ["cache"],
+      registers,
+    }),
+    searchRequests: new Counter({
+      name: "sarai_search_requests_total",
+      help: "Web searches, by cache outcome (hit: from the SQLite cache; miss: SearXNG was asked)",
       labelNames: ["cache"],
       registers,
     }),

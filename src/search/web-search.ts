@@ -85,7 +85,7 @@ export class WebSearch {
     page: Awaited<ReturnType<typeof fetchPage>> | undefined,
   ): WebSource {
     const { guard } = this.#options;
-    const snippet = guard.screen(result.content, "web");
+    const snippet = guard.screen(result.content.slice(0, this.#options.page.maxChars), "web");
     const source: WebSource = {
       n: index + 1,
       title: result.title,
