@@ -1,3 +1,4 @@
+import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { Llama } from "node-llama-cpp";
 import { loadReflectionTemplates, ReflexiveLoop, TurnPipeline } from "./assistant/index.js";
@@ -321,6 +322,11 @@ export async function createApp(options: AppOptions): Promise<App> {
     // Every run in the loop database, whichever process ran it (this server's loop or `sarai loop`), once.
     loopRuns: () => loop?.takeRecordedRuns(),
     imageCacheHitRate: () => vision?.hitRate(),
+    diskFree: async () => {
+      const stats = await statfs(config.paths.stateDir);
+      const freeBytes = stats.bavail * stats.bsize;
+      return { path: config.paths.stateDir, freeBytes, minFreeBytes: minFreeDiskMb * 2 ** 20 };
+    },
   });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
 

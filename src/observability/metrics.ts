@@ -33,6 +33,8 @@ export interface Metrics {
   readonly fallbacks: Counter<"code">;
   readonly imageCacheHitRate: Gauge;
   readonly imagesPrepared: Counter<"cache">;
+  readonly diskFreeBytes: Gauge<"path">;
+  readonly diskMinFreeBytes: Gauge<"path">;
   /** Web searches, by whether the SQLite cache answered (`hit`) or SearXNG was asked (`miss`). */
   readonly searchRequests: Counter<"cache">;
 }
@@ -68,6 +70,8 @@ export interface MetricsOptions {
   loopRuns?: () => readonly LoopRunSample[] | undefined;
   /** Read on every scrape: the image cache's hit rate since start (absent when the cache is off). */
   imageCacheHitRate?: () => number | undefined;
+  /** Read on every scrape: free disk under the state folder and the minimum `/ready` needs (absent: no sample). */
+  diskFree?: () => Promise<{ path: string; freeBytes: number; minFreeBytes: number } | undefined>;
 }
 
 /** Creates a registry with SARAi's metrics and Node's process metrics (prefixed `sarai_`). */
@@ -94,6 +98,14 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       return;
     }
     for (const run of runs ?? []) recordLoopRun(metrics, run);
+  };
+  const readDisk = async () => {
+    try {
+      return await options.diskFree?.();
+    } catch {
+      // An unreadable folder leaves the disk gauges as they were; /ready reports the failure.
+      return undefined;
+    }
   };
   let reflected = 0;
   let corrected = 0;
@@ -316,6 +328,26 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: "Web searches, by cache outcome (hit: from the SQLite cache; miss: SearXNG was asked)",
       labelNames: ["cache"],
       registers,
+    }),
+    diskFreeBytes: new Gauge({
+      name: "sarai_disk_free_bytes",
+      help: "Free disk space (for an unprivileged user) under the state folder, in bytes",
+      labelNames: ["path"],
+      registers,
+      async collect() {
+        const disk = await readDisk();
+        if (disk !== undefined) this.set({ path: disk.path }, disk.freeBytes);
+      },
+    }),
+    diskMinFreeBytes: new Gauge({
+      name: "sarai_disk_min_free_bytes",
+      help: "Free disk under the state folder below which /ready fails (degraded below twice this), in bytes",
+      labelNames: ["path"],
+      registers,
+      async collect() {
+        const disk = await readDisk();
+        if (disk !== undefined) this.set({ path: disk.path }, disk.minFreeBytes);
+      },
     }),
     recordReflection(sample: ReflectionSample) {
       reflected++;
