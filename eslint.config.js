@@ -48,7 +48,7 @@ const zones = Object.entries(layers)
   .filter((zone) => zone.from.length > 0);
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", ".cache/**", "coverage/**", "docs/spikes/**"] },
+  { ignores: ["dist/**", "node_modules/**", ".cache/**", "coverage/**", "docs/spikes/**", "deploy/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
