@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createServer } from "node:http";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statfsSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -185,6 +185,29 @@ describe("deploy", () => {
           expect(exported.has(name), `${rule.alert}: ${name}`).toBe(true);
         }
       }
+    });
+  });
+
+  describe("disk metrics", () => {
+    it("exports the free disk under the state folder and the /ready minimum on each scrape", async () => {
+      const stats = statfsSync(tmp);
+      const metrics = createMetrics({
+        diskFree: () =>
+          Promise.resolve({ path: tmp, freeBytes: stats.bavail * stats.bsize, minFreeBytes: 512 * 2 ** 20 }),
+      });
+      const text = await metrics.registry.metrics();
+      const free = new RegExp(`^sarai_disk_free_bytes\\{path="${tmp}"\\} (\\d+)$`, "m").exec(text);
+      expect(Number(free?.[1])).toBe(stats.bavail * stats.bsize);
+      expect(text).toContain(`sarai_disk_min_free_bytes{path="${tmp}"} ${512 * 2 ** 20}`);
+    });
+
+    it("leaves the disk gauges without a sample when the folder cannot be read", async () => {
+      const metrics = createMetrics({
+        diskFree: () => Promise.reject(new Error("ENOENT")),
+      });
+      const text = await metrics.registry.metrics();
+      expect(text).not.toMatch(/^sarai_disk_free_bytes\{/m);
+      expect(text).toMatch(/^sarai_ram_gb \d/m);
     });
   });
 
