@@ -1,12 +1,6 @@
 export { runSandboxed, sandboxAvailable } from "./sandbox.js";
 export type { SandboxResult, SandboxRunOptions } from "./sandbox.js";
-export {
-  defaultGuardPolicy,
-  guardActions,
-  guardSources,
-  InjectionGuard,
-  removedMarker,
-} from "./guard.js";
+export { defaultGuardPolicy, guardActions, guardSources, InjectionGuard, removedMarker } from "./guard.js";
 export type { GuardAction, GuardSource, GuardVerdict, InjectionGuardOptions, ScreenResult } from "./guard.js";
 export { foldText, normalizeForGuard } from "./guard-normalize.js";
 export type { NormalizationSignal, NormalizedText } from "./guard-normalize.js";
