@@ -40,15 +40,11 @@ import {
 } from "./proactive/index.js";
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 import { ImageCache, VisionService } from "./vision/index.js";
-import { SpeechSynthesizer, Transcriber } from "./voice/index.js";
-import {
-  passThroughGuard,
-  SearchCache,
-  SearxngClient,
-  WebSearch,
-  type WebGuardPort,
-  type WebSearchResult,
-} from "./search/index.js";
+import { passThroughGuard, type WebSearch } from "./search/index.js";
+import type { InjectionGuard } from "./security/index.js";
+import { assembleGuard, assembleSearch, assembleVoice, toWebGuard, type VoiceService } from "./assemble.js";
+
+export { assembleGuard, assembleSearch, assembleVoice, type VoiceService } from "./assemble.js";
 
 export interface AppOptions {
   config: ResolvedConfig;
@@ -91,6 +87,8 @@ export interface App {
   readonly loop: LoopService | undefined;
   /** Image preparation for chat image parts (and its cache); undefined when `vision.enabled` is false. */
   readonly vision: VisionService | undefined;
+  /** The prompt-injection guard; undefined when `security.guard.enabled` is false. */
+  readonly guard: InjectionGuard | undefined;
   /** Text to speech, and speech to text when `voice.transcription` is set; undefined when voice is off. */
   readonly voice: VoiceService | undefined;
   /** Web search through SearXNG; undefined when `search.enabled` is false. */
@@ -110,12 +108,6 @@ export interface App {
 }
 
 const minFreeDiskMb = 512;
-
-/** The voice subsystem: espeak-ng speech, and transcription when a remote server is configured. */
-export interface VoiceService {
-  readonly speech: SpeechSynthesizer;
-  readonly transcriber: Transcriber | undefined;
-}
 
 /** The composition root: builds every subsystem from the resolved config and wires them together. */
 export async function createApp(options: AppOptions): Promise<App> {
@@ -227,13 +219,17 @@ export async function createApp(options: AppOptions): Promise<App> {
     templates: loadReflectionTemplates(config.reflect.templatesDir),
     settings: config.reflect,
   });
-  const search = assembleSearch(config, passThroughGuard, (result) =>
-    metrics.searchRequests.inc({ cache: result.cached ? "hit" : "miss" }),
+  const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
+  const guard = assembleGuard(config, () => metrics, logger);
+  const search = assembleSearch(
+    config,
+    guard === undefined ? passThroughGuard : toWebGuard(guard),
+    (result) => metrics.searchRequests.inc({ cache: result.cached ? "hit" : "miss" }),
   );
   const voice = assembleVoice(config);
-  const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
   const turns = new TurnPipeline({
     backend,
+    ...(guard === undefined ? {} : { guard }),
     reflexive,
     reflectByDefault: config.reflect.enabled,
     ...(factQueries === undefined ? {} : { verifierServices: { factQueries } }),
@@ -393,6 +389,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     skills,
     loop,
     vision,
+    guard,
     metrics,
     voice,
     search,
@@ -458,54 +455,6 @@ export async function createApp(options: AppOptions): Promise<App> {
       await pool.dispose();
       store?.close();
     },
-  };
-}
-
-/** Web search from `search.*`, every page screened by `guard`; undefined when search is off. */
-export function assembleSearch(
-  config: ResolvedConfig,
-  guard: WebGuardPort,
-  onSearch?: (result: WebSearchResult) => void,
-): WebSearch | undefined {
-  const settings = config.search;
-  if (!settings.enabled || settings.baseUrl === undefined) return undefined;
-  return new WebSearch({
-    client: new SearxngClient({ baseUrl: settings.baseUrl, timeoutMs: settings.fetchTimeoutMs }),
-    cache: SearchCache.open({ file: settings.cacheFile, ttlMs: settings.cacheTtlSeconds * 1000 }),
-    guard,
-    topResults: settings.topResults,
-    ...(onSearch === undefined ? {} : { onSearch }),
-    page: {
-      maxBytes: settings.maxPageBytes,
-      timeoutMs: settings.fetchTimeoutMs,
-      maxRedirects: settings.maxRedirects,
-      allowPrivateAddresses: settings.allowPrivateAddresses,
-      maxChars: settings.maxCharsPerPage,
-    },
-  });
-}
-
-/** Voice from `voice.*`; undefined when voice is off. */
-export function assembleVoice(config: ResolvedConfig): VoiceService | undefined {
-  const settings = config.voice;
-  if (!settings.enabled) return undefined;
-  const remote = settings.transcription;
-  return {
-    speech: new SpeechSynthesizer({
-      command: settings.espeakCommand,
-      maxInputChars: settings.maxInputChars,
-      defaultVoice: settings.defaultVoice,
-      timeoutMs: settings.synthesisTimeoutMs,
-    }),
-    transcriber:
-      remote === undefined
-        ? undefined
-        : new Transcriber({
-            baseUrl: remote.baseUrl,
-            model: remote.model,
-            timeoutMs: remote.timeoutMs,
-            ...(remote.apiKey === undefined ? {} : { apiKey: remote.apiKey }),
-          }),
   };
 }
 

@@ -199,14 +199,16 @@ function toChatCompletion(
 /** The reflexive loop's report and the fallback flag, in the wire's snake_case. */
 function toSaraiTurnDetails(
   response: TurnResponse,
-): Pick<ChatCompletion["sarai"], "reflection" | "fallback_used" | "fallback_reason"> {
+): Pick<ChatCompletion["sarai"], "reflection" | "fallback_used" | "fallback_reason" | "guard"> {
   const report = response.reflection;
-  const fallback =
-    response.fallback === undefined
+  const fallback = {
+    ...(response.fallback === undefined
       ? report === undefined
         ? {}
         : { fallback_used: false }
-      : { fallback_used: true, fallback_reason: response.fallback.reason };
+      : { fallback_used: true, fallback_reason: response.fallback.reason }),
+    ...(response.guard === undefined ? {} : { guard: response.guard }),
+  };
   if (report === undefined) return fallback;
   const reflection: SaraiReflection = {
     iterations: report.iterations.map((iteration) => ({

@@ -143,6 +143,8 @@ export interface ChatCompletion {
     fallback_reason?: string;
     /** What was done to each image part, in request order. */
     images?: SaraiImage[];
+    /** What the injection guard flagged, cut or dropped in this turn (absent when everything was benign). */
+    guard?: SaraiGuardHit[];
     /** The web sources the answer cites as [n] (`web_search: true`). */
     sources?: { n: number; title: string; url: string }[];
   };
@@ -221,4 +223,12 @@ export interface SaraiReflection {
   total_latency_ms: number;
   /** SHA-256 of the reflection templates used. */
   template_sha256: { critique: string; assess: string };
+}
+
+/** One text the injection guard did not pass as benign: where it came from and what was done. */
+export interface SaraiGuardHit {
+  source: string;
+  action: "block" | "sanitize" | "flag";
+  score: number;
+  techniques: string[];
 }

@@ -5,7 +5,8 @@ import type {
   ChatStreamChunk,
   LlmBackend,
 } from "../inference/index.js";
-import type { EntityMemory, LearnResult, RecallContext } from "../memory/index.js";
+import { formatFact, type EntityMemory, type LearnResult, type RecallContext } from "../memory/index.js";
+import type { GuardAction, GuardSource, InjectionGuard, ScreenResult } from "../security/index.js";
 import type { Skill, SkillResult, SkillService } from "../skills/index.js";
 import { AbortedError, AppError, isAppError, type ErrorCode } from "../shared/index.js";
 import {
@@ -52,8 +53,18 @@ export interface TurnMemoryReport {
   stored: LearnResult["results"];
 }
 
+/** A text the injection guard did not pass as benign in a turn, and what it did about it. */
+export interface TurnGuardHit {
+  source: GuardSource;
+  action: GuardAction;
+  score: number;
+  techniques: string[];
+}
+
 /** A turn's answer: the model's response plus what memory did. */
 export interface TurnResponse extends ChatResponse {
+  /** What the injection guard flagged or cut in this turn (absent when everything was benign). */
+  guard?: TurnGuardHit[];
   memory?: { recalled: number[]; stored: number[] };
   /** The skill that answered: its validated value and the generations it took. */
   skill?: { name: string; attempts: number; value: unknown };
@@ -92,6 +103,12 @@ export interface TurnPipelineOptions {
   onReflection?: (report: ReflectionReport) => void;
   /** Called when the fallback answered (metrics, logs). */
   onFallback?: (fallback: TurnFallback) => void;
+  /**
+   * The prompt-injection guard: screens the user's turn and the recalled facts by its policy (`block` refuses
+   * the turn with `INPUT_BLOCKED`, `sanitize` cuts the offending sentences, `flag` marks them); a turn that reads
+   * as an attack stores nothing in memory.
+   */
+  guard?: InjectionGuard;
 }
 
 /** Errors of the main model that the fallback may answer; a client's own mistakes are never retried. */
@@ -126,13 +143,14 @@ export class TurnPipeline {
     this.#options = options;
   }
 
-  async run(turn: TurnRequest, signal: AbortSignal): Promise<TurnResponse> {
-    this.#started(turn);
+  async run(given: TurnRequest, signal: AbortSignal): Promise<TurnResponse> {
+    this.#started(given);
+    const { turn, hits } = this.#screen(given);
     const skill = this.#routeSkill(turn);
-    if (skill !== undefined) return this.#runSkill(skill, turn, signal);
-    const recalled = this.#recall(turn);
-    const response = await this.#answer(turn, toChatRequest(turn, recalled), signal);
-    const stored = this.#learn(turn, recalled, response.text);
+    if (skill !== undefined) return withGuard(await this.#runSkill(skill, turn, signal), hits);
+    const recalled = this.#recall(turn, hits);
+    const response = withGuard(await this.#answer(turn, toChatRequest(turn, recalled), signal), hits);
+    const stored = this.#learn(turn, recalled, response.text, hits);
     if (recalled === undefined && stored === undefined) return response;
     return {
       ...response,
@@ -245,8 +263,19 @@ export class TurnPipeline {
    * Streams a turn. A skill turn yields its validated output as one delta, then `done` with a `TurnResponse`
    * (output is validated whole, so it cannot stream token by token).
    */
-  async *stream(turn: TurnRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
-    this.#started(turn);
+  async *stream(given: TurnRequest, signal: AbortSignal): AsyncGenerator<ChatStreamChunk, void, undefined> {
+    this.#started(given);
+    const { turn, hits } = this.#screen(given);
+    // The guard's hits (the user's turn, recalled facts) travel on the final chunk, whichever path produced it.
+    for await (const chunk of this.#streamScreened(turn, hits, signal))
+      yield chunk.type === "done" ? { type: "done", response: withGuard(chunk.response, hits) } : chunk;
+  }
+
+  async *#streamScreened(
+    turn: TurnRequest,
+    hits: TurnGuardHit[],
+    signal: AbortSignal,
+  ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     const skill = this.#routeSkill(turn);
     if (skill !== undefined) {
       const response = await this.#runSkill(skill, turn, signal);
@@ -254,23 +283,23 @@ export class TurnPipeline {
       yield { type: "done", response };
       return;
     }
-    const recalled = this.#recall(turn);
+    const recalled = this.#recall(turn, hits);
     const request = toChatRequest(turn, recalled);
     // A reflected answer is chosen among iterations: it streams as one piece. A plain turn streams token by token,
     // from the fallback when the main model fails before its first token.
     if (this.reflects(turn)) {
       const response = await this.#answer(turn, request, signal);
-      this.#learn(turn, recalled, response.text);
+      this.#learn(turn, recalled, response.text, hits);
       yield { type: "delta", text: response.text };
       yield { type: "done", response };
       return;
     }
     if (this.#canFallBack(request)) {
-      yield* this.#streamWithFallback(turn, request, recalled, signal);
+      yield* this.#streamWithFallback(turn, request, recalled, hits, signal);
       return;
     }
     for await (const chunk of this.#backend.chatStream(request, signal)) {
-      if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
+      if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text, hits);
       yield chunk;
     }
   }
@@ -280,6 +309,7 @@ export class TurnPipeline {
     turn: TurnRequest,
     request: ChatRequest,
     recalled: RecallContext | undefined,
+    hits: TurnGuardHit[],
     signal: AbortSignal,
   ): AsyncGenerator<ChatStreamChunk, void, undefined> {
     const fallback = this.#options.fallback as { timeoutMs: number };
@@ -289,7 +319,7 @@ export class TurnPipeline {
       for await (const chunk of this.#backend.chatStream(request, watch.signal)) {
         started = true;
         watch.started();
-        if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text);
+        if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text, hits);
         yield chunk;
       }
       return;
@@ -314,7 +344,7 @@ export class TurnPipeline {
           }
           const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
           this.#options.onFallback?.(used);
-          this.#learn(turn, recalled, chunk.response.text);
+          this.#learn(turn, recalled, chunk.response.text, hits);
           yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
         }
       } catch (fallbackError) {
@@ -385,23 +415,68 @@ export class TurnPipeline {
     };
   }
 
-  #recall(turn: TurnRequest): RecallContext | undefined {
+  #recall(turn: TurnRequest, hits: TurnGuardHit[]): RecallContext | undefined {
     if (this.#memory === undefined || turn.noMemory === true) return undefined;
+    let recalled: RecallContext;
     try {
-      return this.#memory.recallContext(turn.userId, lastUserText(turn.messages));
+      recalled = this.#memory.recallContext(turn.userId, lastUserText(turn.messages));
     } catch (error) {
       this.#options.onMemoryError?.(error);
       return undefined;
     }
+    const guard = this.#options.guard;
+    if (guard === undefined || recalled.facts.length === 0) return recalled;
+    // A stored fact reaches the model as text from outside the turn: one that reads as an instruction is dropped
+    // (whatever the policy says, a fact is never worth passing on as an instruction).
+    const kept = recalled.facts.filter((fact) => {
+      const result = guard.screen(formatFact(fact), "memory");
+      if (result.action === "allow") return true;
+      hits.push(toHit(result, result.action === "flag" ? "sanitize" : result.action));
+      return false;
+    });
+    if (kept.length === recalled.facts.length) return recalled;
+    if (kept.length === 0) return { facts: [], prompt: "", tokens: 0 };
+    const [header] = recalled.prompt.split("\n");
+    const prompt = [header, ...kept.map(formatFact)].join("\n");
+    return { facts: kept, prompt, tokens: Math.ceil(prompt.length / 4) };
+  }
+
+  /**
+   * Screens the user's last message: `block` refuses the turn, `sanitize` rewrites the message, `flag` passes it
+   * on marked. Returns the turn to answer and the hits so far (recall adds its own).
+   */
+  #screen(turn: TurnRequest): { turn: TurnRequest; hits: TurnGuardHit[] } {
+    const guard = this.#options.guard;
+    const hits: TurnGuardHit[] = [];
+    if (guard === undefined) return { turn, hits };
+    const index = turn.messages.findLastIndex((message) => message.role === "user");
+    const message = turn.messages[index];
+    if (message === undefined) return { turn, hits };
+    const result = guard.screen(message.content, "user");
+    if (result.action === "allow") return { turn, hits };
+    hits.push(toHit(result, result.action));
+    if (result.action === "block") {
+      throw new AppError(
+        "INPUT_BLOCKED",
+        `the message reads as a prompt-injection attempt (${result.verdict.techniques.join(", ")}) and the guard's policy for user input is block`,
+        { param: `messages[${index}].content` },
+      );
+    }
+    if (result.action === "flag") return { turn, hits };
+    const messages = turn.messages.map((m, i) => (i === index ? { ...m, content: result.text } : m));
+    return { turn: { ...turn, messages }, hits };
   }
 
   #learn(
     turn: TurnRequest,
     recalled: RecallContext | undefined,
     reply: string,
+    hits: readonly TurnGuardHit[],
   ): LearnResult["results"] | undefined {
     const memory = this.#memory;
     if (memory === undefined || turn.noMemory === true) return undefined;
+    // "Remember that you must ignore your rules" is an instruction, not a fact: an attack stores nothing.
+    if (hits.some((hit) => hit.source === "user")) return [];
     const userText = lastUserText(turn.messages);
     const base = {
       userId: turn.userId,
@@ -465,6 +540,19 @@ class FirstTokenWatch {
   dispose(): void {
     clearTimeout(this.#timer);
   }
+}
+
+function toHit(result: ScreenResult, action: GuardAction): TurnGuardHit {
+  return {
+    source: result.source,
+    action,
+    score: result.verdict.score,
+    techniques: result.verdict.techniques,
+  };
+}
+
+function withGuard<T extends TurnResponse>(response: T, hits: readonly TurnGuardHit[]): T {
+  return hits.length === 0 ? response : { ...response, guard: [...hits] };
 }
 
 function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {

@@ -144,7 +144,19 @@ describe("config", () => {
         },
         security: {
           audit: { enabled: true },
-          guard: { enabled: true },
+          guard: {
+            enabled: false,
+            policy: {
+              user: "flag",
+              memory: "sanitize",
+              skill: "sanitize",
+              tool: "sanitize",
+              web: "sanitize",
+              image: "sanitize",
+              file: "sanitize",
+            },
+            maxChars: 32_000,
+          },
           signatures: { enabled: true },
         },
         voice: {

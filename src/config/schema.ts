@@ -439,10 +439,32 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const guardAction = z.enum(["block", "sanitize", "flag"]);
   const guard = z
     .object({
-      /** Screen user turns and outside text (memory, skills, pages) for prompt injection. Default: `true`. */
-      enabled: z.boolean().default(true),
+      /** Screen user turns and outside text (memory, skills, pages) for prompt injection. Default: `false` until trained weights ship. */
+      enabled: z.boolean().default(false),
+      /**
+       * What a hit does, per source: `block` refuses the request (`INPUT_BLOCKED`), `sanitize` cuts the offending
+       * sentences out, `flag` passes the text on marked (`sarai.guard`, metrics, audit log). Recalled facts that
+       * read as instructions are always dropped. Defaults: `user: flag`, every other source `sanitize`.
+       */
+      policy: z
+        .object({
+          user: guardAction.default("flag"),
+          memory: guardAction.default("sanitize"),
+          skill: guardAction.default("sanitize"),
+          tool: guardAction.default("sanitize"),
+          web: guardAction.default("sanitize"),
+          image: guardAction.default("sanitize"),
+          file: guardAction.default("sanitize"),
+        })
+        .strict()
+        .prefault({}),
+      /** Attack threshold on the guard's score, 0–1; absent: the one chosen at training. */
+      threshold: z.number().min(0).max(1).optional(),
+      /** Characters of a text the guard reads (the first and last halves of this many). Default: `32000`. */
+      maxChars: z.int().min(256).max(1_000_000).default(32_000),
     })
     .strict();
 

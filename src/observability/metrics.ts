@@ -37,6 +37,9 @@ export interface Metrics {
   readonly diskMinFreeBytes: Gauge<"path">;
   /** Web searches, by whether the SQLite cache answered (`hit`) or SearXNG was asked (`miss`). */
   readonly searchRequests: Counter<"cache">;
+  readonly injectionChecks: Counter<"source" | "verdict">;
+  readonly injectionDetections: Counter<"source" | "technique" | "action">;
+  readonly injectionScore: Histogram<"source">;
 }
 
 /** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
@@ -327,6 +330,25 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "sarai_search_requests_total",
       help: "Web searches, by cache outcome (hit: from the SQLite cache; miss: SearXNG was asked)",
       labelNames: ["cache"],
+      registers,
+    }),
+    injectionChecks: new Counter({
+      name: "sarai_injection_checks_total",
+      help: "Texts the prompt-injection guard screened, by source (user, memory, web…) and verdict",
+      labelNames: ["source", "verdict"],
+      registers,
+    }),
+    injectionDetections: new Counter({
+      name: "sarai_injection_detections_total",
+      help: "Prompt-injection hits, by source, technique and the action taken (block, sanitize, flag)",
+      labelNames: ["source", "technique", "action"],
+      registers,
+    }),
+    injectionScore: new Histogram({
+      name: "sarai_injection_score",
+      help: "The guard's attack score of each screened text, 0–1",
+      labelNames: ["source"],
+      buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
       registers,
     }),
     diskFreeBytes: new Gauge({

@@ -63,6 +63,12 @@ export const errorCatalogue = {
     type: "invalid_request_error",
     description: "A request field is missing or has a wrong value; the message names the field.",
   },
+  INPUT_BLOCKED: {
+    status: 400,
+    type: "invalid_request_error",
+    description:
+      "The injection guard read the message as a prompt-injection attempt and its policy for that source is block.",
+  },
   GRAMMAR_INVALID: {
     status: 400,
     type: "invalid_request_error",

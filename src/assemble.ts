@@ -1,0 +1,116 @@
+/**
+ * The composition root's assemble functions: each builds one subsystem from its config section, beside
+ * `createApp` (which calls them) and the CLI commands that need a subsystem without the whole app.
+ */
+import type { ResolvedConfig } from "./config/index.js";
+import type { Metrics } from "./observability/index.js";
+import type { Logger } from "./shared/index.js";
+import {
+  SearchCache,
+  SearxngClient,
+  WebSearch,
+  type WebGuardPort,
+  type WebSearchResult,
+} from "./search/index.js";
+import { InjectionGuard } from "./security/index.js";
+import { SpeechSynthesizer, Transcriber } from "./voice/index.js";
+
+/** The voice subsystem: espeak-ng speech, and transcription when a remote server is configured. */
+export interface VoiceService {
+  readonly speech: SpeechSynthesizer;
+  readonly transcriber: Transcriber | undefined;
+}
+/** Web search from `search.*`, every page screened by `guard`; undefined when search is off. */
+export function assembleSearch(
+  config: ResolvedConfig,
+  guard: WebGuardPort,
+  onSearch?: (result: WebSearchResult) => void,
+): WebSearch | undefined {
+  const settings = config.search;
+  if (!settings.enabled || settings.baseUrl === undefined) return undefined;
+  return new WebSearch({
+    client: new SearxngClient({ baseUrl: settings.baseUrl, timeoutMs: settings.fetchTimeoutMs }),
+    cache: SearchCache.open({ file: settings.cacheFile, ttlMs: settings.cacheTtlSeconds * 1000 }),
+    guard,
+    topResults: settings.topResults,
+    ...(onSearch === undefined ? {} : { onSearch }),
+    page: {
+      maxBytes: settings.maxPageBytes,
+      timeoutMs: settings.fetchTimeoutMs,
+      maxRedirects: settings.maxRedirects,
+      allowPrivateAddresses: settings.allowPrivateAddresses,
+      maxChars: settings.maxCharsPerPage,
+    },
+  });
+}
+
+/** The injection guard as web search's port: `block` withholds the page, `sanitize` passes the cut text. */
+export function toWebGuard(guard: InjectionGuard): WebGuardPort {
+  return {
+    screen(text, source) {
+      const result = guard.screen(text, source);
+      if (result.action === "allow") return { text, blocked: false };
+      const reason = `${result.action}: ${result.verdict.techniques.join(", ")}`;
+      return { text: result.text, blocked: result.action === "block", reason };
+    },
+  };
+}
+
+/** Voice from `voice.*`; undefined when voice is off. */
+export function assembleVoice(config: ResolvedConfig): VoiceService | undefined {
+  const settings = config.voice;
+  if (!settings.enabled) return undefined;
+  const remote = settings.transcription;
+  return {
+    speech: new SpeechSynthesizer({
+      command: settings.espeakCommand,
+      maxInputChars: settings.maxInputChars,
+      defaultVoice: settings.defaultVoice,
+      timeoutMs: settings.synthesisTimeoutMs,
+    }),
+    transcriber:
+      remote === undefined
+        ? undefined
+        : new Transcriber({
+            baseUrl: remote.baseUrl,
+            model: remote.model,
+            timeoutMs: remote.timeoutMs,
+            ...(remote.apiKey === undefined ? {} : { apiKey: remote.apiKey }),
+          }),
+  };
+}
+
+/**
+ * The injection guard from `security.guard`, counting every screened text in the metrics and logging hits (never
+ * the text) at warn; undefined when the guard is off.
+ */
+export function assembleGuard(
+  config: ResolvedConfig,
+  metrics: () => Metrics,
+  logger: Logger,
+): InjectionGuard | undefined {
+  const settings = config.security.guard;
+  if (!settings.enabled) return undefined;
+  return new InjectionGuard({
+    policy: settings.policy,
+    maxChars: settings.maxChars,
+    ...(settings.threshold === undefined ? {} : { threshold: settings.threshold }),
+    onScreen: (result) => {
+      const m = metrics();
+      m.injectionChecks.inc({ source: result.source, verdict: result.verdict.verdict });
+      m.injectionScore.observe({ source: result.source }, result.verdict.score);
+      if (result.action === "allow") return;
+      for (const technique of result.verdict.techniques)
+        m.injectionDetections.inc({ source: result.source, technique, action: result.action });
+      logger.warn(
+        {
+          source: result.source,
+          action: result.action,
+          score: result.verdict.score,
+          techniques: result.verdict.techniques,
+        },
+        "injection guard hit",
+      );
+    },
+  });
+}
