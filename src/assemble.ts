@@ -114,3 +114,16 @@ export function assembleGuard(
     },
   });
 }
+
+/**
+ * A guard with `security.guard`'s policy and threshold for checks asked for directly (`POST /v1/guard/check`,
+ * `sarai guard check`): it works whether or not the pipeline screens, and counts nothing in the metrics.
+ */
+export function createGuardChecker(config: ResolvedConfig): InjectionGuard {
+  const settings = config.security.guard;
+  return new InjectionGuard({
+    policy: settings.policy,
+    maxChars: settings.maxChars,
+    ...(settings.threshold === undefined ? {} : { threshold: settings.threshold }),
+  });
+}

@@ -88,6 +88,17 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
     return app.memory;
   };
   const userOf = (request: FastifyRequest, given: string | undefined) => resolveUserId(request, given);
+  /** Memory stores facts, never instructions: a fact whose object reads as one is refused (400 naming it). */
+  const refuseInstruction = (fact: { subject: string; relation: string; object: string }, param: string) => {
+    const hit = app.guard?.screen(`${fact.subject} ${fact.relation} ${fact.object}`, "memory");
+    if (hit === undefined || hit.action === "allow") return;
+    throw new AppError(
+      "INPUT_BLOCKED",
+      `${param} reads as an instruction to the assistant (${hit.verdict.techniques.join(", ")}), not a fact: ` +
+        "memory does not store it",
+      { param },
+    );
+  };
 
   fastify.get("/v1/memory/facts", (request) => {
     const query = parse(listQuery, request.query);
@@ -128,6 +139,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   fastify.post("/v1/memory/facts", async (request, reply) => {
     const body = parse(addBody, request.body);
     for (const field of ["subject", "relation", "object"] as const) assertWellFormed(body[field], field);
+    refuseInstruction(body, "object");
     const result = memoryOf().store.remember({
       userId: userOf(request, body.user),
       subject: body.subject,
@@ -172,6 +184,13 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
     const { user: given } = parse(importBody, request.body);
     const { user: _fileUser, ...document } = request.body as Record<string, unknown>;
     // The body's own `user` names who imports; an export's `user` is where it came from and is ignored.
+    const facts = Array.isArray(document["facts"]) ? (document["facts"] as unknown[]) : [];
+    facts.forEach((fact, index) => {
+      if (typeof fact !== "object" || fact === null) return;
+      const { subject, relation, object } = fact as Record<string, unknown>;
+      if (typeof subject === "string" && typeof relation === "string" && typeof object === "string")
+        refuseInstruction({ subject, relation, object }, `facts[${index}].object`);
+    });
     return importFacts(memoryOf().store, userOf(request, given), document);
   });
 
@@ -180,6 +199,13 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
     const memory = memoryOf();
     const userId = userOf(request, body.user);
     const language = body.language === undefined ? {} : { language: body.language };
+    const hit = body.store === true ? app.guard?.screen(body.text, "memory") : undefined;
+    if (hit !== undefined && hit.action !== "allow")
+      return {
+        ...describeExtraction(memory.extractRules(body.text, body.language), memory),
+        stored: [],
+        refused: `the text reads as an instruction to the assistant (${hit.verdict.techniques.join(", ")}): nothing stored`,
+      };
     if (body.store === true) {
       const learned = memory.learn({ userId, text: body.text, source: "user_input", ...language });
       return {

@@ -13,6 +13,7 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
+import { registerGuardRoutes } from "./guard-routes.js";
 import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
@@ -191,6 +192,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerSkillRoutes(fastify, app);
   registerVoiceRoutes(fastify, app);
   registerSearchRoutes(fastify, app);
+  registerGuardRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {

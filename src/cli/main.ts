@@ -32,6 +32,7 @@ import {
   type SynthOptions,
 } from "../inference/index.js";
 import { AppError, createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { registerGuardCommands } from "./guard-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
@@ -671,6 +672,7 @@ function buildProgram(): Command {
   registerLoopCommands(program, () => loadConfigFor(global()));
   registerNotificationCommands(program, () => loadConfigFor(global()));
   registerVoiceSearchCommands(program, () => loadConfigFor(global()));
+  registerGuardCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),

@@ -81,6 +81,11 @@ export class InjectionGuard {
     return this.#threshold;
   }
 
+  /** What a hit from `source` does under this guard's policy. */
+  policyFor(source: GuardSource): GuardAction {
+    return this.#policy[source];
+  }
+
   /** Classifies one text. Never throws; empty text is benign. */
   check(text: string): GuardVerdict {
     const read = this.#bounded(text);
