@@ -535,6 +535,8 @@ function createConfigObjectSchema(system: SystemContext) {
       maxCharsPerPage: z.int().min(100).default(2_000),
       /** How long a query's results (and read pages) stay cached, in seconds. Default: `3600`. */
       cacheTtlSeconds: z.int().min(0).default(3_600),
+      /** The SQLite file of the search cache. Default: `<stateDir>/search-cache.db`. */
+      cacheFile: z.string().min(1).optional(),
       /** Fetch pages on loopback and private addresses (tests, an intranet); SSRF protection is off. Default: `false`. */
       allowPrivateAddresses: z.boolean().default(false),
     })
@@ -693,7 +695,10 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
     voice: parsed.voice,
     search: {
       ...parsed.search,
-      cacheFile: path.join(resolveUnderData(parsed.paths.stateDir, "state"), "search-cache.db"),
+      cacheFile:
+        parsed.search.cacheFile === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "search-cache.db")
+          : resolveDir(parsed.search.cacheFile),
     },
     web: parsed.web,
     log: parsed.log,
