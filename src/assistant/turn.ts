@@ -205,7 +205,8 @@ export class TurnPipeline {
       const { tokenProbabilities: _probabilities, ...plain } = request;
       let response: ChatResponse;
       try {
-        response = await this.#collect({ ...plain, role: "fallback" }, signal, fallback.timeoutMs);
+        // The last resort gets no first-token deadline: a slow answer beats none (the client's signal bounds it).
+        response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
       } catch {
         // The fallback could not answer either (or cannot take this request, e.g. its images): the main
         // model's error is the one that explains the failure.
@@ -329,15 +330,11 @@ export class TurnPipeline {
       if (failure === undefined) throw error;
       const failedAt = performance.now();
       const { tokenProbabilities: _probabilities, ...plain } = request;
-      const fallbackWatch = new FirstTokenWatch(signal, fallback.timeoutMs);
       let fallbackStarted = false;
       try {
-        for await (const chunk of this.#backend.chatStream(
-          { ...plain, role: "fallback" },
-          fallbackWatch.signal,
-        )) {
+        // The last resort gets no first-token deadline: a slow answer beats none (the client's signal bounds it).
+        for await (const chunk of this.#backend.chatStream({ ...plain, role: "fallback" }, signal)) {
           fallbackStarted = true;
-          fallbackWatch.started();
           if (chunk.type === "delta") {
             yield chunk;
             continue;
@@ -350,9 +347,7 @@ export class TurnPipeline {
       } catch (fallbackError) {
         // Before its first token the fallback's own failure explains nothing: the main model's error does.
         if (!fallbackStarted && !signal.aborted) throw error;
-        throw fallbackWatch.timedOut ? fallbackWatch.timeoutError(fallbackError) : fallbackError;
-      } finally {
-        fallbackWatch.dispose();
+        throw fallbackError;
       }
     } finally {
       watch.dispose();
