@@ -406,7 +406,8 @@ describe("api", () => {
     let ts: TestServer;
 
     beforeAll(async () => {
-      ts = await startTestServer({ server: { rateLimitPerMinute: 3 } });
+      // Without keys (loopback), only server.rateLimitWithoutKeys limits by client address.
+      ts = await startTestServer({ server: { rateLimitPerMinute: 3, rateLimitWithoutKeys: true } });
     });
     afterAll(async () => {
       await ts.close();

@@ -21,6 +21,7 @@ import {
   prepareImageParts,
   type ImagePartRef,
 } from "./image-parts.js";
+import { checkMessageCount } from "./request-limits.js";
 import { requireSearch } from "./search-routes.js";
 import { resolveUserId } from "./user-scope.js";
 import {
@@ -52,6 +53,7 @@ export function registerChatRoutes(fastify: FastifyInstance, app: App): void {
     if (!parsed.success) throw toValidationError(parsed.error);
     const body = parsed.data;
     checkTextBudget(app.config, request.headers["content-length"], body);
+    checkMessageCount(app.config, body.messages);
     const model = app.resolveModel(body.model);
     const userId = resolveUserId(request, body.user ?? undefined);
     const { turn: asked, imageParts } = toTurnRequest(app, body, model.role, userId);

@@ -39,7 +39,7 @@ export function formatPath(path: readonly PropertyKey[]): string {
  * to the log only.
  */
 export function sendError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
-  const appError = classify(error);
+  const appError = classify(error, request);
   if (appError.code === "INTERNAL") {
     request.log.error({ err: error }, "unexpected error");
   } else if (appError.status >= 500) {
@@ -72,12 +72,18 @@ class ClientError extends AppError {
   }
 }
 
-function classify(error: unknown): AppError {
+function classify(error: unknown, request: FastifyRequest): AppError {
   if (isAppError(error)) return error;
   const fastifyError = error as Partial<FastifyError> | undefined;
   const status = fastifyError?.statusCode;
   if (fastifyError?.code === "FST_ERR_CTP_BODY_TOO_LARGE") {
-    return new AppError("PAYLOAD_TOO_LARGE", "the request body is larger than the server accepts");
+    // The route's own limit: server.bodyLimitKb, or on the chat route that plus room for one image.
+    const limit = (request.routeOptions as { bodyLimit?: number } | undefined)?.bodyLimit;
+    const named = limit === undefined ? "" : ` of ${Math.floor(limit / 1024)} KiB`;
+    return new AppError(
+      "PAYLOAD_TOO_LARGE",
+      `the request body is over this route's limit${named} (server.bodyLimitKb; the chat route adds room for one vision.maxInputMb image)`,
+    );
   }
   if (typeof status === "number" && status >= 400 && status < 500) {
     const message = typeof fastifyError?.message === "string" ? fastifyError.message : "invalid request";

@@ -159,18 +159,23 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   );
 
   if (config.corsOrigins.length > 0) await fastify.register(cors, { origin: [...config.corsOrigins] });
-  if (config.rateLimitPerMinute > 0) {
+  const limits = resolveRateLimits(config);
+  if (limits !== undefined) {
     await fastify.register(rateLimit, {
-      max: config.rateLimitPerMinute,
+      max: (_request, key) => limits.perKey.get(key) ?? limits.default,
       timeWindow: 60_000,
-      allowList: (request) => request.url === "/health",
+      // Probes and scrapes are never limited; neither is a key whose own limit is 0.
+      allowList: (request, key) =>
+        unlimitedPaths.has(request.url.split("?")[0] ?? "") ||
+        (limits.perKey.get(key) ?? limits.default) === 0,
       // Without auth, any bearer token passes unchecked: counting by it would let a client dodge the limit.
       keyGenerator: (request) => (config.apiKeys.length > 0 ? keyId(request) : undefined) ?? request.ip,
-      // The plugin throws what this returns, so it must be an error our error handler maps to 429.
+      // The plugin throws what this returns (after setting Retry-After), so it must be an error our error
+      // handler maps to 429.
       errorResponseBuilder: (_request, context) =>
         new AppError(
           "RATE_LIMITED",
-          `more than ${context.max} requests per minute; retry in ${Math.ceil(context.ttl / 1000)} s`,
+          `more than ${context.max} requests per minute ${limits.source}; retry in ${Math.ceil(context.ttl / 1000)} s`,
         ),
     });
   }
@@ -223,10 +228,42 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   };
 }
 
+/** Routes no rate limit applies to: liveness, readiness and Prometheus scrapes must answer during a burst. */
+const unlimitedPaths: ReadonlySet<string> = new Set(["/health", "/ready", "/metrics"]);
+
+/**
+ * The requests per minute each client may send, or undefined when nothing is limited: with API keys, per key
+ * (`server.apiKeys[].rateLimitPerMinute`, else `server.rateLimitPerMinute`); without keys (loopback only), none
+ * unless `server.rateLimitWithoutKeys`, then `server.rateLimitPerMinute` per client address.
+ */
+function resolveRateLimits(
+  config: App["config"]["server"],
+): { default: number; perKey: ReadonlyMap<string, number>; source: string } | undefined {
+  if (config.apiKeys.length === 0) {
+    if (!config.rateLimitWithoutKeys || config.rateLimitPerMinute === 0) return undefined;
+    return { default: config.rateLimitPerMinute, perKey: new Map(), source: "(server.rateLimitPerMinute)" };
+  }
+  const perKey = new Map<string, number>();
+  for (const entry of config.apiKeys) {
+    if (typeof entry !== "string" && entry.rateLimitPerMinute !== undefined)
+      perKey.set(hashKey(entry.key), entry.rateLimitPerMinute);
+  }
+  if (config.rateLimitPerMinute === 0 && [...perKey.values()].every((max) => max === 0)) return undefined;
+  return {
+    default: config.rateLimitPerMinute,
+    perKey,
+    source: "for this API key (server.rateLimitPerMinute, or the key's own rateLimitPerMinute)",
+  };
+}
+
 /** The API key's fingerprint (never the key): what rate limits count by. */
 function keyId(request: FastifyRequest): string | undefined {
   const key = bearerToken(request);
-  return key === undefined ? undefined : createHash("sha256").update(key).digest("hex").slice(0, 16);
+  return key === undefined ? undefined : hashKey(key);
+}
+
+function hashKey(key: string): string {
+  return createHash("sha256").update(key).digest("hex").slice(0, 16);
 }
 
 function bearerToken(request: FastifyRequest): string | undefined {

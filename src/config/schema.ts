@@ -250,17 +250,40 @@ function createConfigObjectSchema(system: SystemContext) {
       port: z.int().min(0).max(65_535).default(8080),
       /**
        * Bearer keys accepted by the API; none means no auth, allowed on loopback only. Never logged. An entry
-       * `{ key, user }` binds the key to one user: its requests act as that user, whatever `user` they send.
+       * `{ key, user }` binds the key to one user: its requests act as that user, whatever `user` they send;
+       * `{ key, rateLimitPerMinute }` gives the key its own rate limit (`0`: none).
        */
       apiKeys: z
-        .array(z.union([apiKey, z.object({ key: apiKey, user: z.string().trim().min(1).max(128) }).strict()]))
+        .array(
+          z.union([
+            apiKey,
+            z
+              .object({
+                key: apiKey,
+                user: z.string().trim().min(1).max(128).optional(),
+                rateLimitPerMinute: z.int().min(0).optional(),
+              })
+              .strict(),
+          ]),
+        )
         .default([]),
-      /** Largest request body, in KiB. Default: `1024`. */
+      /** Largest request body, in KiB (413 above it). Default: `1024`. */
       bodyLimitKb: z.int().min(1).max(1_048_576).default(1024),
+      /** Most messages one chat request may carry, 1–10000 (400 naming `messages` above it). Default: `1000`. */
+      maxMessages: z.int().min(1).max(10_000).default(1000),
       /** Longest a request may take, generation included, in ms. Default: `600000`. */
       requestTimeoutMs: z.int().min(1_000).default(600_000),
-      /** Requests per minute per API key (or per client address without auth); `0` turns it off. Default: `120`. */
+      /**
+       * Requests per minute per API key, for keys without their own; `0` turns it off. `/health`, `/ready` and
+       * `/metrics` are never limited. Without `apiKeys` nothing is limited unless `rateLimitWithoutKeys`.
+       * Default: `120`.
+       */
       rateLimitPerMinute: z.int().min(0).default(120),
+      /**
+       * Also limit a server without `apiKeys` (loopback only), per client address. Off: local clients that send
+       * bursts (embedding hundreds of chunks) are never refused. Default: `false`.
+       */
+      rateLimitWithoutKeys: z.boolean().default(false),
       /** Origins allowed by CORS; empty turns CORS off. Default: `[]`. */
       corsOrigins: z.array(z.string().min(1)).default([]),
       /** Requests that may wait for a free sequence, per model; beyond that the API answers 429. Default: `16`. */
@@ -470,8 +493,17 @@ function createConfigObjectSchema(system: SystemContext) {
 
   const signatures = z
     .object({
-      /** Refuse reflection and system prompt templates whose OpenPGP signature does not verify. Default: `true`. */
+      /**
+       * Check the OpenPGP signatures of prompt template files: once `sarai keys init` made a key, a template whose
+       * signature does not verify is not used (the built-in one is). Default: `true`.
+       */
       enabled: z.boolean().default(true),
+      /** Refuse unsigned templates even before a signing key exists (then only built-in ones are used). Default: `false`. */
+      required: z.boolean().default(false),
+      /** The trusted public key (armored). Default: `<stateDir>/keys/signing-key.pub.asc`. */
+      publicKey: filePath.optional(),
+      /** The private signing key (armored, mode 0600). Default: `<stateDir>/keys/signing-key.asc`. */
+      privateKey: filePath.optional(),
     })
     .strict();
 
