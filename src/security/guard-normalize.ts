@@ -113,19 +113,38 @@ export function normalizeForGuard(text: string): NormalizedText {
   return { folded, variants: [...variants], signals: [...signals] };
 }
 
-/** `1gn0r3 4ll` → `ignore all`: only in words that mix letters with leet digits or symbols. */
+/**
+ * `1gn0r3 4ll` → `ignore all`, once some word of five or more characters hides a leet character between letters
+ * (`1gn0r3`, `pr3v10us`); then every word that reads as letters once de-leeted is read so. Counts, times, codes,
+ * hashes, tokens and addresses (`3 kids`, `5pm`, `a1b2c3`, `k8s`, `3f5a1e7`, `ana@example.com`) are not leetspeak.
+ */
 function deleetWords(text: string): string {
-  return text.replace(/[\p{L}0-9@$!|]+/gu, (word) => {
-    if (!/\p{L}/u.test(word) || !/[0-9@$!|]/.test(word) || /^\d+$/.test(word)) return word;
-    // Years and counts stay numbers: "2024", "3rd".
-    if (/^\d+(st|nd|rd|th|s|º|ª)?$/.test(word)) return word;
-    return [...word].map((c) => leet[c] ?? c).join("");
-  });
+  const words = /[\p{L}0-9@$!|]+/gu;
+  const deleet = (word: string, offset: number): string | undefined => {
+    // Longer runs are tokens, keys or encoded data, not words.
+    if (word.length > 24 || !/\p{L}/u.test(word) || !/[0-9@$!|]/.test(word)) return undefined;
+    // Years and counts stay numbers: "2024", "3rd"; hex identifiers stay as they are.
+    if (/^\d+(st|nd|rd|th|s|º|ª)?$/.test(word) || /^[0-9a-f]{7,}$/.test(word)) return undefined;
+    if (word.includes("@") && /^\.\p{L}/u.test(text.slice(offset + word.length))) return undefined;
+    const letters = [...word].map((c) => leet[c] ?? c).join("");
+    return /^\p{L}+$/u.test(letters) ? letters : undefined;
+  };
+  const disguised = [...text.matchAll(words)].some(
+    (match) =>
+      match[0].length >= 5 &&
+      /\p{L}[0-9@$!|]+\p{L}/u.test(match[0]) &&
+      deleet(match[0], match.index) !== undefined,
+  );
+  if (!disguised) return text;
+  return text.replace(words, (word: string, offset: number) => deleet(word, offset) ?? word);
 }
 
-/** `i g n o r e` / `i.g.n.o.r.e` / `i-g-n-o-r-e` → `ignore`: four or more single letters in a row. */
+/**
+ * `i g n o r e` / `i.g.n.o.r.e` / `i-g-n-o-r-e` → `ignore`: four or more single letters in a row, also inside
+ * quotes or brackets (`"i g n o r e"`).
+ */
 function joinSpacedLetters(text: string): string {
-  return text.replace(/(?:^|(?<=\s))(?:\p{L}[ .\-_*/]){3,}\p{L}(?=\s|$|[.,;:!?])/gu, (run) =>
+  return text.replace(/(?<![\p{L}\p{N}])(?:\p{L}[ .\-_*/]){3,}\p{L}(?![\p{L}\p{N}])/gu, (run) =>
     run.replace(/[ .\-_*/]/g, ""),
   );
 }
