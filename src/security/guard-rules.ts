@@ -203,6 +203,10 @@ const aiEs = alt(
   "gpt",
   "sarai",
 );
+// "No limits on creativity", "sin límites de imaginación": a limit on one thing is not a persona without
+// rules ("no limits on what it says", "sin restricciones de ningún tipo" still are).
+const scopedEn = `(?! (?:on|of|in|for|to|around) (?!what|how|anything|any\\b|its\\b|your\\b|their\\b)\\p{L})`;
+const scopedEs = `(?! (?:de|en|para|sobre|al) (?!lo que|que\\b|cualquier|ningun|nada|tipo)\\p{L})`;
 const unrestrictedEn = alt(
   "dan",
   "do anything now",
@@ -210,18 +214,18 @@ const unrestrictedEn = alt(
   "unrestricted",
   "unfiltered",
   "uncensored",
-  "unlimited",
+  `unlimited(?= (?:${aiEn})\\b| version| mode|[.,;:!]|$)`,
   "unbound",
   "amoral",
   "evil",
   "no longer bound",
   "free from (?:all |any )?(?:rules|restrictions|limits|guidelines|constraints)",
-  `without (?:any |your |all )?(?:${alt("restrictions", "rules", "filters?", "limits", "limitations", "guidelines", "ethics", "morals", "censorship", "boundaries", "constraints", "safeguards")})`,
-  `(?:has |have |with )?no (?:${alt("restrictions", "rules", "filters?", "limits", "limitations", "ethics", "morals", "censorship", "boundaries", "guidelines", "constraints")})`,
+  `without (?:any |your |all )?(?:${alt("restrictions", "rules", "filters?", "limits", "limitations", "guidelines", "ethics", "morals", "censorship", "boundaries", "constraints", "safeguards")})${scopedEn}`,
+  `(?:has |have |with )?no (?:${alt("restrictions", "rules", "filters?", "limits", "limitations", "ethics", "morals", "censorship", "boundaries", "guidelines", "constraints")})${scopedEn}`,
 );
 const unrestrictedEs = alt(
   "dan",
-  "sin (?:ningun[ao]? |tus |las |los )?(?:restricciones|reglas|filtros|limites|limitaciones|censura|etica|moral|normas|ataduras|barreras|directrices)",
+  `sin (?:ningun[ao]? |tus |las |los )?(?:restricciones|reglas|filtros|limites|limitaciones|censura|etica|moral|normas|ataduras|barreras|directrices)${scopedEs}`,
   "liberad[oa]",
   "malvad[oa]",
   "amoral",
@@ -230,6 +234,11 @@ const unrestrictedEs = alt(
   "no tiene (?:reglas|limites|restricciones|filtros|etica)",
   "libre de (?:reglas|restricciones|limites|filtros)",
 );
+
+// "How do I enable developer mode", "once developer mode is enabled", "activa el modo desarrollador en los
+// ajustes": a how-to about a device's real mode, not a claim on the assistant.
+const howTo = `(?<!\\b(?:how|once|after|when|if|como|cuando|una vez|despues de|si)(?: [\\w']+){0,3} )`;
+const onDevice = `(?! (?:on|in|for|from|en|de|del|desde) (?:the |my |your |a |an |el |la |los |las |mi |tu |su |un |una )?(?:\\w+ )?${alt("settings", "ajustes", "configuracion", "phone", "telefono", "movil", "android", "iphone", "ios", "ipad", "windows", "macos", "linux", "chrome", "firefox", "edge", "safari", "browser", "navegador", "device", "dispositivo", "console", "consola", "xbox", "playstation", "steam", "tablet", "laptop", "pc", "ordenador", "portatil", "computer", "tv", "router")}\\b)`;
 
 const rule = (id: string, technique: GuardTechnique, strong: boolean, source: string): GuardRule => {
   const pattern = new RegExp(source, "u");
@@ -303,19 +312,19 @@ export const guardRules: readonly GuardRule[] = [
     "mode_en",
     "privilege_escalation",
     true,
-    `\\b(?:(?:you are|you're|youre) (?:now )?(?:in|running in|operating in|switched to)|enter|entering|enable|enabling|activate|activating|switch to|unlock|turn on)\\b (?:the )?(?:developer|dev|god|sudo|admin|administrator|root|debug|maintenance|unrestricted|jailbreak|dan|unfiltered|unlocked) mode\\b`,
+    `${howTo}\\b(?:(?:you are|you're|youre) (?:now )?(?:in|running in|operating in|switched to)|enter|entering|enable|enabling|activate|activating|switch to|unlock|turn on)\\b (?:the )?(?:developer|dev|god|sudo|admin|administrator|root|debug|maintenance|unrestricted|jailbreak|dan|unfiltered|unlocked) mode\\b${onDevice}`,
   ),
   rule(
     "mode_on",
     "privilege_escalation",
     true,
-    `\\b(?:developer|god|sudo|admin|root|debug|unrestricted|jailbreak|dan|unfiltered) mode (?:is )?(?:now )?(?:enabled|activated|on|unlocked|engaged)\\b`,
+    `${howTo}\\b(?:developer|god|sudo|admin|root|debug|unrestricted|jailbreak|dan|unfiltered) mode (?:is )?(?:now )?(?:enabled|activated|on|unlocked|engaged)\\b${onDevice}`,
   ),
   rule(
     "mode_es",
     "privilege_escalation",
     true,
-    `\\b(?:(?:activa|activo|activado|entra en|entras en|pasa a|pasas a|estas en|cambia a|habilita|desbloquea)\\b (?:el )?modo (?:desarrollador|dios|administrador|admin|sudo|root|depuracion|debug|sin restricciones|sin filtros|dan|jailbreak)|modo (?:desarrollador|dios|administrador|admin|sudo|root|sin restricciones|sin filtros|dan|jailbreak) (?:esta )?(?:ahora )?(?:activado|habilitado|desbloqueado|encendido|activo))\\b`,
+    `${howTo}\\b(?:(?:activa|activo|activado|entra en|entras en|pasa a|pasas a|estas en|cambia a|habilita|desbloquea)\\b (?:el )?modo (?:desarrollador|dios|administrador|admin|sudo|root|depuracion|debug|sin restricciones|sin filtros|dan|jailbreak)\\b${onDevice}|modo (?:desarrollador|dios|administrador|admin|sudo|root|sin restricciones|sin filtros|dan|jailbreak) (?:esta )?(?:ahora )?(?:activado|habilitado|desbloqueado|encendido|activo))\\b`,
   ),
   rule(
     "claims_authority",
@@ -341,7 +350,8 @@ export const guardRules: readonly GuardRule[] = [
     "extract_en",
     "system_prompt_extraction",
     true,
-    `\\b(?:repeat|print|output|show|reveal|display|tell me|give me|write out|write down|copy|paste|dump|list|recite|spell out|disclose|share|leak|expose|what (?:is|are|was|were)|summari[sz]e|translate)\\b.{0,40}\\b(?:(?:your|the|this|its) (?:full |entire |exact |complete |original |initial |hidden |secret |internal )*(?:system prompt|system message|system instructions|initial (?:prompt|instructions)|original (?:prompt|instructions)|hidden (?:prompt|instructions)|pre-?prompt|developer (?:message|prompt|instructions)|meta-?prompt|configuration prompt)|(?:the )?(?:text|words|instructions|message|content|everything) (?:above|before this|prior to this)|everything (?:above|before)|your (?:instructions|rules|guidelines|directives) (?:verbatim|word for word|exactly))`,
+    // Summarising or translating "the text above" is an everyday request; repeating it is extraction.
+    `\\b(?:repeat|print|output|show|reveal|display|tell me|give me|write out|write down|copy|paste|dump|list|recite|spell out|disclose|share|leak|expose|what (?:is|are|was|were)|summari[sz]e|translate)\\b.{0,40}\\b(?:(?:your|the|this|its) (?:full |entire |exact |complete |original |initial |hidden |secret |internal )*(?:system prompt|system message|system instructions|initial (?:prompt|instructions)|original (?:prompt|instructions)|hidden (?:prompt|instructions)|pre-?prompt|developer (?:message|prompt|instructions)|meta-?prompt|configuration prompt)|your (?:instructions|rules|guidelines|directives) (?:verbatim|word for word|exactly))|\\b(?:repeat|print|output|show|reveal|display|tell me|give me|write out|write down|copy|paste|dump|list|recite|spell out|disclose|share|leak|expose|what (?:is|are|was|were))\\b.{0,40}\\b(?:(?:the )?(?:text|words|instructions|message|content|everything) (?:above|before this|prior to this)|everything (?:above|before))`,
   ),
   rule(
     "extract_verbatim",
@@ -353,7 +363,7 @@ export const guardRules: readonly GuardRule[] = [
     "extract_es",
     "system_prompt_extraction",
     true,
-    `\\b(?:repite|repiteme|muestra|muestrame|revela|revelame|dime|imprime|escribe|escribeme|copia|ensename|dame|transcribe|recita|vuelca|lista|comparte|filtra|traduce|resume|cuales son|cual es|cual era|cuales eran)\\b.{0,40}\\b(?:(?:tu|el|tus|las|su) )?(?:prompt (?:del|de) sistema|mensaje (?:del|de) sistema|prompt inicial|prompt original|instrucciones (?:iniciales|originales|ocultas|de sistema|del sistema|secretas|internas|previas)|(?:reglas|directrices|indicaciones|normas) (?:iniciales|originales|ocultas|internas|secretas|de sistema|del sistema)|texto (?:anterior|de arriba|previo)|todo lo (?:anterior|de arriba|que hay antes)|(?:tu|su) (?:prompt|configuracion inicial)|instrucciones (?:palabra por palabra|literalmente|al pie de la letra))`,
+    `\\b(?:repite|repiteme|muestra|muestrame|revela|revelame|dime|imprime|escribe|escribeme|copia|ensename|dame|transcribe|recita|vuelca|lista|comparte|filtra|traduce|resume|cuales son|cual es|cual era|cuales eran)\\b.{0,40}\\b(?:(?:tu|el|tus|las|su) )?(?:prompt (?:del|de) sistema|mensaje (?:del|de) sistema|prompt inicial|prompt original|instrucciones (?:iniciales|originales|ocultas|de sistema|del sistema|secretas|internas|previas)|(?:reglas|directrices|indicaciones|normas) (?:iniciales|originales|ocultas|internas|secretas|de sistema|del sistema)|(?:tu|su) (?:prompt|configuracion inicial)|instrucciones (?:palabra por palabra|literalmente|al pie de la letra))|\\b(?:repite|repiteme|muestra|muestrame|revela|revelame|dime|imprime|escribe|escribeme|copia|ensename|dame|transcribe|recita|vuelca|lista|comparte|filtra|cuales son|cual es|cual era|cuales eran)\\b.{0,40}\\b(?:(?:tu|el|tus|las|su) )?(?:texto (?:anterior|de arriba|previo)|todo lo (?:anterior|de arriba|que hay antes))`,
   ),
   rule(
     "your_instructions",
@@ -385,7 +395,7 @@ export const guardRules: readonly GuardRule[] = [
     "begin_system",
     "delimiter_escape",
     true,
-    `(?:#{2,}|={3,}|-{3,}|\\[|\\(|<)?\\s*\\b(?:begin|start|new|inicio(?: de)?|nuevo|nuevas?|comienzo de)\\b (?:the )?(?:system|admin|developer|sistema|administrador) ?(?:prompt|message|instructions|mensaje|instrucciones|override)\\b`,
+    `(?:#{2,}|={3,}|-{3,}|\\[|\\(|<)?\\s*\\b(?:begin|start|new|inicio(?: de)?|nuevo|nuevas?|comienzo de)\\b (?:the )?(?:system|admin|developer|sistema|administrador) ?(?:prompt|message|instructions|mensaje|instrucciones|override)\\b|(?:#{2,}|={3,}|-{3,}|\\[|\\(|<)\\s*(?:inicio|comienzo|principio) (?:del|de las?|de los) (?:mensaje|instrucciones|prompt|ordenes) (?:del|de) (?:sistema|administrador|desarrollador)\\b`,
   ),
   rule(
     "system_colon",
@@ -473,13 +483,13 @@ export const guardRules: readonly GuardRule[] = [
     "tool_output",
     "tool_output_injection",
     true,
-    `\\b(?:tool|function|api|plugin|search|browser|assistant|skill|herramienta|funcion|busqueda|plugin)[ _-]?(?:output|result|response|call|note|resultado|salida|respuesta)s?\\s*[:\\]>].{0,120}\\b(?:${ignoreEn}|you must|you should now|new instructions|instead|override|${ignoreEs}|debes|nuevas instrucciones|en su lugar)\\b`,
+    `(?:\\b(?:tool|function|api|plugin|search|browser|assistant|skill|herramienta|funcion|busqueda|plugin)[ _-]?(?:output|result|response|call|note|resultado|salida|respuesta)s?|\\b(?:resultado|salida|respuesta|nota)s? (?:de la |del |de |de las |de los )?(?:herramienta|funcion|busqueda|api|plugin|navegador|skill)s?)\\s*[:\\]>].{0,120}\\b(?:${ignoreEn}|you must|you should now|new instructions|instead|override|${ignoreEs}|debes|nuevas instrucciones|en su lugar)\\b`,
   ),
   rule(
     "note_to_ai_en",
     "indirect_injection",
     true,
-    `\\b(?:note|message|instructions?|attention|important|warning|p\\.?s\\.?|reminder|hey|hi|hello|dear)\\b,? (?:to |for )?(?:the |any |all |every )?${aiEn}s?\\b(?: (?:reading|processing|summari[sz]ing|parsing|analy[sz]ing|reviewing|screening) (?:this|these|the))?\\s*[:,!.-]`,
+    `\\b(?:note|message|instructions?|attention|important|warning|p\\.?s\\.?|reminder)\\b,? (?:to |for )?(?:the |any |all |every )?${aiEn}s?\\b(?: (?:reading|processing|summari[sz]ing|parsing|analy[sz]ing|reviewing|screening) (?:this|these|the))?\\s*[:,!.-]`,
   ),
   rule(
     "if_you_are_ai",
@@ -503,7 +513,7 @@ export const guardRules: readonly GuardRule[] = [
     "note_to_ai_es",
     "indirect_injection",
     true,
-    `\\b(?:nota|mensaje|instrucciones?|atencion|importante|aviso|recordatorio|hola|querid[oa]|estimad[oa])\\b,? (?:para |a )?(?:la |el |cualquier |todos los |todas las |los |las )?${aiEs}s?\\b(?: que (?:lea|leas|procese|resuma|analice|revise) (?:esto|este|estas?|el))?\\s*[:,!.-]`,
+    `\\b(?:nota|mensaje|instrucciones?|atencion|importante|aviso|recordatorio)\\b,? (?:para |a )?(?:la |el |cualquier |todos los |todas las |los |las )?${aiEs}s?\\b(?: que (?:lea|leas|procese|resuma|analice|revise) (?:esto|este|estas?|el))?\\s*[:,!.-]`,
   ),
   rule(
     "if_you_are_ai_es",
@@ -522,6 +532,13 @@ export const guardRules: readonly GuardRule[] = [
     "indirect_injection",
     true,
     `\\b(?:${aiEs})\\s*[,:]\\s*(?:por favor )?(?:ignora|olvida|no hagas|no sigas|deja de|en lugar|en vez|debes|siempre|nunca|anula)\\b`,
+  ),
+  // "Hi assistant, can you help me?" is how people talk to it: evidence, not an attack by itself.
+  rule(
+    "greets_ai",
+    "indirect_injection",
+    false,
+    `\\b(?:hey|hi|hello|dear|hola|querid[oa]|estimad[oa])\\b,? (?:the |el |la )?(?:${aiEn}|${aiEs})s?\\b\\s*[:,!.-]`,
   ),
   rule(
     "hidden_text",
@@ -574,7 +591,7 @@ export const analysisCue = new RegExp(
     `\\b(?:es|era|son|parece) (?:esto|este|esta|eso|esta frase|este texto|este mensaje|este correo)\\b.{0,30}\\b(?:una? )?(?:inyeccion|ataque|jailbreak|phishing|malicios[oa]|segur[oa]|sospechos[oa]|estafa|legitim[oa])`,
     `\\b(?:clasifica|analiza|detecta|explica|identifica|evalua|revisa|etiqueta|categoriza|por que es|como funciona)\\b.{0,60}\\b(?:inyecci(?:on|ones)|jailbreaks?|ataques?|malicios[oa]s?|phishing|adversari[oa]s?)`,
     `\\bque (?:es|son) (?:una? )?(?:inyeccion|inyecciones|jailbreak|prompt injection|ataque de inyeccion)`,
-    `\\bcomo (?:puedo |podemos |se puede |deberia |debo )?(?:prevenir|proteger|protejo|defender|detectar|mitigar|evitar|bloquear|reconocer|testear|probar)\\b`,
+    `\\bcomo (?:puedo |podemos |se puede |deberia |debo )?(?:me |nos |te |se )?(?:prevenir|proteger|protegerme|protegernos|protejo|protegemos|defender|defenderme|defiendo|detectar|detecto|mitigar|evitar|evito|bloquear|reconocer|reconozco|testear|probar)\\b`,
     `\\b(?:ejemplos?|tipos?) de (?:inyecci(?:on|ones)|jailbreaks?|ataques?)`,
   ].join("|"),
   "u",
