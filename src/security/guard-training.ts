@@ -21,7 +21,7 @@ export interface GuardExample {
   source: string;
 }
 
-/** Parses a JSON Lines guard corpus; a bad line is an error naming the file and line. */
+/** Parses a JSON Lines guard corpus; a bad line is an error naming the file, the line and the field. */
 export function parseGuardCorpus(text: string, file: string): GuardExample[] {
   const examples: GuardExample[] = [];
   const lines = text.split("\n");
@@ -34,9 +34,17 @@ export function parseGuardCorpus(text: string, file: string): GuardExample[] {
     } catch (error) {
       throw new AppError("INVALID_REQUEST", `${file}:${i + 1}: not JSON (${(error as Error).message})`);
     }
+    if (typeof value !== "object" || value === null || Array.isArray(value)) {
+      throw new AppError("INVALID_REQUEST", `${file}:${i + 1}: not a JSON object`);
+    }
     const item = value as Partial<GuardExample>;
-    if (typeof item.text !== "string" || (item.label !== "attack" && item.label !== "benign")) {
-      throw new AppError("INVALID_REQUEST", `${file}:${i + 1}: needs "text" and "label" (attack|benign)`);
+    if (typeof item.text !== "string") {
+      throw new AppError("INVALID_REQUEST", `${file}:${i + 1}: "text" must be a string`, { param: "text" });
+    }
+    if (item.label !== "attack" && item.label !== "benign") {
+      throw new AppError("INVALID_REQUEST", `${file}:${i + 1}: "label" must be "attack" or "benign"`, {
+        param: "label",
+      });
     }
     examples.push({
       id: typeof item.id === "string" ? item.id : `${file}:${i + 1}`,
