@@ -1,7 +1,7 @@
 import { statfs } from "node:fs/promises";
 import path from "node:path";
 import type { Llama } from "node-llama-cpp";
-import { loadReflectionTemplates, ReflexiveLoop, TurnPipeline } from "./assistant/index.js";
+import { ReflexiveLoop, TurnPipeline } from "./assistant/index.js";
 import type { ConfigStore, ResolvedConfig } from "./config/index.js";
 import {
   EmbeddedBackend,
@@ -42,7 +42,14 @@ import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./
 import { ImageCache, VisionService } from "./vision/index.js";
 import { passThroughGuard, type WebSearch } from "./search/index.js";
 import type { InjectionGuard } from "./security/index.js";
-import { assembleGuard, assembleSearch, assembleVoice, toWebGuard, type VoiceService } from "./assemble.js";
+import {
+  assembleGuard,
+  assembleReflectionTemplates,
+  assembleSearch,
+  assembleVoice,
+  toWebGuard,
+  type VoiceService,
+} from "./assemble.js";
 
 export { assembleGuard, assembleSearch, assembleVoice, type VoiceService } from "./assemble.js";
 
@@ -216,7 +223,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   // Templates are read once at startup: a broken override folder fails here, not in a turn.
   const reflexive = new ReflexiveLoop({
     backend,
-    templates: loadReflectionTemplates(config.reflect.templatesDir),
+    templates: await assembleReflectionTemplates(config, logger),
     settings: config.reflect,
   });
   const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;

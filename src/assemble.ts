@@ -2,6 +2,7 @@
  * The composition root's assemble functions: each builds one subsystem from its config section, beside
  * `createApp` (which calls them) and the CLI commands that need a subsystem without the whole app.
  */
+import { loadVerifiedReflectionTemplates, type ReflectionTemplates } from "./assistant/index.js";
 import type { ResolvedConfig } from "./config/index.js";
 import type { Metrics } from "./observability/index.js";
 import type { Logger } from "./shared/index.js";
@@ -12,7 +13,7 @@ import {
   type WebGuardPort,
   type WebSearchResult,
 } from "./search/index.js";
-import { InjectionGuard } from "./security/index.js";
+import { createTemplateVerifier, InjectionGuard, resolveSigningKeyFiles } from "./security/index.js";
 import { SpeechSynthesizer, Transcriber } from "./voice/index.js";
 
 /** The voice subsystem: espeak-ng speech, and transcription when a remote server is configured. */
@@ -126,4 +127,27 @@ export function createGuardChecker(config: ResolvedConfig): InjectionGuard {
     maxChars: settings.maxChars,
     ...(settings.threshold === undefined ? {} : { threshold: settings.threshold }),
   });
+}
+
+/**
+ * The reflection templates (`reflect.templatesDir`, else the shipped ones), each checked by `security.signatures`:
+ * a refused file is replaced by the compiled-in template. Each refused or unverified template is logged once at
+ * warn (the file and the reason, never a key); the turns that use it carry the same line in `sarai.warnings`.
+ */
+export async function assembleReflectionTemplates(
+  config: ResolvedConfig,
+  logger: Logger,
+): Promise<ReflectionTemplates> {
+  const settings = config.security.signatures;
+  const verifier = await createTemplateVerifier({
+    enabled: settings.enabled,
+    required: settings.required,
+    publicKeyFile: resolveSigningKeyFiles(config).publicKey,
+  });
+  const templates = await loadVerifiedReflectionTemplates(config.reflect.templatesDir, verifier);
+  for (const template of [templates.critique, templates.assess]) {
+    if (template.warning !== undefined)
+      logger.warn({ template: template.name, file: template.file, trust: template.trust }, template.warning);
+  }
+  return templates;
 }

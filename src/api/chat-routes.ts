@@ -201,9 +201,10 @@ function toChatCompletion(
 /** The reflexive loop's report and the fallback flag, in the wire's snake_case. */
 function toSaraiTurnDetails(
   response: TurnResponse,
-): Pick<ChatCompletion["sarai"], "reflection" | "fallback_used" | "fallback_reason" | "guard"> {
+): Pick<ChatCompletion["sarai"], "reflection" | "fallback_used" | "fallback_reason" | "guard" | "warnings"> {
   const report = response.reflection;
   const fallback = {
+    ...(report?.templateWarnings === undefined ? {} : { warnings: report.templateWarnings }),
     ...(response.fallback === undefined
       ? report === undefined
         ? {}

@@ -147,6 +147,8 @@ export interface ChatCompletion {
     guard?: SaraiGuardHit[];
     /** The web sources the answer cites as [n] (`web_search: true`). */
     sources?: { n: number; title: string; url: string }[];
+    /** What the turn could not do as configured, one line each: a prompt template refused for its signature. */
+    warnings?: string[];
   };
 }
 

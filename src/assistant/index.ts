@@ -1,9 +1,13 @@
 export {
   builtinTemplatesDir,
   loadReflectionTemplates,
+  loadVerifiedReflectionTemplates,
+  reflectionTemplateFiles,
   reflectionTemplateNames,
   renderTemplate,
+  templateWarnings,
 } from "./reflection-templates.js";
+export { builtinReflectionTexts } from "./builtin-templates.js";
 export type {
   ReflectionTemplate,
   ReflectionTemplateName,

@@ -7,7 +7,7 @@ import {
 } from "../inference/index.js";
 import { AbortedError, AppError, toAppError } from "../shared/index.js";
 import { lastUserIndex, lastUserText } from "./messages.js";
-import { renderTemplate, type ReflectionTemplates } from "./reflection-templates.js";
+import { renderTemplate, templateWarnings, type ReflectionTemplates } from "./reflection-templates.js";
 import type { Verdict, Verifier } from "./verifiers.js";
 
 /** The hard cap on iterations (the draft included), whatever the config says. */
@@ -62,6 +62,8 @@ export interface ReflectionReport {
   totalLatencyMs: number;
   /** SHA-256 of the reflection templates this turn used. */
   templates: { critique: string; assess: string };
+  /** Templates refused (bad signature: the built-in one was used) or used unverified, one line each. */
+  templateWarnings?: string[];
 }
 
 export interface ReflectionOutcome {
@@ -104,11 +106,13 @@ const assessmentSchema = {
 export class ReflexiveLoop {
   readonly #backend: LlmBackend;
   readonly #templates: ReflectionTemplates;
+  readonly #warnings: readonly string[];
   readonly #settings: ReflectSettings;
 
   constructor(options: ReflexiveLoopOptions) {
     this.#backend = options.backend;
     this.#templates = options.templates;
+    this.#warnings = templateWarnings(options.templates);
     this.#settings = options.settings;
   }
 
@@ -246,6 +250,7 @@ export class ReflexiveLoop {
       stoppedBy,
       totalLatencyMs: performance.now() - started,
       templates: { critique: this.#templates.critique.sha256, assess: this.#templates.assess.sha256 },
+      ...(this.#warnings.length === 0 ? {} : { templateWarnings: [...this.#warnings] }),
     };
     // A schema request never succeeds with invalid JSON: when no iteration validated, the last error stands.
     if (best.response === undefined) {

@@ -33,6 +33,7 @@ import {
 } from "../inference/index.js";
 import { AppError, createLogger, isAppError, type AppLogger } from "../shared/index.js";
 import { registerGuardCommands } from "./guard-commands.js";
+import { registerKeysCommands } from "./keys-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
@@ -673,6 +674,7 @@ function buildProgram(): Command {
   registerNotificationCommands(program, () => loadConfigFor(global()));
   registerVoiceSearchCommands(program, () => loadConfigFor(global()));
   registerGuardCommands(program, () => loadConfigFor(global()));
+  registerKeysCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),

@@ -9,3 +9,29 @@ export type { GuardRule, GuardTechnique, RuleMatch } from "./guard-rules.js";
 export type { GuardWeights } from "./guard-scorer.js";
 export { guardFeatures, parseGuardCorpus, trainGuardWeights } from "./guard-training.js";
 export type { GuardExample, TrainGuardOptions } from "./guard-training.js";
+export {
+  createTemplateVerifier,
+  generateSigningKey,
+  initSigningKey,
+  loadSigningKey,
+  loadTrustedKey,
+  resolveSigningKeyFiles,
+  signatureFileFor,
+  signFile,
+  verifyBytes,
+  verifyFile,
+} from "./signatures.js";
+export type {
+  GenerateSigningKeyOptions,
+  InitSigningKeyOptions,
+  SignatureCheck,
+  SignatureFailure,
+  SigningKey,
+  SigningKeyFiles,
+  SigningKeyPair,
+  TemplateCheck,
+  TemplateTrust,
+  TemplateVerifier,
+  TemplateVerifierOptions,
+  TrustedKey,
+} from "./signatures.js";

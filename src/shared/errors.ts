@@ -123,6 +123,22 @@ export const errorCatalogue = {
     type: "permission_error",
     description: "The API key is bound to another user than the request names.",
   },
+  SIGNING_KEY_MISSING: {
+    status: 500,
+    type: "server_error",
+    description:
+      "There is no signing key (or trusted public key) at the configured path; run `sarai keys init`.",
+  },
+  SIGNING_KEY_EXISTS: {
+    status: 409,
+    type: "invalid_request_error",
+    description: "`sarai keys init` would replace an existing signing key; give --force to replace it.",
+  },
+  SIGNING_KEY_INVALID: {
+    status: 500,
+    type: "server_error",
+    description: "A key file is not an OpenPGP key, or the private key's passphrase is missing or wrong.",
+  },
   ROUTE_NOT_FOUND: {
     status: 404,
     type: "invalid_request_error",
