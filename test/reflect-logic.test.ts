@@ -181,12 +181,21 @@ describe("assistant", () => {
       }
     });
 
-    it("bounds the streamed fallback by the same first-token timeout", async () => {
-      const backend = scripted({ main: [fail("INFERENCE_FAILED", "main broke")], fallback: [hang] });
-      const stream = (async () => {
-        for await (const _chunk of pipeline(backend, 100).stream(turn, never));
-      })();
-      await expect(stream).rejects.toThrow("main broke");
+    it("gives the fallback no first-token deadline of its own: a slow one is waited for until the client aborts", async () => {
+      for (const streamed of [false, true]) {
+        const controller = new AbortController();
+        const backend = scripted({ main: [fail("INFERENCE_FAILED", "main broke")], fallback: [hang] });
+        const turns = pipeline(backend, 100);
+        const run = streamed
+          ? (async () => {
+              for await (const _chunk of turns.stream(turn, controller.signal));
+            })()
+          : turns.run(turn, controller.signal);
+        // Three timeouts later the fallback is still being waited for; only the client's abort ends it.
+        setTimeout(() => controller.abort(), 300);
+        await expect(run).rejects.toBeInstanceOf(AbortedError);
+        expect(backend.calls).toEqual(["main", "fallback"]);
+      }
     });
 
     it("never falls back after the client aborted, nor on the client's own mistake", async () => {

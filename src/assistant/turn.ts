@@ -207,10 +207,10 @@ export class TurnPipeline {
       try {
         // The last resort gets no first-token deadline: a slow answer beats none (the client's signal bounds it).
         response = await this.#backend.chat({ ...plain, role: "fallback" }, signal);
-      } catch {
+      } catch (fallbackError) {
         // The fallback could not answer either (or cannot take this request, e.g. its images): the main
-        // model's error is the one that explains the failure.
-        throw error;
+        // model's error is the one that explains the failure, unless the client gave up.
+        throw signal.aborted ? fallbackError : error;
       }
       const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
       this.#options.onFallback?.(used);
