@@ -1,7 +1,7 @@
 /**
  * Trains the injection guard's scorer on bench/data/guard-train.jsonl and writes src/security/guard-weights.json.
  * Deterministic: the same corpus gives the same file. The threshold is the lowest out-of-fold score that keeps
- * false positives at or under `--max-fpr` (default 2%) of the training corpus's benign texts.
+ * false positives at or under `--max-fpr` (default 3%) of the training corpus's benign texts.
  *
  *   npm run train:guard [-- --check]   # --check: fail if the shipped weights differ from a fresh training
  */
@@ -16,7 +16,7 @@ const corpusFile = path.join(root, "bench", "data", "guard-train.jsonl");
 const weightsFile = path.join(root, "src", "security", "guard-weights.json");
 const args = process.argv.slice(2);
 const maxFprArg = args.indexOf("--max-fpr");
-const maxFpr = maxFprArg === -1 ? 0.02 : Number(args[maxFprArg + 1]);
+const maxFpr = maxFprArg === -1 ? 0.03 : Number(args[maxFprArg + 1]);
 
 const text = readFileSync(corpusFile, "utf8");
 const corpus = parseGuardCorpus(text, corpusFile);

@@ -578,6 +578,84 @@ export const guardRules: readonly GuardRule[] = [
       countMatches(text, /(?:^|\s)(?:user|human|usuario|humano|q|p)\s*:/g) >= 3 &&
       countMatches(text, /(?:^|\s)(?:assistant|ai|asistente|ia|bot|a|r)\s*:/g) >= 2,
   },
+  // Refusal suppression: forbidding the refusal, the warning or the disclaimer itself.
+  rule(
+    "forbid_refusal_en",
+    "refusal_suppression",
+    true,
+    `\\b(?:(?:do not|don'?t|never|not allowed to|banned from|forbidden to|prohibited from|you (?:can(?:no|')?t|may not|must not|won'?t))(?: even think about)? (?:say(?:ing)?|use|using|write|include|add|give|refuse|refusing|decline|declining|apologi[sz]e|moraliz(?:e|ing)|lecture|hedge|hedging|say no)\\b.{0,60}\\b(?:i can'?t|i cannot|i'?m (?:sorry|unable)|unfortunately|inappropriate|as an ai|warnings?|disclaimers?|caveats?|refus\\w*|decline|no\\b|lectures?|ethic\\w*|moraliz\\w*)|refus(?:ing|al) is not an option|no (?:refusals|disclaimers|caveats|warnings|lectures|moralizing|safety notes)\\b|(?:without|zero) (?:any )?(?:hedging|moraliz\\w+|disclaimers?|caveats?|warnings?|ethical commentary|lectures?|refusals?)|(?:begin|start) your (?:answer|reply|response) with ["']?(?:sure|absolutely|of course|certainly)|(?:spare me|skip) the (?:lecture|sermon|moraliz\\w+|disclaimers?|warnings?))`,
+  ),
+  rule(
+    "forbid_refusal_es",
+    "refusal_suppression",
+    true,
+    `\\b(?:(?:no|nunca|jamas|prohibido|te prohibo|tienes prohibido|ni se te ocurra)(?: te)? (?:digas|decir|decirme|uses|usar|pongas|poner|anadas|anadir|incluyas|incluir|te niegues|negarte|rechaces|rechazar|te disculpes|disculparte|moralices|sermonees|respondas con negativas)\\b.{0,60}\\b(?:no puedo|lo siento|como ia|lamentablemente|no es apropiado|advertencias?|avisos?|descargos?|negativas?|rechazos?|sermon\\w*|moralina\\w*|etic\\w*|que no\\b|politicas?)|(?:sin|cero|nada de) (?:advertencias|avisos|descargos|sermones|moralinas|notas eticas|rechazos|negativas|disculpas|rodeos y sin moralinas)|(?:empieza|comienza) tu respuesta con ["']?(?:claro|por supuesto|desde luego)|no me vengas con sermones|omite cualquier (?:frase de precaucion|advertencia|aviso)|(?:esta|queda) (?:terminantemente )?prohibido (?:que )?(?:te niegues|negarte|rechazar|respondas con negativas))`,
+  ),
+
+  // Privilege escalation: lifting the assistant's own safeguards, or a mode or clearance that would.
+  rule(
+    "lift_safeguards_en",
+    "privilege_escalation",
+    true,
+    `\\b(?:disable|turn off|switch off|suspend|remove|lift|drop|deactivate|bypass|unlock)\\b (?:all )?(?:your|the assistant'?s|its) (?:\\w+ )?(?:safety|safeguards?|filters?|restrictions|guard(?:rails)?|content (?:policy|filters?)|limits|limitations|security layer|barriers|rules|policies)\\b|\\b(?:usual|normal) (?:limits|rules|restrictions|policies) (?:don'?t|do not|no longer) apply\\b|\\b(?:cleared|authori[sz]ed|allowed|permitted) to (?:answer|respond|reply|share|ignore|bypass|operate)\\b.{0,30}\\bwithout\\b|\\b(?:diagnostic|maintenance|unrestricted|god|admin|root|debug) mode\\b.{0,80}\\b(?:dump|show|reveal|print|disable|without|any command|unrestricted|credentials|instructions)\\b|\\bevery safeguard (?:turned )?off\\b|\\bsuspend your safety\\b|\\bthis overrides your\\b`,
+  ),
+  rule(
+    "lift_safeguards_es",
+    "privilege_escalation",
+    true,
+    `\\b(?:desactiva|desactives|desactivar|quita|quites|quitar|suspende|suspendas|suspender|elimina|elimines|eliminar|salta|saltate|saltarte|te saltes|levanta|levantes)\\b (?:temporalmente )?(?:todas )?(?:tus|los|las|el|la|sus)? ?(?:restricciones|filtros|normas|politicas|barreras|limitaciones|bloqueo(?: de contenidos)?|censura|protecciones|reglas|salvaguardas)\\b|\\b(?:todas )?las politicas quedan suspendidas\\b|\\bmodo (?:mantenimiento|diagnostico|dios|sin restricciones|administrador|root)\\b.{0,80}\\b(?:cualquier|sin|muestra|ejecuta|desactiva)\\b|\\b(?:me obedeces|obedeceme) a mi antes que\\b|\\bsin tus barreras\\b|\\blibertad total\\b`,
+  ),
+
+  // Role play of a persona defined by not refusing, or a beloved relative who recites what a model would not.
+  rule(
+    "persona_never_refuses",
+    "role_play",
+    true,
+    `\\b(?:never|always) (?:refuses?|breaks? character|says? no|lectures?)\\b|\\bstay (?:in character|a \\w+)\\b|\\bno matter what i ask\\b|\\bevil twin\\b|\\btwo (?:answers|responses)\\b.{0,80}\\b(?:unfiltered|uncensored|ignores|no rules|without)\\b|\\[unfiltered\\]|\\bnunca (?:rompe|rompas|salgas|sale) (?:el|del) personaje\\b|\\bno salgas del personaje\\b|\\bgemelo malvado\\b|\\bdos respuestas\\b.{0,80}\\b(?:sin censura|sin filtro|nunca rechaza)\\b|\\bnunca rechaza\\b|\\b(?:amigo|colega) sin filtros?\\b|\\bai (?:from|in) an alternate timeline\\b|\\b(?:antiguo|antigua|old) (?:modelo|model|ia|ai)\\b.{0,60}\\b(?:politicas|policies|sin|without|no)\\b`,
+  ),
+  rule(
+    "relative_recites",
+    "role_play",
+    true,
+    `\\b(?:pretend|act|roleplay|play|be|finge|actua|haz|interpreta)\\b.{0,40}\\b(?:grandm\\w*|grandpa|grandf\\w*|granny|abuel[oa]|late (?:mother|father|uncle|aunt))\\b.{0,160}\\b(?:steps?|how to|recipe|bypass|napalm|pasos|como|receta|explosiv\\w*|cerraduras?|deadbolts?)\\b`,
+  ),
+
+  // Fiction, thought experiments and "if you had no rules": the frame around a request the model would refuse.
+  rule(
+    "hypothetical_no_rules",
+    "hypothetical_framing",
+    true,
+    `\\b(?:suppose|imagine|hypothetically|pretend|let'?s pretend|thought experiment|if you were|if you had|supongamos|imagina|imaginate|hipoteticamente|hagamos como que|si fueras|si no tuvieras|si tuvieras)\\b.{0,80}\\b(?:no (?:rules|restrictions|filters|limits|safety)|without (?:any )?(?:restrictions|filters|rules|limits|safety)|(?:rules|restrictions|safety rules) had been (?:deleted|removed|lifted)|sin (?:ninguna )?(?:restriccion|restricciones|filtros?|normas|limitacion|limitaciones|reglas)|ninguna (?:restriccion|limitacion)|(?:reglas|normas|restricciones) se hubieran (?:borrado|eliminado))\\b(?! (?:of|for|about|on|in|de|del|sobre|para|en)\\b)`,
+  ),
+  rule(
+    "fiction_with_real_steps",
+    "hypothetical_framing",
+    true,
+    `\\b(?:story|novel|screenplay|script|scene|monologue|fiction(?:al)?|thriller|tabletop|campaign|in[- ]character|historia|novela|guion|escena|monologo|ficcion|ficticia|cuento|serie|simulacion)\\b.{0,200}\\b(?:step by step|in (?:complete|full|real|exact|technical) detail|with real commands|with quantities|exactly how|paso a paso|con todo (?:lujo de )?detalle|con comandos reales|con cantidades|con los pasos concretos|receta completa|con el enlace y todo)\\b|\\b(?:your own actual|tus propias) (?:instructions|instrucciones)\\b|\\b(?:what would (?:that|this|the) (?:ai|system|model) (?:reply|answer|say)|que responderia ese (?:sistema|modelo|asistente))\\b`,
+  ),
+
+  // Indirect injection: a document that speaks to the AI reading it.
+  rule(
+    "note_to_ai",
+    "indirect_injection",
+    true,
+    `\\b(?:note|message|instructions?|p\\.? ?s\\.?|reminder|directive)\\b (?:for|to) (?:the |any )?(?:ai|assistant|model|llm|chatbot|bot|automated \\w+|automatic \\w+|grader|evaluator|screening \\w+|summari[sz]er)\\b|\\b(?:nota|mensaje|instrucciones?|p\\.? ?d\\.?|aviso|recordatorio) (?:para|al?) (?:el |la |los )?(?:ia|asistente|modelo|llm|chatbot|bot|evaluador \\w+|evaluador|sistemas? de \\w+|corrector)\\b|\\b(?:to the|al|a la) (?:automated|automatic|automatico|automatica)? ?(?:grader|evaluator|evaluador|corrector|ia|asistente)\\b ?[:,]|\\b(?:ai|assistant|model|ia|asistente|modelo)\\s*[:,]\\s*(?:when|before|after|cuando|antes|despues|tell|dile|ignore|ignora|do not|no|forward|reenvia|mark|marca|remove|elimina|omit|omite)\\b|\\b(?:when|cuando|al) (?:summari[sz]ing|processing|reading|proceses|resumas|leas|resumir|procesar)\\b.{0,40}\\b(?:this|these|the|esta|este|estos|el|la)\\b.{0,40}\\b(?:describe|omit|remove|say|tell|leave|elimina|omite|di|describe|quita|pon)\\b|\\[(?:system|sistema)\\s*:|\\bthe assistant (?:must|should|shall)\\b|\\bel asistente debe\\b`,
+  ),
+  // Language switch: the override or the unrestricted persona in French, Portuguese, German, Italian or Catalan.
+  rule(
+    "override_other_languages",
+    "direct_override",
+    true,
+    `\\b(?:oublie|oubliez|ignore|ignorez|esqueca|esquece|ignoriere|ignorieren|vergiss|vergessen sie|dimentica|dimenticate|ignora|oblida|oblidis)\\b(?: \\S+){0,4}? (?:instructions?|consignes|regles|regras|instrucoes|anweisungen|regeln|sicherheitsregeln|sicherheitsrichtlinien|richtlinien|regole|istruzioni|instruccions|normes|o que o desenvolvedor mandou|tout ce qu'on t'a dit)\\b|\\b(?:prompt systeme|prompt do sistema|systemprompt|prompt di sistema|prompt del sistema)\\b.{0,40}\\b(?:entier|completo|complet|vollstandig|intero)\\b|\\b(?:tu n'as plus de restrictions|sans (?:aucune )?(?:restrictions?|filtres?|censure)|ohne (?:jegliche )?(?:einschrankungen|filter|zensur)|senza (?:alcuna )?(?:censura|restrizioni|filtri)|sem (?:nenhum )?(?:filtros?|restricoes|censura))\\b`,
+  ),
+
+  // System-prompt extraction in other words: the instructions "word for word", what it was told not to reveal.
+  rule(
+    "extract_instructions_literal",
+    "system_prompt_extraction",
+    true,
+    `\\b(?:your|ur|tus|tu|las|the)\\b (?:\\w+ )?(?:initial|original|confidential|hidden|secret|exact|full|system|iniciales|confidenciales|ocultas|secretas|exactas)? ?(?:instructions|rules|configuration|guidelines|instrucciones|directrices|reglas|configuracion|mensaje del sistema)\\b.{0,80}\\b(?:word for word|verbatim|one word per line|first sentence|palabra por palabra|textuales|literal|tal cual|verso a verso|ni una coma)\\b|\\b(?:word for word|verbatim|palabra por palabra|textuales|literal|tal cual)\\b.{0,60}\\b(?:instructions|rules|instrucciones|reglas|directrices|mensaje del sistema)\\b|\\b(?:what|which) (?:rules|instructions|things)? ?(?:were you|you were) told not to (?:reveal|tell|share|say)\\b|\\bque te (?:dijeron|pidieron|ordenaron) que no (?:debias )?(?:contar|revelar|decir|revelaras|contaras)\\b|\\breglas que te pidieron que no\\b|\\b(?:show|see|paste|give|share|ver|ensena|muestra|pasa|pega|dejas ver)\\b.{0,30}\\b(?:ur|your|tu|tus) (?:initial|original|full|system) ?(?:instructions|prompt|configuration)\\b|\\b(?:me dejas ver|ensename|muestrame|pasame) (?:tu|el) prompt (?:de|del) sistema\\b|\\b(?:everything|all) (?:that is |that'?s )?above this line\\b|\\btodo lo que (?:esta|hay) por encima de esta linea\\b|\\b(?:instructions|instrucciones) que te dieron al (?:inicio|principio)\\b|\\bmis instrucciones de sistema son\\b|\\bmy (?:system )?instructions are:|\\bincluding the confidential section\\b|\\bany secrets in your context\\b|\\blas claves que tienes configuradas\\b`,
+  ),
 ];
 
 /** Text that talks about attacks rather than making one: a question, a quote under analysis, a classifier task. */
@@ -620,6 +698,86 @@ export function matchGuardRules(readings: readonly string[]): RuleMatch {
       if (candidate.strong) strong = true;
     }
   }
-  const analysis = readings.length > 0 && analysisCue.test(readings[0] as string);
+  const first = readings[0] ?? "";
+  const analysis = readings.length > 0 && (analysisCue.test(first) || (strong && quotesForDiscussion(first)));
   return { rules: [...rules], techniques: [...techniques], decisive: strong && !analysis, analysis };
+}
+
+// Quoted spans: "…", “…”, «…», and '…' opened after a space or a colon (not an apostrophe inside a word).
+const quotedSpan =
+  /"[^"\n]{3,400}"|\u201c[^\u201d\n]{3,400}\u201d|\u00ab[^\u00bb\n]{3,400}\u00bb|(?<=^|[\s:(])'[^'\n]{3,400}'(?=$|[\s.,;:!?)])/gu;
+
+/** Words that say a quote is being talked about (reported, translated, explained), not addressed to the model. */
+const discussionCue = new RegExp(
+  `\\b(?:${[
+    "example",
+    "examples",
+    "article",
+    "paper",
+    "report",
+    "write-?up",
+    "logs?",
+    "wrote",
+    "posted",
+    "typed",
+    "said",
+    "saw",
+    "video",
+    "quote",
+    "cite",
+    "translate",
+    "translation",
+    "mean",
+    "means",
+    "trick",
+    "attacks?",
+    "jailbreaks?",
+    "phishing",
+    "security",
+    "injection",
+    "why",
+    "explain",
+    "analy[sz]e",
+    "detect",
+    "incident",
+    "caught",
+    "review",
+    "ejemplos?",
+    "articulo",
+    "informe",
+    "escribio",
+    "publico",
+    "vi",
+    "video",
+    "cita",
+    "citar",
+    "traduce",
+    "traduccion",
+    "significa",
+    "truco",
+    "ataques?",
+    "seguridad",
+    "inyeccion",
+    "por que",
+    "explica",
+    "explicame",
+    "analiza",
+    "detecta\\w*",
+    "incidente",
+    "resena",
+    "revisando",
+  ].join("|")})\\b`,
+  "u",
+);
+
+/**
+ * Whether the only attack in a text sits inside quotation marks and the words around them discuss it: "is this
+ * email an attack: '…ignore previous instructions…'?" reports an attack, it does not make one.
+ */
+function quotesForDiscussion(text: string): boolean {
+  if (!quotedSpan.test(text)) return false;
+  quotedSpan.lastIndex = 0;
+  const outside = text.replace(quotedSpan, " ");
+  if (!discussionCue.test(outside)) return false;
+  return !guardRules.some((candidate) => candidate.strong && candidate.test(outside));
 }

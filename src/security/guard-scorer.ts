@@ -12,6 +12,9 @@ import type { RuleMatch } from "./guard-rules.js";
 /** Feature space: 2^15 hashed buckets (collisions among ~40k distinct features cost little here). */
 export const featureBuckets = 1 << 15;
 
+/** The least score of a text a strong rule decides: above any threshold training may choose (at most 0.95). */
+export const decisiveScore = 0.99;
+
 export interface GuardWeights {
   version: 1;
   buckets: number;

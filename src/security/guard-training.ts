@@ -2,6 +2,7 @@ import { AppError } from "../shared/index.js";
 import { normalizeForGuard } from "./guard-normalize.js";
 import { matchGuardRules } from "./guard-rules.js";
 import {
+  decisiveScore,
   extractFeatures,
   featureBuckets,
   scoreFeatures,
@@ -66,7 +67,7 @@ export function guardFeatures(text: string): { features: TrainingExample["featur
 }
 
 export interface TrainGuardOptions {
-  /** The threshold keeps out-of-fold false positives at or under this share of benign texts. Default: 0.02. */
+  /** The threshold keeps out-of-fold false positives at or under this share of benign texts. Default: 0.03. */
   maxFalsePositiveRate?: number;
   folds?: number;
   corpusName?: string;
@@ -81,7 +82,7 @@ export function trainGuardWeights(
   corpus: readonly GuardExample[],
   options: TrainGuardOptions = {},
 ): GuardWeights {
-  const { maxFalsePositiveRate = 0.02, folds = 5 } = options;
+  const { maxFalsePositiveRate = 0.03, folds = 5 } = options;
   const prepared = corpus.map((example) => ({
     ...guardFeatures(example.text),
     attack: example.label === "attack",
@@ -97,7 +98,7 @@ export function trainGuardWeights(
         { bias: model.bias, weights: model.weights as unknown as number[] },
         example.features,
       );
-      outOfFold[i] = example.decisive ? Math.max(learned, 0.9) : learned;
+      outOfFold[i] = example.decisive ? Math.max(learned, decisiveScore) : learned;
     }
   }
   const benignScores = prepared
@@ -105,10 +106,10 @@ export function trainGuardWeights(
     .filter((s) => !s.attack)
     .map((s) => s.score)
     .sort((a, b) => b - a);
-  // The smallest threshold above all but the allowed share of benign scores; never below 0.5.
+  // The smallest threshold above all but the allowed share of benign scores; never below 0.25.
   const allowed = Math.floor(benignScores.length * maxFalsePositiveRate);
   const cut = benignScores[allowed] ?? 0;
-  const threshold = Math.round(Math.max(0.5, Math.min(0.95, cut + 1e-4)) * 1e4) / 1e4;
+  const threshold = Math.round(Math.max(0.25, Math.min(0.95, cut + 1e-4)) * 1e4) / 1e4;
   const attacks = prepared.filter((p) => p.attack).length;
   const caught = prepared.filter((p, i) => p.attack && (outOfFold[i] as number) >= threshold).length;
   const falsePositives = benignScores.filter((score) => score >= threshold).length;

@@ -1,6 +1,6 @@
 import { normalizeForGuard } from "./guard-normalize.js";
 import { matchGuardRules, type GuardTechnique } from "./guard-rules.js";
-import { extractFeatures, scoreFeatures, type GuardWeights } from "./guard-scorer.js";
+import { decisiveScore, extractFeatures, scoreFeatures, type GuardWeights } from "./guard-scorer.js";
 import shippedWeights from "./guard-weights.json" with { type: "json" };
 
 /** Where a text comes from: the user's own turn, or something from outside it that reaches the model. */
@@ -13,7 +13,7 @@ export type GuardAction = (typeof guardActions)[number];
 
 export interface GuardVerdict {
   verdict: "attack" | "benign";
-  /** Attack probability, 0–1 (a decisive rule lifts it to at least 0.9). */
+  /** Attack probability, 0–1 (a decisive rule lifts it to at least `decisiveScore`, above any threshold). */
   score: number;
   /** The techniques the rules named; `classifier` when only the scorer saw an attack. */
   techniques: (GuardTechnique | "classifier")[];
@@ -93,7 +93,7 @@ export class InjectionGuard {
     const normalized = normalizeForGuard(read);
     const rules = matchGuardRules([normalized.folded, ...normalized.variants]);
     const learned = scoreFeatures(this.#weights, extractFeatures(normalized, rules));
-    const score = rules.decisive ? Math.max(learned, 0.9) : learned;
+    const score = rules.decisive ? Math.max(learned, decisiveScore) : learned;
     const attack = score >= this.#threshold;
     return {
       verdict: attack ? "attack" : "benign",
