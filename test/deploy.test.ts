@@ -229,6 +229,7 @@ describe("deploy", () => {
         "sarai_autocorrection_rate",
         "sarai_image_cache_hit_rate",
         "sarai_disk_free_bytes",
+        "sarai_injection_detections_total",
       ]) {
         expect(text, metric).toContain(metric);
       }

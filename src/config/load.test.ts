@@ -147,7 +147,7 @@ describe("config", () => {
         security: {
           audit: { enabled: true },
           guard: {
-            enabled: false,
+            enabled: true,
             policy: {
               user: "flag",
               memory: "sanitize",

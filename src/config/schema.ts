@@ -465,8 +465,8 @@ function createConfigObjectSchema(system: SystemContext) {
   const guardAction = z.enum(["block", "sanitize", "flag"]);
   const guard = z
     .object({
-      /** Screen user turns and outside text (memory, skills, pages) for prompt injection. Default: `false` until trained weights ship. */
-      enabled: z.boolean().default(false),
+      /** Screen user turns and outside text (memory, skills, pages) for prompt injection. Default: `true`. */
+      enabled: z.boolean().default(true),
       /**
        * What a hit does, per source: `block` refuses the request (`INPUT_BLOCKED`), `sanitize` cuts the offending
        * sentences out, `flag` passes the text on marked (`sarai.guard`, metrics, audit log). Recalled facts that
