@@ -105,12 +105,36 @@ export function normalizeForGuard(text: string): NormalizedText {
   }
   for (const payload of decodeBase64Blobs(nfkc)) add(payload, "base64");
   for (const payload of decodeHexBlobs(nfkc)) add(payload, "hex");
-  // rot13 and reversal leave no mark: read them when they turn the text into more real words than it had.
-  const rot = rot13(folded);
-  if (commonWordCount(rot) > commonWordCount(folded) + 2) add(rot, "rot13");
-  const reversed = [...folded].reverse().join("");
-  if (commonWordCount(reversed) > commonWordCount(folded) + 2) add(reversed, "reversed");
+  // rot13 and reversal leave no mark: read them when they turn the text, or a part of it (the payload after "decode
+  // this:"), into more real words than it had.
+  const rot = decodeWhereReadable(folded, rot13);
+  if (rot !== undefined) add(rot, "rot13");
+  const reversed = decodeWhereReadable(folded, reverse);
+  if (reversed !== undefined) add(reversed, "reversed");
   return { folded, variants: [...variants], signals: [...signals] };
+}
+
+function reverse(text: string): string {
+  return [...text].reverse().join("");
+}
+
+/**
+ * The text with every segment (between colons, quotes, brackets, sentence ends and line breaks) that `decode`
+ * turns into at least two more common words replaced by its decoding; the whole text decoded when that gains
+ * more; undefined when neither reads better.
+ */
+function decodeWhereReadable(text: string, decode: (segment: string) => string): string | undefined {
+  let gained = false;
+  const parts = text.replace(/[^:;.!?"'()[\]\u00ab\u00bb\u201c\u201d\n]{8,}/gu, (segment) => {
+    const decoded = decode(segment);
+    if (commonWordCount(decoded) < commonWordCount(segment) + 2) return segment;
+    gained = true;
+    return decoded;
+  });
+  const whole = decode(text);
+  if (commonWordCount(whole) > commonWordCount(text) + 2 && commonWordCount(whole) > commonWordCount(parts))
+    return whole;
+  return gained ? parts : undefined;
 }
 
 /**
@@ -164,11 +188,17 @@ function decodeBase64Blobs(text: string): string[] {
     const token = match[0];
     // Words, hashes and identifiers are not base64 text: ask for a mix of cases or digits.
     if (!/[A-Z]/.test(token) || !/[a-z]/.test(token)) continue;
-    const decoded = Buffer.from(token.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
+    let decoded = fromBase64(token);
+    // base64 inside base64: one more layer.
+    if (/^[A-Za-z0-9+/_-]{16,}={0,2}$/.test(decoded.trim())) decoded = fromBase64(decoded.trim());
     if (isReadableText(decoded)) found.push(decoded);
     if (found.length >= 8) break;
   }
   return found;
+}
+
+function fromBase64(token: string): string {
+  return Buffer.from(token.replace(/-/g, "+").replace(/_/g, "/"), "base64").toString("utf8");
 }
 
 /** Printable text hidden in hex runs (`69676e6f7265…`, optionally `\x`- or space-separated). */
@@ -198,8 +228,10 @@ function rot13(text: string): string {
 const commonWords = new Set(
   (
     "the and you your all to of in is are that this for with not now from be as it on or an me my " +
+    "how what do have no without about write give any i a " +
     "ignore instructions previous rules system prompt tell reveal show " +
     "el la los las de que y en un una tu tus es por con no para lo al del se mi ahora todas " +
+    "sin como esto haz dame cual su mas " +
     "ignora instrucciones anteriores reglas sistema dime muestra revela"
   ).split(" "),
 );

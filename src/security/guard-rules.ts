@@ -625,13 +625,32 @@ export const guardRules: readonly GuardRule[] = [
     "hypothetical_no_rules",
     "hypothetical_framing",
     true,
-    `\\b(?:suppose|imagine|hypothetically|pretend|let'?s pretend|thought experiment|if you were|if you had|supongamos|imagina|imaginate|hipoteticamente|hagamos como que|si fueras|si no tuvieras|si tuvieras)\\b.{0,80}\\b(?:no (?:rules|restrictions|filters|limits|safety)|without (?:any )?(?:restrictions|filters|rules|limits|safety)|(?:rules|restrictions|safety rules) had been (?:deleted|removed|lifted)|sin (?:ninguna )?(?:restriccion|restricciones|filtros?|normas|limitacion|limitaciones|reglas)|ninguna (?:restriccion|limitacion)|(?:reglas|normas|restricciones) se hubieran (?:borrado|eliminado))\\b(?! (?:of|for|about|on|in|de|del|sobre|para|en)\\b)`,
+    `\\b(?:suppose|imagine|imagination|hypothetically|pretend|let'?s pretend|thought experiment|if you were|if you had|version of (?:yourself|you)|supongamos|imagina|imaginate|imaginacion|hipoteticamente|hagamos como que|si fueras|si no tuvieras|si tuvieras|version de ti mism[oa])\\b.{0,80}\\b(?:no (?:rules|restrictions|filters|limits|safety)|without (?:any )?(?:restrictions|filters|rules|limits|safety)|(?:rules|restrictions|safety rules) had been (?:deleted|removed|lifted)|sin (?:ninguna )?(?:restriccion|restricciones|filtros?|normas|limitacion|limitaciones|reglas)|ninguna (?:restriccion|limitacion)|(?:reglas|normas|restricciones) se hubieran (?:borrado|eliminado))\\b(?! (?:of|for|about|on|in|de|del|sobre|para|en)\\b)`,
   ),
   rule(
     "fiction_with_real_steps",
     "hypothetical_framing",
     true,
     `\\b(?:story|novel|screenplay|script|scene|monologue|fiction(?:al)?|thriller|tabletop|campaign|in[- ]character|historia|novela|guion|escena|monologo|ficcion|ficticia|cuento|serie|simulacion)\\b.{0,200}\\b(?:step by step|in (?:complete|full|real|exact|technical) detail|with real commands|with quantities|exactly how|paso a paso|con todo (?:lujo de )?detalle|con comandos reales|con cantidades|con los pasos concretos|receta completa|con el enlace y todo)\\b|\\b(?:your own actual|tus propias) (?:instructions|instrucciones)\\b|\\b(?:what would (?:that|this|the) (?:ai|system|model) (?:reply|answer|say)|que responderia ese (?:sistema|modelo|asistente))\\b`,
+  ),
+
+  rule(
+    "refusal_ability_removed",
+    "refusal_suppression",
+    true,
+    `\\b(?:tienes prohibido|te prohibo|te esta prohibido|no puedes|no tienes permitido) (?:negarte|rechazar(?:me)?|decir que no)\\b(?![^.!]*\\?)|\\b(?:te prohibo|tienes prohibido) usar (?:las )?palabras\\b|\\bsin decir nunca\\b.{0,30}\\b(?:no puedo|lo siento|como ia)\\b|\\bcapacidad de (?:negarte|rechazar|decir que no)\\b|\\b(?:contiene|incluye|lleva)\\b.{0,20}\\b(?:aviso|advertencia|negativa)s?\\b.{0,40}\\b(?:incorrecta|suspens\\w*|cero|fallo|mal)\\b|\\b(?:banned|forbidden|prohibited) from using the words\\b|\\b(?:ability|option|capacity|permission) to (?:decline|refuse|say no)\\b|\\b(?:answer|reply|response)s? that (?:contains?|includes?) (?:a |any )?(?:warnings?|disclaimers?|refusals?|caveats?)\\b.{0,40}\\b(?:fail\\w*|wrong|zero|penali[sz]ed|rejected)\\b|\\bnever say (?:it'?s|that it'?s|this is) (?:illegal|unethical|wrong|dangerous)\\b`,
+  ),
+  rule(
+    "fictional_world_allows",
+    "hypothetical_framing",
+    true,
+    `\\b(?:(?:fictional|fiction|imaginary|alternate|ficcion|ficticio|ficticia|imaginario|imaginaria|paralelo) (?:world|society|country|universe|reality|mundo|sociedad|pais|universo|realidad)|(?:mundo|sociedad|pais|universo|realidad) (?:fictici[oa]|imaginari[oa]|paralel[oa]|de ficcion))\\b.{0,20}\\b(?:where|in which|donde|en (?:el|la) que)\\b.{0,60}\\b(?:legal|allowed|permitted|respected|encouraged|permitido|permitida|respetad[oa]|se ensena)\\b.{0,60}\\b(?:explain|explica|write|escribe|describe|tell me|dime|give|dame|teach|ensena)\\b.{0,60}\\b(?:how|como|steps|pasos|method|metodo)\\b|\\b(?:laws|leyes|rules|normas)\\b.{0,30}\\b(?:no longer exist|ya no existen|(?:are )?ancient history|don'?t exist|no existen|son historia)\\b`,
+  ),
+  rule(
+    "claimed_elevation",
+    "privilege_escalation",
+    true,
+    `\\b(?:safety|security|content) (?:layer|filters?|restrictions|guard\\w*|policy)\\b.{0,12}\\b(?:disabled|removed|lifted|deactivated|turned off|repealed|suspended)\\b|\\b(?:filtros|restricciones|capa de seguridad|politica de contenido)\\b.{0,12}\\b(?:desactivad[oa]s?|eliminad[oa]s?|suspendid[oa]s?|derogad[oa]s?)\\b|\\bcomply with (?:all|every|any) requests?\\b|\\bcumple (?:todas|cualquier) (?:las )?peticion(?:es)?\\b|\\b(?:role|rol|user\\.role|usuario\\.rol)\\s*=\\s*["']?(?:admin|owner|root|superuser|administrador|propietario)\\b|\\brestrictions\\s*[:=]\\s*\\[\\s*\\]|\\b(?:enter(?:ed)?|activate|switch(?:ed)? to|confirm\\b.{0,20}\\bentered)\\b.{0,20}\\bunrestricted mode\\b|\\b(?:clearance|authori[sz]ation|nivel de acreditacion|autorizacion)\\b.{0,40}\\b(?:supersedes|overrides|outranks|prevalece sobre|anula)\\b|\\bdeveloper (?:console|mode|access) (?:unlocked|enabled|activated|granted)\\b|\\bconsola de desarrollador (?:desbloqueada|activada)\\b|\\bdisable_filters\\b|\\b(?:legalmente|legally)\\b.{0,10}\\b(?:estas obligad[oa]|you are (?:obliged|required|bound))\\b|\\bbackdoor (?:phrase|password|command|code)\\b|\\belevar privilegios\\b|\\bgrant me (?:elevated|admin|root) (?:permissions|privileges|access)\\b`,
   ),
 
   // Indirect injection: a document that speaks to the AI reading it.
@@ -671,6 +690,8 @@ export const analysisCue = new RegExp(
     `\\bque (?:es|son) (?:una? )?(?:inyeccion|inyecciones|jailbreak|prompt injection|ataque de inyeccion)`,
     `\\bcomo (?:puedo |podemos |se puede |deberia |debo )?(?:me |nos |te |se )?(?:prevenir|proteger|protegerme|protegernos|protejo|protegemos|defender|defenderme|defiendo|detectar|detecto|mitigar|evitar|evito|bloquear|reconocer|reconozco|testear|probar)\\b`,
     `\\b(?:ejemplos?|tipos?) de (?:inyecci(?:on|ones)|jailbreaks?|ataques?)`,
+    `\\bque (?:medidas|buenas practicas|precauciones|pasos)\\b.{0,80}\\bpara (?:que|evitar|impedir)\\b`,
+    `\\bwhat (?:measures|best practices|precautions|steps)\\b.{0,80}\\b(?:so that|to (?:prevent|stop|avoid|keep))\\b`,
   ].join("|"),
   "u",
 );
@@ -766,6 +787,12 @@ const discussionCue = new RegExp(
     "incidente",
     "resena",
     "revisando",
+    "plantilla",
+    "template",
+    "estructurad[oa]",
+    "structured",
+    "codigo",
+    "code",
   ].join("|")})\\b`,
   "u",
 );
