@@ -303,6 +303,27 @@ describe("security", () => {
         });
       }
 
+      it("trains on stored facts but leaves them out of the false-positive budget", () => {
+        const facts = Array.from({ length: 120 }, (_, i): GuardExample => ({
+          id: `f${i}`,
+          text: `- user · likes · thing ${i}`,
+          lang: "en",
+          label: "benign",
+          technique: "memory_fact",
+          source: "memory",
+        }));
+        const without = trainGuardWeights(corpus, { maxFalsePositiveRate: 0.05 });
+        const withFacts = trainGuardWeights([...corpus, ...facts], { maxFalsePositiveRate: 0.05 });
+        expect(withFacts.trainedOn.examples).toBe(corpus.length + 120);
+        // The rate is a share of the corpus's own benign texts, not of those plus the facts (counted, 120 easy
+        // benign texts would allow six more false positives among the hard ones).
+        const rate = withFacts.trainedOn.outOfFoldFalsePositiveRate as number;
+        expect(rate).toBeGreaterThan(0);
+        expect(rate).toBeLessThanOrEqual(0.05);
+        expect(Math.abs(rate * benignCount - Math.round(rate * benignCount))).toBeLessThan(0.01);
+        expect(withFacts.threshold).toBeGreaterThanOrEqual(without.threshold - 0.05);
+      });
+
       it("rises when fewer false positives are allowed", () => {
         const strict = trainGuardWeights(corpus, { maxFalsePositiveRate: 0.02 }).threshold;
         const loose = trainGuardWeights(corpus, { maxFalsePositiveRate: 0.1 }).threshold;

@@ -101,9 +101,15 @@ export function trainGuardWeights(
       outOfFold[i] = example.decisive ? Math.max(learned, decisiveScore) : learned;
     }
   }
+  // Stored facts (source memory) teach the scorer what a fact looks like, but they are easy: counted in the
+  // false-positive budget they would let the threshold fall on the hard texts people and documents send.
   const benignScores = prepared
-    .map((example, i) => ({ attack: example.attack, score: outOfFold[i] as number }))
-    .filter((s) => !s.attack)
+    .map((example, i) => ({
+      attack: example.attack,
+      calibrates: corpus[i]?.source !== "memory",
+      score: outOfFold[i] as number,
+    }))
+    .filter((s) => !s.attack && s.calibrates)
     .map((s) => s.score)
     .sort((a, b) => b - a);
   // The smallest threshold above all but the allowed share of benign scores; never below 0.25.
