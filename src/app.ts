@@ -41,8 +41,9 @@ import {
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 import { ImageCache, VisionService } from "./vision/index.js";
 import { passThroughGuard, type WebSearch } from "./search/index.js";
-import type { InjectionGuard } from "./security/index.js";
+import type { AuditSink, InjectionGuard } from "./security/index.js";
 import {
+  assembleAudit,
   assembleGuard,
   assembleReflectionTemplates,
   assembleSearch,
@@ -96,6 +97,8 @@ export interface App {
   readonly vision: VisionService | undefined;
   /** The prompt-injection guard; undefined when `security.guard.enabled` is false. */
   readonly guard: InjectionGuard | undefined;
+  /** The audit log of security-relevant events (a sink that keeps nothing when `security.audit.enabled` is false). */
+  readonly audit: AuditSink;
   /** Text to speech, and speech to text when `voice.transcription` is set; undefined when voice is off. */
   readonly voice: VoiceService | undefined;
   /** Web search through SearXNG; undefined when `search.enabled` is false. */
@@ -119,6 +122,7 @@ const minFreeDiskMb = 512;
 /** The composition root: builds every subsystem from the resolved config and wires them together. */
 export async function createApp(options: AppOptions): Promise<App> {
   const { config, logger } = options;
+  const audit = assembleAudit(config, logger);
   const models = await resolveModels({
     roles: config.models,
     defaultSource: config.models.default,
@@ -131,6 +135,8 @@ export async function createApp(options: AppOptions): Promise<App> {
     ...(options.onPullProgress === undefined ? {} : { onPullProgress: options.onPullProgress }),
     ...(options.onNotice === undefined ? {} : { onNotice: options.onNotice }),
   });
+  for (const [role, model] of Object.entries(models.roles))
+    audit.record({ type: "model.load", target: model.file, outcome: "ok", details: { role } });
   const pool = new ModelPool({
     roles: models.roles,
     threads: config.inference.threads,
@@ -227,7 +233,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     settings: config.reflect,
   });
   const hasFallback = models.roles.fallback !== undefined || config.models.fallback?.remote !== undefined;
-  const guard = assembleGuard(config, () => metrics, logger);
+  const guard = assembleGuard(config, () => metrics, logger, audit);
   const search = assembleSearch(
     config,
     guard === undefined ? passThroughGuard : toWebGuard(guard),
@@ -270,6 +276,10 @@ export async function createApp(options: AppOptions): Promise<App> {
       metrics.memoryFactsRecalled.observe(report.recalled);
       for (const result of report.stored)
         metrics.memoryFactsStored.inc({ source: result.fact.source, outcome: result.outcome });
+      if (report.stored.length > 0) {
+        const ids = report.stored.map((result) => result.fact.id);
+        audit.record({ type: "memory.learn", actor: report.userId, outcome: "ok", details: { facts: ids } });
+      }
       logger.debug({ recalled: report.recalled, stored: report.stored.length }, "memory turn");
     },
     onMemoryError: (error) =>
@@ -383,6 +393,8 @@ export async function createApp(options: AppOptions): Promise<App> {
         JSON.stringify(previous[key as keyof typeof previous]),
     );
     if (changed.length > 0) loop?.emit("config_changed", { sections: changed });
+    if (changed.length > 0)
+      audit.record({ type: "config.change", outcome: "ok", details: { sections: changed } });
   });
 
   let disposed = false;
@@ -397,6 +409,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     loop,
     vision,
     guard,
+    audit,
     metrics,
     voice,
     search,

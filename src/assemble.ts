@@ -13,7 +13,16 @@ import {
   type WebGuardPort,
   type WebSearchResult,
 } from "./search/index.js";
-import { createTemplateVerifier, InjectionGuard, resolveSigningKeyFiles } from "./security/index.js";
+import {
+  AuditLog,
+  createTemplateVerifier,
+  InjectionGuard,
+  loadAuditKey,
+  noAudit,
+  resolveAuditPaths,
+  resolveSigningKeyFiles,
+  type AuditSink,
+} from "./security/index.js";
 import { SpeechSynthesizer, Transcriber } from "./voice/index.js";
 
 /** The voice subsystem: espeak-ng speech, and transcription when a remote server is configured. */
@@ -89,6 +98,7 @@ export function assembleGuard(
   config: ResolvedConfig,
   metrics: () => Metrics,
   logger: Logger,
+  audit: AuditSink = noAudit,
 ): InjectionGuard | undefined {
   const settings = config.security.guard;
   if (!settings.enabled) return undefined;
@@ -112,7 +122,32 @@ export function assembleGuard(
         },
         "injection guard hit",
       );
+      audit.record({
+        type: "guard.hit",
+        target: result.source,
+        outcome: result.action === "block" ? "blocked" : "flagged",
+        details: {
+          action: result.action,
+          score: result.verdict.score,
+          techniques: result.verdict.techniques,
+        },
+      });
     },
+  });
+}
+
+/**
+ * The audit log from `security.audit` (`<logDir>/audit`, key from `SARAI_AUDIT_KEY` or `<stateDir>/keys/audit.key`);
+ * a sink that keeps nothing when it is off. A write that fails is logged at error, once.
+ */
+export function assembleAudit(config: ResolvedConfig, logger: Logger): AuditSink {
+  if (!config.security.audit.enabled) return noAudit;
+  const { dir, keyFile } = resolveAuditPaths(config);
+  return AuditLog.open({
+    dir,
+    key: loadAuditKey({ keyFile }),
+    onError: (error) =>
+      logger.error({ err: error, dir }, "the audit log cannot be written; events are being lost"),
   });
 }
 

@@ -9,6 +9,7 @@ import Fastify, {
   type FastifyRequest,
 } from "fastify";
 import type { App } from "../app.js";
+import { keyActor } from "../security/index.js";
 import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
@@ -44,6 +45,8 @@ export interface RequestContext {
   readonly signal: AbortSignal;
   /** The user the request's API key is bound to, if it is. */
   boundUser?: string;
+  /** The API key as the audit log names it (`key:<8 hex>`), when keys are configured. */
+  keyActor?: string;
 }
 
 declare module "fastify" {
@@ -128,8 +131,21 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       if (closing) fastify.server.closeIdleConnections();
     });
     if (apiKeys.length > 0 && request.url !== "/health") {
-      const user = authenticate(request, apiKeys);
-      if (user !== undefined) request.sarai.boundUser = user;
+      const given = bearerToken(request);
+      try {
+        const user = authenticate(request, apiKeys);
+        if (user !== undefined) request.sarai.boundUser = user;
+        if (given !== undefined) request.sarai.keyActor = keyActor(given);
+      } catch (error) {
+        app.audit.record({
+          type: "auth.failure",
+          ...(given === undefined ? {} : { actor: keyActor(given) }),
+          target: request.url.split("?")[0],
+          outcome: "denied",
+          details: { reason: given === undefined ? "missing key" : "invalid key", ip: request.ip },
+        });
+        throw error;
+      }
     }
   });
 
@@ -138,6 +154,14 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     const labels = { route, method: request.method, status: String(reply.statusCode) };
     app.metrics.httpRequests.inc(labels);
     app.metrics.httpDuration.observe(labels, reply.elapsedTime / 1000);
+    const event = auditedCall(request.method, route);
+    if (event !== undefined)
+      app.audit.record({
+        ...event,
+        ...auditActor(request),
+        outcome: outcomeOf(reply.statusCode),
+        details: { method: request.method, status: reply.statusCode, request_id: request.id },
+      });
     request.log.info(
       { method: request.method, route, status: reply.statusCode, ms: Math.round(reply.elapsedTime) },
       "request",
@@ -290,6 +314,45 @@ function authenticate(
   }
   if (match === undefined) throw new AppError("UNAUTHORIZED", "invalid API key");
   return match.user;
+}
+
+/**
+ * The calls the audit log records: what writes memory, runs a skill or administers the loop (reads and chat
+ * turns are not calls; what a turn stores is recorded as `memory.learn`).
+ */
+function auditedCall(method: string, route: string): { type: string; target: string } | undefined {
+  if (method === "GET" || method === "HEAD" || method === "OPTIONS") return undefined;
+  if (route.startsWith("/v1/memory")) {
+    const type =
+      method === "DELETE"
+        ? "memory.delete"
+        : route.endsWith("/import")
+          ? "memory.import"
+          : route.endsWith("/extract")
+            ? "memory.extract"
+            : "memory.write";
+    return { type, target: route };
+  }
+  if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
+  if (route.startsWith("/v1/loop")) return { type: "admin.call", target: route };
+  return undefined;
+}
+
+/** Who made an audited call: the key's bound user, else the named user, plus the key. */
+function auditActor(request: FastifyRequest): { actor: string } {
+  const body = request.body as { user?: unknown } | undefined;
+  const query = request.query as { user?: unknown } | undefined;
+  const named =
+    typeof body?.user === "string" ? body.user : typeof query?.user === "string" ? query.user : undefined;
+  // A request refused before its context was set (the server shutting down) has none.
+  const context = request.sarai as RequestContext | null;
+  const user = context?.boundUser ?? named ?? "anonymous";
+  const key = context?.keyActor;
+  return { actor: key === undefined ? user : `${user} (${key})` };
+}
+
+function outcomeOf(status: number): "ok" | "denied" | "error" {
+  return status < 400 ? "ok" : status === 401 || status === 403 || status === 429 ? "denied" : "error";
 }
 
 /** Where a body stops being UTF-8: the byte offset of the first replacement the decoder had to make. */

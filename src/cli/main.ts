@@ -32,6 +32,7 @@ import {
   type SynthOptions,
 } from "../inference/index.js";
 import { AppError, createLogger, isAppError, type AppLogger } from "../shared/index.js";
+import { registerAuditCommands } from "./audit-commands.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { registerKeysCommands } from "./keys-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
@@ -673,6 +674,7 @@ function buildProgram(): Command {
   registerLoopCommands(program, () => loadConfigFor(global()));
   registerNotificationCommands(program, () => loadConfigFor(global()));
   registerVoiceSearchCommands(program, () => loadConfigFor(global()));
+  registerAuditCommands(program, () => loadConfigFor(global()));
   registerGuardCommands(program, () => loadConfigFor(global()));
   registerKeysCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {

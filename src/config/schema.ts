@@ -457,8 +457,12 @@ function createConfigObjectSchema(system: SystemContext) {
   // Trust layer (security/): each part owns its own object.
   const audit = z
     .object({
-      /** Write the HMAC-chained audit log of security-relevant events under `paths.logDir`. Default: `true`. */
+      /** Write the HMAC-chained audit log of security-relevant events. Default: `true`. */
       enabled: z.boolean().default(true),
+      /** Folder of the day files (`audit-YYYY-MM-DD.jsonl`). Default: `<logDir>/audit`. */
+      dir: directoryPath.optional(),
+      /** The HMAC key (hex, mode 0600, created on first start); `SARAI_AUDIT_KEY` wins. Default: `<stateDir>/keys/audit.key`. */
+      keyFile: filePath.optional(),
     })
     .strict();
 

@@ -35,3 +35,22 @@ export type {
   TemplateVerifierOptions,
   TrustedKey,
 } from "./signatures.js";
+export {
+  AuditLog,
+  auditFiles,
+  hashText,
+  keyActor,
+  loadAuditKey,
+  noAudit,
+  resolveAuditPaths,
+  tailAuditLog,
+  verifyAuditLog,
+} from "./audit-log.js";
+export type {
+  AuditEntry,
+  AuditEventInput,
+  AuditLogOptions,
+  AuditProblem,
+  AuditSink,
+  AuditVerification,
+} from "./audit-log.js";

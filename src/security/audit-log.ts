@@ -1,0 +1,472 @@
+/**
+ * The tamper-evident audit log: one JSON line per security-relevant event, in a file per UTC day
+ * (`audit-YYYY-MM-DD.jsonl`) under one folder.
+ *
+ * - Every entry carries `seq` (1, 2, 3… across all files), `prev` (the SHA-256 of the previous entry's line;
+ *   64 zeros for the first) and `hmac`, an HMAC-SHA256 with a key kept outside the log over the entry's
+ *   canonical JSON without `hmac`. Editing a byte breaks the HMAC; removing, reordering or inserting an entry
+ *   breaks `seq` or `prev`; a wrong key breaks the first HMAC.
+ * - `audit.head` beside the files records the last entry's `seq` and hash (HMAC'd too), written after each
+ *   append: cutting whole entries off the end leaves a log shorter than its head, and that is reported.
+ * - A crash mid-write leaves a torn last line (no newline) and a head that still names the entry before it:
+ *   the log verifies up to that entry. The next open closes the torn line and records `audit.recovered`, which
+ *   names the torn line and its hash; the verifier accepts exactly that line, once, when the entry after it is
+ *   a valid `audit.recovered` for it. Anything else that is not a valid entry is tampering.
+ * - Prompts are never written: callers pass `hashText(prompt)`.
+ */
+import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import {
+  appendFileSync,
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import path from "node:path";
+import type { ResolvedConfig } from "../config/index.js";
+import { AppError } from "../shared/index.js";
+
+/** What a caller records; `seq`, `ts`, `prev` and `hmac` are added by the log. */
+export interface AuditEventInput {
+  /** Dotted kind: `auth.failure`, `memory.write`, `skill.run`, `guard.hit`, `model.load`, `config.change`… */
+  type: string;
+  /** Who: a user id, or `key:<first 8 hex of the key's SHA-256>`; never a secret. */
+  actor?: string;
+  /** What: a fact id, a skill name, a model file, a route. */
+  target?: string;
+  outcome?: "ok" | "denied" | "error" | "flagged" | "blocked";
+  /** Small JSON; prompts only as `hashText(prompt)`. */
+  details?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends AuditEventInput {
+  seq: number;
+  ts: string;
+  prev: string;
+  hmac: string;
+}
+
+/** Where events go. `record` never throws: the log must not take a request down with it. */
+export interface AuditSink {
+  record(event: AuditEventInput): void;
+}
+
+/** A sink that keeps nothing (audit off). */
+export const noAudit: AuditSink = Object.freeze({ record: () => undefined });
+
+/** `sha256:<hex>` of a text: how prompts and keys appear in the log. */
+export function hashText(text: string): string {
+  return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
+}
+
+/** `key:<8 hex>`: an API key named in the log without revealing it. */
+export function keyActor(key: string): string {
+  return `key:${createHash("sha256").update(key, "utf8").digest("hex").slice(0, 8)}`;
+}
+
+const genesis = "0".repeat(64);
+const fileName = /^audit-(\d{4}-\d{2}-\d{2})\.jsonl$/;
+const headFile = "audit.head";
+
+/** JSON with object keys sorted at every level: the bytes the HMAC is taken over. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
+function sign(key: Buffer, value: object): string {
+  return createHmac("sha256", key).update(canonical(value)).digest("hex");
+}
+
+function sameHex(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === 32 && y.length === 32 && timingSafeEqual(x, y);
+}
+
+function sha256(text: string): string {
+  return createHash("sha256").update(text, "utf8").digest("hex");
+}
+
+/** The day files of a folder, oldest first. */
+export function auditFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((name) => fileName.test(name))
+    .sort()
+    .map((name) => path.join(dir, name));
+}
+
+interface Head {
+  seq: number;
+  hash: string;
+}
+
+function readHead(dir: string, key: Buffer): Head | undefined | "invalid" {
+  const file = path.join(dir, headFile);
+  if (!existsSync(file)) return undefined;
+  try {
+    const parsed = JSON.parse(readFileSync(file, "utf8")) as { seq: number; hash: string; hmac: string };
+    const { hmac, ...rest } = parsed;
+    if (typeof hmac !== "string" || !sameHex(hmac, sign(key, rest))) return "invalid";
+    return { seq: rest.seq, hash: rest.hash };
+  } catch {
+    return "invalid";
+  }
+}
+
+export interface AuditLogOptions {
+  dir: string;
+  key: Buffer;
+  now?: () => Date;
+  /** Told once when writing fails (the log keeps trying on later events). */
+  onError?: (error: unknown) => void;
+}
+
+/** The append side of the audit log. Synchronous and fsynced: an entry recorded is an entry on disk. */
+export class AuditLog implements AuditSink {
+  readonly #dir: string;
+  readonly #key: Buffer;
+  readonly #now: () => Date;
+  readonly #onError: (error: unknown) => void;
+  #seq = 0;
+  #prev = genesis;
+  #failed = false;
+  /** Entries that could not be written. */
+  failures = 0;
+
+  private constructor(options: AuditLogOptions) {
+    this.#dir = options.dir;
+    this.#key = options.key;
+    this.#now = options.now ?? (() => new Date());
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /** Opens the log in `dir` (created 0700), continuing its chain; a torn last line is closed and recorded. */
+  static open(options: AuditLogOptions): AuditLog {
+    const log = new AuditLog(options);
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const files = auditFiles(options.dir);
+    const last = files.at(-1);
+    if (last === undefined) return log;
+    const text = readFileSync(last, "utf8");
+    const lines = text.split("\n");
+    const torn = text.endsWith("\n") || text === "" ? undefined : lines.pop();
+    // The last complete entry of the newest file, or of an earlier one when the newest holds none.
+    const complete = lines.filter((line) => line !== "");
+    const lastLine = complete.at(-1) ?? lastCompleteLine(files.slice(0, -1));
+    if (lastLine !== undefined) {
+      const entry = JSON.parse(lastLine) as AuditEntry;
+      log.#seq = entry.seq;
+      log.#prev = sha256(lastLine);
+    }
+    if (torn !== undefined) {
+      appendFileSync(last, "\n");
+      log.record({
+        type: "audit.recovered",
+        details: { file: path.basename(last), line: complete.length + 1, hash: sha256(torn) },
+      });
+    }
+    return log;
+  }
+
+  record(event: AuditEventInput): void {
+    try {
+      const now = this.#now();
+      const body = {
+        seq: this.#seq + 1,
+        ts: now.toISOString(),
+        prev: this.#prev,
+        type: event.type,
+        ...(event.actor === undefined ? {} : { actor: event.actor }),
+        ...(event.target === undefined ? {} : { target: event.target }),
+        ...(event.outcome === undefined ? {} : { outcome: event.outcome }),
+        ...(event.details === undefined ? {} : { details: event.details }),
+      };
+      const line = JSON.stringify({ ...body, hmac: sign(this.#key, body) });
+      const file = path.join(this.#dir, `audit-${now.toISOString().slice(0, 10)}.jsonl`);
+      const fd = openSync(file, "a", 0o600);
+      try {
+        appendFileSync(fd, `${line}\n`);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      this.#seq = body.seq;
+      this.#prev = sha256(line);
+      this.#writeHead();
+    } catch (error) {
+      this.failures++;
+      if (!this.#failed) this.#onError(error);
+      this.#failed = true;
+    }
+  }
+
+  #writeHead(): void {
+    const head = { seq: this.#seq, hash: this.#prev };
+    const file = path.join(this.#dir, headFile);
+    writeFileSync(`${file}.tmp`, JSON.stringify({ ...head, hmac: sign(this.#key, head) }), { mode: 0o600 });
+    renameSync(`${file}.tmp`, file);
+  }
+}
+
+function lastCompleteLine(files: readonly string[]): string | undefined {
+  for (const file of [...files].reverse()) {
+    const line = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+      .at(-1);
+    if (line !== undefined) return line;
+  }
+  return undefined;
+}
+
+export interface AuditProblem {
+  file: string;
+  /** 1-based line in `file`. */
+  line: number;
+  seq?: number;
+  reason: string;
+}
+
+export interface AuditVerification {
+  ok: boolean;
+  /** Valid entries read. */
+  entries: number;
+  files: string[];
+  /** The first entry that was altered, removed, reordered or inserted. */
+  firstBad?: AuditProblem;
+  /** A torn last line left by a crash (the log verifies up to the entry before it). */
+  tornTail?: { file: string; line: number };
+}
+
+/**
+ * Walks the chain of `files` (default: every day file of `dir`, oldest first) and names the first entry that
+ * does not verify. With `dir`, the head file is checked too (entries cut off the end).
+ */
+export function verifyAuditLog(options: { dir?: string; files?: string[]; key: Buffer }): AuditVerification {
+  const files = options.files ?? (options.dir === undefined ? [] : auditFiles(options.dir));
+  let expectedSeq = 1;
+  let prev = genesis;
+  let entries = 0;
+  let tornTail: AuditVerification["tornTail"];
+  const result = (firstBad?: AuditProblem): AuditVerification => ({
+    ok: firstBad === undefined,
+    entries,
+    files,
+    ...(firstBad === undefined ? {} : { firstBad }),
+    ...(tornTail === undefined ? {} : { tornTail }),
+  });
+  // The first file given on its own may continue an older one: its first entry sets the chain.
+  const standalone = options.files !== undefined;
+
+  for (const [fileIndex, file] of files.entries()) {
+    const name = path.basename(file);
+    const text = readFileSync(file, "utf8");
+    const lines = text.split("\n");
+    if (text.endsWith("\n")) lines.pop();
+    const lastFile = fileIndex === files.length - 1;
+    let pendingTorn: { line: number; hash: string } | undefined;
+    for (const [i, line] of lines.entries()) {
+      const lineNo = i + 1;
+      const isTail = lastFile && i === lines.length - 1 && !text.endsWith("\n");
+      const entry = parseEntry(line, options.key);
+      if (typeof entry === "string") {
+        if (isTail) {
+          tornTail = { file, line: lineNo };
+          break;
+        }
+        // Only a line that is not JSON can be a torn write (no prefix of an entry is a JSON object).
+        if (entry !== "not JSON") {
+          const seq = seqOf(line);
+          return result({ file, line: lineNo, ...(seq === undefined ? {} : { seq }), reason: entry });
+        }
+        if (pendingTorn === undefined) {
+          // Possibly a torn line closed on reopen: valid only if the next entry recovers it.
+          pendingTorn = { line: lineNo, hash: sha256(line) };
+          continue;
+        }
+        return result({ file, line: pendingTorn.line, reason: `not a valid entry (${entry})` });
+      }
+      if (pendingTorn !== undefined) {
+        const details = entry.details as { file?: unknown; line?: unknown; hash?: unknown } | undefined;
+        const recovers =
+          entry.type === "audit.recovered" &&
+          details?.file === name &&
+          details.line === pendingTorn.line &&
+          details.hash === pendingTorn.hash;
+        if (!recovers) {
+          const reason = parseEntry(lines[pendingTorn.line - 1] as string, options.key) as string;
+          return result({ file, line: pendingTorn.line, reason: `not a valid entry (${reason})` });
+        }
+        pendingTorn = undefined;
+      }
+      if (standalone && entries === 0 && entry.seq !== 1) {
+        expectedSeq = entry.seq;
+        prev = entry.prev;
+      }
+      if (entry.seq !== expectedSeq) {
+        const reason =
+          entry.seq > expectedSeq
+            ? `expected seq ${expectedSeq}: ${entry.seq - expectedSeq} entr${entry.seq - expectedSeq === 1 ? "y is" : "ies are"} missing before it`
+            : `seq ${entry.seq} comes after seq ${expectedSeq - 1}: reordered or duplicated`;
+        return result({ file, line: lineNo, seq: entry.seq, reason });
+      }
+      if (entry.prev !== prev) {
+        return result({
+          file,
+          line: lineNo,
+          seq: entry.seq,
+          reason: "does not chain to the entry before it (an entry was removed, inserted or reordered)",
+        });
+      }
+      entries++;
+      expectedSeq++;
+      prev = sha256(line);
+    }
+    if (pendingTorn !== undefined) {
+      const reason = parseEntry(lines[pendingTorn.line - 1] as string, options.key) as string;
+      return result({ file, line: pendingTorn.line, reason: `not a valid entry (${reason})` });
+    }
+  }
+
+  if (options.dir !== undefined && options.files === undefined) {
+    const head = readHead(options.dir, options.key);
+    const last = files.at(-1) ?? path.join(options.dir, headFile);
+    if (head === "invalid") {
+      return result({
+        file: path.join(options.dir, headFile),
+        line: 1,
+        reason: "the head file does not verify",
+      });
+    }
+    if (head !== undefined && (head.seq !== expectedSeq - 1 || head.hash !== prev)) {
+      const reason =
+        head.seq > expectedSeq - 1
+          ? `the log ends at seq ${expectedSeq - 1} but its head records seq ${head.seq}: entries were cut off the end`
+          : `the head records seq ${head.seq}, not the last entry's (${expectedSeq - 1})`;
+      return result({ file: last, line: Math.max(1, lineCount(last)), reason });
+    }
+  }
+  return result();
+}
+
+function lineCount(file: string): number {
+  return existsSync(file) && statSync(file).isFile()
+    ? readFileSync(file, "utf8")
+        .split("\n")
+        .filter((l) => l !== "").length
+    : 0;
+}
+
+function seqOf(line: string): number | undefined {
+  const seq = (JSON.parse(line) as { seq?: unknown }).seq;
+  return typeof seq === "number" ? seq : undefined;
+}
+
+/** The entry a line holds, or why it holds none. */
+function parseEntry(line: string, key: Buffer): AuditEntry | string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(line);
+  } catch {
+    return "not JSON";
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return "not an object";
+  const { hmac, ...body } = parsed as Record<string, unknown>;
+  if (typeof hmac !== "string") return "no hmac";
+  if (!sameHex(hmac, sign(key, body))) return "HMAC does not match (altered, or the wrong key)";
+  if (typeof body.seq !== "number" || typeof body.prev !== "string" || typeof body.type !== "string") {
+    return "missing seq, prev or type";
+  }
+  return parsed as AuditEntry;
+}
+
+/** Reads the last `count` entries (newest last), optionally only those whose type starts with `typePrefix`. */
+export function tailAuditLog(dir: string, count: number, typePrefix?: string): AuditEntry[] {
+  const found: AuditEntry[] = [];
+  for (const file of auditFiles(dir).reverse()) {
+    const lines = readFileSync(file, "utf8")
+      .split("\n")
+      .filter((l) => l !== "")
+      .reverse();
+    for (const line of lines) {
+      let entry: AuditEntry;
+      try {
+        entry = JSON.parse(line) as AuditEntry;
+      } catch {
+        continue;
+      }
+      if (typePrefix !== undefined && !entry.type.startsWith(typePrefix)) continue;
+      found.push(entry);
+      if (found.length >= count) return found.reverse();
+    }
+  }
+  return found.reverse();
+}
+
+/**
+ * The HMAC key: `SARAI_AUDIT_KEY` (hex or base64, at least 32 bytes) when set, else `keyFile`, created with 32
+ * random bytes and mode 0600 on first use. A key file others can read is refused.
+ */
+export function loadAuditKey(options: { keyFile: string; env?: NodeJS.ProcessEnv }): Buffer {
+  const fromEnv = (options.env ?? process.env).SARAI_AUDIT_KEY;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    const key = /^[0-9a-fA-F]+$/.test(fromEnv) ? Buffer.from(fromEnv, "hex") : Buffer.from(fromEnv, "base64");
+    if (key.length < 32) {
+      throw new AppError(
+        "INVALID_REQUEST",
+        "SARAI_AUDIT_KEY must hold at least 32 bytes (64 hex characters)",
+        {
+          param: "SARAI_AUDIT_KEY",
+        },
+      );
+    }
+    return key;
+  }
+  const file = options.keyFile;
+  if (!existsSync(file)) {
+    mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const key = randomBytes(32);
+    writeFileSync(file, `${key.toString("hex")}\n`, { mode: 0o600, flag: "wx" });
+    chmodSync(file, 0o600);
+    return key;
+  }
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new AppError(
+      "INVALID_REQUEST",
+      `${file}: the audit key is readable by others (mode ${mode.toString(8)}); chmod 600 it`,
+      { param: "security.audit.keyFile" },
+    );
+  }
+  const key = Buffer.from(readFileSync(file, "utf8").trim(), "hex");
+  if (key.length < 32) {
+    throw new AppError("INVALID_REQUEST", `${file}: the audit key must be at least 64 hex characters`, {
+      param: "security.audit.keyFile",
+    });
+  }
+  return key;
+}
+
+/** The log folder and key file from `security.audit`: `<logDir>/audit` and `<stateDir>/keys/audit.key`. */
+export function resolveAuditPaths(config: ResolvedConfig): { dir: string; keyFile: string } {
+  const settings = config.security.audit;
+  return {
+    dir: settings.dir ?? path.join(config.paths.logDir, "audit"),
+    keyFile: settings.keyFile ?? path.join(config.paths.stateDir, "keys", "audit.key"),
+  };
+}
