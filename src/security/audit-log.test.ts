@@ -1,4 +1,15 @@
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync, truncateSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import {
+  chmodSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -67,6 +78,53 @@ describe("security", () => {
       const file = auditFiles(dir)[0] as string;
       expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3]);
       expect(verifyAuditLog({ dir, key }).ok).toBe(true);
+    });
+
+    it("chains appends from two logs open on one folder (two processes) onto each other", () => {
+      const now = clock();
+      const first = AuditLog.open({ dir, key, now });
+      const second = AuditLog.open({ dir, key, now });
+      for (let i = 0; i < 3; i++) {
+        first.record({ type: "a" });
+        second.record({ type: "b" });
+      }
+      const file = auditFiles(dir)[0] as string;
+      expect(lines(file).map((l) => (JSON.parse(l) as { seq: number }).seq)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect(verifyAuditLog({ dir, key })).toMatchObject({ ok: true, entries: 6 });
+    });
+
+    it("keeps one chain when two real processes append at once", async () => {
+      const script = `
+        import { AuditLog } from ${JSON.stringify(path.resolve("src/security/audit-log.ts"))};
+        const log = AuditLog.open({ dir: process.argv[1], key: Buffer.alloc(32, 7) });
+        for (let i = 0; i < 400; i++) log.record({ type: "p" + process.argv[2], details: { i } });
+        if (log.failures > 0) process.exit(3);
+      `;
+      const child = (tag: string) =>
+        new Promise<number>((resolve) => {
+          execFile(
+            process.execPath,
+            ["--import", "tsx", "--input-type=module", "-e", script, dir, tag],
+            (error) => resolve(error === null ? 0 : typeof error.code === "number" ? error.code : 1),
+          );
+        });
+      expect(await Promise.all([child("1"), child("2")])).toEqual([0, 0]);
+      const result = verifyAuditLog({ dir, key });
+      expect(result).toMatchObject({ ok: true, entries: 800 });
+      const types = tailAuditLog(dir, 1000).map((e) => e.type);
+      expect(types.filter((t) => t === "p1")).toHaveLength(400);
+      expect(types.filter((t) => t === "p2")).toHaveLength(400);
+    });
+
+    it("takes over a lock its owner left behind when it died", () => {
+      writeEntries(1);
+      mkdirSync(path.join(dir, "audit.lock"));
+      const old = new Date(Date.now() - 60_000);
+      utimesSync(path.join(dir, "audit.lock"), old, old);
+      const log = AuditLog.open({ dir, key });
+      log.record({ type: "after.crash" });
+      expect(log.failures).toBe(0);
+      expect(verifyAuditLog({ dir, key })).toMatchObject({ ok: true, entries: 2 });
     });
 
     it("names an entry with one byte edited in its details, its hmac or its seq", () => {

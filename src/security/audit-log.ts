@@ -25,7 +25,9 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  readSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from "node:fs";
@@ -142,8 +144,6 @@ export class AuditLog implements AuditSink {
   readonly #key: Buffer;
   readonly #now: () => Date;
   readonly #onError: (error: unknown) => void;
-  #seq = 0;
-  #prev = genesis;
   #failed = false;
   /** Entries that could not be written. */
   failures = 0;
@@ -155,59 +155,24 @@ export class AuditLog implements AuditSink {
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  /** Opens the log in `dir` (created 0700), continuing its chain; a torn last line is closed and recorded. */
+  /**
+   * Opens the log in `dir` (created 0700). Several processes may append to one log (`sarai serve`, `sarai ask`,
+   * `sarai loop`): each append takes a lock and chains onto the last entry on disk, not onto what this process
+   * wrote last. A torn last line left by a crash is closed and recorded.
+   */
   static open(options: AuditLogOptions): AuditLog {
-    const log = new AuditLog(options);
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    const files = auditFiles(options.dir);
-    const last = files.at(-1);
-    if (last === undefined) return log;
-    const text = readFileSync(last, "utf8");
-    const lines = text.split("\n");
-    const torn = text.endsWith("\n") || text === "" ? undefined : lines.pop();
-    // The last complete entry of the newest file, or of an earlier one when the newest holds none.
-    const complete = lines.filter((line) => line !== "");
-    const lastLine = complete.at(-1) ?? lastCompleteLine(files.slice(0, -1));
-    if (lastLine !== undefined) {
-      const entry = JSON.parse(lastLine) as AuditEntry;
-      log.#seq = entry.seq;
-      log.#prev = sha256(lastLine);
-    }
-    if (torn !== undefined) {
-      appendFileSync(last, "\n");
-      log.record({
-        type: "audit.recovered",
-        details: { file: path.basename(last), line: complete.length + 1, hash: sha256(torn) },
-      });
-    }
+    const log = new AuditLog(options);
+    log.#locked(() => log.#recoverTornLine());
     return log;
   }
 
   record(event: AuditEventInput): void {
     try {
-      const now = this.#now();
-      const body = {
-        seq: this.#seq + 1,
-        ts: now.toISOString(),
-        prev: this.#prev,
-        type: event.type,
-        ...(event.actor === undefined ? {} : { actor: event.actor }),
-        ...(event.target === undefined ? {} : { target: event.target }),
-        ...(event.outcome === undefined ? {} : { outcome: event.outcome }),
-        ...(event.details === undefined ? {} : { details: event.details }),
-      };
-      const line = JSON.stringify({ ...body, hmac: sign(this.#key, body) });
-      const file = path.join(this.#dir, `audit-${now.toISOString().slice(0, 10)}.jsonl`);
-      const fd = openSync(file, "a", 0o600);
-      try {
-        appendFileSync(fd, `${line}\n`);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      this.#seq = body.seq;
-      this.#prev = sha256(line);
-      this.#writeHead();
+      this.#locked(() => {
+        this.#recoverTornLine();
+        this.#append(event);
+      });
     } catch (error) {
       this.failures++;
       if (!this.#failed) this.#onError(error);
@@ -215,23 +180,123 @@ export class AuditLog implements AuditSink {
     }
   }
 
-  #writeHead(): void {
-    const head = { seq: this.#seq, hash: this.#prev };
-    const file = path.join(this.#dir, headFile);
-    writeFileSync(`${file}.tmp`, JSON.stringify({ ...head, hmac: sign(this.#key, head) }), { mode: 0o600 });
-    renameSync(`${file}.tmp`, file);
+  /** Runs `work` holding the log's lock (a folder: made atomically, and taken over when a crash left it). */
+  #locked(work: () => void): void {
+    const lock = path.join(this.#dir, "audit.lock");
+    const deadline = Date.now() + 5_000;
+    for (;;) {
+      try {
+        mkdirSync(lock);
+        break;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+        const age = Date.now() - (statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+        // Nobody holds the lock for seconds: its owner died between taking and releasing it.
+        if (age > 10_000) rmSync(lock, { recursive: true, force: true });
+        else if (Date.now() > deadline)
+          throw new Error(`the audit log's lock ${lock} is held for too long`, { cause: error });
+        else Atomics.wait(sleeper, 0, 0, 5);
+      }
+    }
+    try {
+      work();
+    } finally {
+      rmSync(lock, { recursive: true, force: true });
+    }
+  }
+
+  /** Closes a torn last line (a crash mid-append) and records which line it was. */
+  #recoverTornLine(): void {
+    const last = auditFiles(this.#dir).at(-1);
+    if (last === undefined) return;
+    const text = readFileSync(last, "utf8");
+    if (text === "" || text.endsWith("\n")) return;
+    const lines = text.split("\n");
+    const torn = lines.pop() as string;
+    appendFileSync(last, "\n");
+    this.#append({
+      type: "audit.recovered",
+      details: { file: path.basename(last), line: lines.length + 1, hash: sha256(torn) },
+    });
+  }
+
+  /** Appends one entry chained onto the last complete entry on disk; the caller holds the lock. */
+  #append(event: AuditEventInput): void {
+    const now = this.#now();
+    const lastLine = lastCompleteLine(auditFiles(this.#dir));
+    const previous = lastLine === undefined ? undefined : (JSON.parse(lastLine) as AuditEntry);
+    const body = {
+      seq: (previous?.seq ?? 0) + 1,
+      ts: now.toISOString(),
+      prev: lastLine === undefined ? genesis : sha256(lastLine),
+      type: event.type,
+      ...(event.actor === undefined ? {} : { actor: event.actor }),
+      ...(event.target === undefined ? {} : { target: event.target }),
+      ...(event.outcome === undefined ? {} : { outcome: event.outcome }),
+      ...(event.details === undefined ? {} : { details: event.details }),
+    };
+    const line = JSON.stringify({ ...body, hmac: sign(this.#key, body) });
+    // A clock that went back a day still appends to the newest file: the chain's order is the files' order.
+    const day = `audit-${now.toISOString().slice(0, 10)}.jsonl`;
+    const newest = auditFiles(this.#dir).at(-1);
+    const file = newest !== undefined && path.basename(newest) > day ? newest : path.join(this.#dir, day);
+    const fd = openSync(file, "a", 0o600);
+    try {
+      appendFileSync(fd, `${line}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    const head = { seq: body.seq, hash: sha256(line) };
+    const headPath = path.join(this.#dir, headFile);
+    writeFileSync(`${headPath}.tmp`, JSON.stringify({ ...head, hmac: sign(this.#key, head) }), {
+      mode: 0o600,
+    });
+    renameSync(`${headPath}.tmp`, headPath);
   }
 }
 
+/** A synchronous sleep for the lock's retries (appends are synchronous by design). */
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** The last complete line holding an entry, in the newest file that has one (a recovered torn line is skipped). */
 function lastCompleteLine(files: readonly string[]): string | undefined {
   for (const file of [...files].reverse()) {
-    const line = readFileSync(file, "utf8")
-      .split("\n")
-      .filter((l) => l !== "")
-      .at(-1);
+    const line = lastEntryLineOf(file);
     if (line !== undefined) return line;
   }
   return undefined;
+}
+
+/** Reads back from the end of `file` only as far as its last complete entry line needs. */
+function lastEntryLineOf(file: string): string | undefined {
+  const size = statSync(file).size;
+  if (size === 0) return undefined;
+  const fd = openSync(file, "r");
+  try {
+    for (let chunk = 64 * 1024; ; chunk *= 4) {
+      const length = Math.min(size, chunk);
+      const buffer = Buffer.alloc(length);
+      readSync(fd, buffer, 0, length, size - length);
+      const lines = buffer.toString("utf8").split("\n");
+      lines.pop(); // after the last newline: empty, or a torn line
+      // Unless the chunk starts the file, its first line may be cut.
+      if (length < size) lines.shift();
+      for (const line of lines.reverse()) if (holdsEntry(line)) return line;
+      if (length === size) return undefined;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function holdsEntry(line: string): boolean {
+  try {
+    const parsed = JSON.parse(line) as { seq?: unknown };
+    return typeof parsed === "object" && parsed !== null && typeof parsed.seq === "number";
+  } catch {
+    return false;
+  }
 }
 
 export interface AuditProblem {
