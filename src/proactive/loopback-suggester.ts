@@ -35,27 +35,28 @@ export function createLoopbackSuggester(options: LoopbackSuggesterOptions): Sugg
   const user = "user" in options ? options.user : "sarai-loop";
   return {
     async suggest(input, signal) {
-      const body = (await requestServer(
-        options,
-        {
-          method: "POST",
-          path: "/v1/chat/completions",
-          body: {
-            model: options.model ?? "sarai",
-            messages: buildSuggestionMessages(input.facts, input.now),
-            max_tokens: options.maxTokens ?? 96,
-            temperature: 0.7,
-            ...(user === undefined ? {} : { user }),
+      // A sampled answer can be empty (the model ends at once): one more sample before the run fails.
+      for (let attempt = 1; ; attempt++) {
+        const body = (await requestServer(
+          options,
+          {
+            method: "POST",
+            path: "/v1/chat/completions",
+            body: {
+              model: options.model ?? "sarai",
+              messages: buildSuggestionMessages(input.facts, input.now),
+              max_tokens: options.maxTokens ?? 96,
+              temperature: 0.7,
+              ...(user === undefined ? {} : { user }),
+            },
+            timeoutMs: options.timeoutMs ?? 30_000,
           },
-          timeoutMs: options.timeoutMs ?? 30_000,
-        },
-        signal,
-      )) as ChatCompletionBody | null;
-      const content = body?.choices?.[0]?.message?.content;
-      if (typeof content !== "string" || content.trim() === "") {
-        throw new AppError("OUTPUT_INVALID", "the server answered without a suggestion");
+          signal,
+        )) as ChatCompletionBody | null;
+        const content = body?.choices?.[0]?.message?.content;
+        if (typeof content === "string" && content.trim() !== "") return content.trim();
+        if (attempt >= 2) throw new AppError("OUTPUT_INVALID", "the server answered without a suggestion");
       }
-      return content.trim();
     },
   };
 }
