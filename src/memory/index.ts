@@ -33,5 +33,5 @@ export type { JsonModel, JsonRequest } from "./model-extraction.js";
 export { detectLanguage, extractFacts } from "./extract/index.js";
 export { exportFacts, importFacts, memoryImportSchema, toFactJson } from "./portable.js";
 export type { FactJson, ImportReport, MemoryExport, MemoryImport } from "./portable.js";
-export { factKey, parseLabelledSet, scoreExtraction } from "./scoring.js";
+export { factKey, parseLabelledSet, relationFactKey, scoreExtraction } from "./scoring.js";
 export type { ExtractionScore, LabelledUtterance } from "./scoring.js";

@@ -30,21 +30,32 @@ export function factKey(fact: { subject: string; object: string; negated: boolea
   return `${normalizeKey(fact.subject)} | ${normalizeKey(fact.object)} | ${fact.negated ? "neg" : "pos"}`;
 }
 
+/** The strict scoring key: `factKey` plus the relation, so a fact filed under the wrong relation is a miss. */
+export function relationFactKey(fact: {
+  subject: string;
+  relation?: string;
+  object: string;
+  negated: boolean;
+}): string {
+  return `${factKey(fact)} | ${normalizeKey(fact.relation ?? "")}`;
+}
+
 /**
  * Micro-averaged precision and recall of an extractor over a labelled set, matching facts as multisets of
- * `factKey`.
+ * `key` (default `factKey`: relations not scored).
  */
 export function scoreExtraction(
   items: readonly LabelledUtterance[],
   extract: (text: string, lang: Language) => readonly ExtractedFact[],
+  key: (fact: LabelledUtterance["facts"][number]) => string = factKey,
 ): ExtractionScore {
   const totals = { tp: 0, fp: 0, fn: 0 };
   const perLanguage = { es: { tp: 0, fp: 0, fn: 0, n: 0 }, en: { tp: 0, fp: 0, fn: 0, n: 0 } };
   let spuriousOnEmpty = 0;
   const misses: ExtractionScore["misses"] = [];
   for (const item of items) {
-    const expected = item.facts.map(factKey);
-    const got = extract(item.text, item.lang).map(factKey);
+    const expected = item.facts.map(key);
+    const got = extract(item.text, item.lang).map(key);
     const remaining = [...got];
     const missing: string[] = [];
     for (const key of expected) {
