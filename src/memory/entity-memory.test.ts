@@ -28,6 +28,30 @@ afterEach(() => store.close());
 describe("memory", () => {
   describe("EntityMemory", () => {
     describe("learn", () => {
+      it("files 'me mudé a' and 'I moved to' under lives_in, closing where the user lived before", () => {
+        memory.learn({ userId: "u", text: "Vivo en Madrid.", source: "user_input" });
+        memory.learn({ userId: "u", text: "Me mudé a Sevilla el año pasado.", source: "user_input" });
+        const active = store.recall({ userId: "u", subject: "usuario", relation: "lives_in" });
+        expect(active.map((fact) => fact.object)).toEqual(["Sevilla"]);
+        const all = store.recall({
+          userId: "u",
+          subject: "usuario",
+          relation: "lives_in",
+          includeHistory: true,
+        });
+        expect(all.map((fact) => [fact.object, fact.validTo === null])).toEqual(
+          expect.arrayContaining([
+            ["Sevilla", true],
+            ["Madrid", false],
+          ]),
+        );
+        memory.learn({ userId: "e", text: "I live in Porto.", source: "user_input" });
+        memory.learn({ userId: "e", text: "I moved to Lisbon.", source: "user_input" });
+        expect(
+          store.recall({ userId: "e", subject: "user", relation: "lives_in" }).map((f) => f.object),
+        ).toEqual(["Lisbon"]);
+      });
+
       it("stores the user's facts at 0.9 and a reply's third-party facts at 0.7", () => {
         memory.learn({ userId: "u", text: "Mi hermana Lucía vive en Madrid.", source: "user_input" });
         memory.learn({ userId: "u", text: "Pedro trabaja en Google.", source: "assistant" });

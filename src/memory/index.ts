@@ -12,7 +12,12 @@ export type {
 } from "./entity-store.js";
 export { schemaVersion } from "./migrations.js";
 export { normalizeKey } from "./normalize.js";
-export { isSingleValuedRelation, normalizeRelation } from "./relations.js";
+export {
+  isKnownRelation,
+  isSingleValuedRelation,
+  normalizeRelation,
+  relationVocabulary,
+} from "./relations.js";
 export { factSources } from "./types.js";
 export type { ExtractedFact, FactSource, Language } from "./types.js";
 export { EntityMemory, assertWellFormed, formatFact } from "./entity-memory.js";

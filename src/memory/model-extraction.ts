@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { normalizeKey } from "./normalize.js";
-import { normalizeRelation } from "./relations.js";
+import { kinEn, kinEs } from "./extract/lexicon.js";
+import { isKnownRelation, normalizeRelation } from "./relations.js";
 import type { ExtractedFact, Language } from "./types.js";
 
 /** A request for JSON constrained by a schema: what memory needs of a language model. */
@@ -71,6 +72,10 @@ export function buildExtractionRequest(text: string, language: Language): JsonRe
   };
 }
 
+const kinRelations: ReadonlySet<string> = new Set(
+  [...kinEs.values(), ...kinEn.values()].map((entry) => entry.relation),
+);
+
 /** The model's output as facts: items that do not validate are dropped one by one, never the whole answer. */
 export function parseModelFacts(raw: unknown): ExtractedFact[] {
   if (typeof raw !== "object" || raw === null || !Array.isArray((raw as { facts?: unknown }).facts))
@@ -80,7 +85,8 @@ export function parseModelFacts(raw: unknown): ExtractedFact[] {
     const parsed = modelFactSchema.safeParse(item);
     if (!parsed.success) continue;
     const relation = normalizeRelation(parsed.data.relation);
-    if (relation === undefined) continue;
+    // The vocabulary is closed for the model: a relation the rules and recall do not know is noise.
+    if (relation === undefined || !isKnownRelation(relation, kinRelations)) continue;
     facts.push({ ...parsed.data, relation, confidence: modelOnlyConfidence });
   }
   return facts;
