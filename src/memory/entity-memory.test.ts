@@ -188,6 +188,76 @@ describe("memory", () => {
         ]);
       });
 
+      it("with both: rules at once, then the model's share with provenance per fact", async () => {
+        const answers: unknown[] = [
+          {
+            facts: [
+              { subject: "yo", relation: "vive en", object: "Bilbao", negated: false },
+              { subject: "mi perro", relation: "named", object: "Toby", negated: false },
+              { subject: "usuario", relation: "toca", object: "la guitarra", negated: false },
+              { subject: "usuario", relation: "sueña_con", object: "Marte", negated: false },
+            ],
+          },
+        ];
+        memory = createMemory({
+          extractor: "both",
+          model: { generateJson: () => Promise.resolve(answers.shift()) },
+        });
+        const base = { userId: "u", text: "Vivo en Bilbao.", source: "user_input" } as const;
+        expect(memory.learn(base).results.map((r) => [r.fact.object, r.fact.extractor])).toEqual([
+          ["Bilbao", "rules"],
+        ]);
+        const learned = await memory.learnFromModel(base);
+        expect(learned.extraction.facts.map((f) => [f.relation, f.object, f.extractor])).toEqual([
+          ["lives_in", "Bilbao", "both"],
+          ["name", "Toby", "model"],
+          ["plays", "guitarra", "model"],
+        ]);
+        const stored = store.recall({ userId: "u" });
+        expect(stored.map((f) => [f.subject, f.relation, f.object, f.extractor, f.mentions])).toEqual(
+          expect.arrayContaining([
+            ["usuario", "lives_in", "Bilbao", "both", 1],
+            ["perro de usuario", "name", "Toby", "model", 1],
+            ["usuario", "plays", "guitarra", "model", 1],
+          ]),
+        );
+        expect(stored).toHaveLength(3);
+        expect(memory.modelStats).toEqual({
+          requests: 1,
+          failures: 0,
+          invalidFacts: 0,
+          unknownRelations: 1,
+          facts: 3,
+        });
+      });
+
+      it("with model: the rules store nothing and a garbage answer stores nothing, counted", async () => {
+        const errors: unknown[] = [];
+        memory = createMemory({
+          extractor: "model",
+          model: { generateJson: () => Promise.resolve("definitely not facts") },
+          onModelError: (error) => errors.push(error),
+        });
+        const base = { userId: "m", text: "Vivo en Bilbao.", source: "user_input" } as const;
+        expect(memory.learn(base).results).toEqual([]);
+        expect((await memory.learnFromModel(base)).results).toEqual([]);
+        expect((await memory.extract("Vivo en Bilbao.")).facts).toEqual([]);
+        expect(store.recall({ userId: "m" })).toEqual([]);
+        expect(memory.modelStats).toMatchObject({ requests: 2, failures: 2, facts: 0 });
+        expect(errors).toHaveLength(2);
+        expect(errors[0]).toMatchObject({ code: "OUTPUT_INVALID" });
+      });
+
+      it("is rules only without a model, whatever the extractor says", async () => {
+        memory = createMemory({ extractor: "model" });
+        expect([memory.extractor, memory.hasModel]).toEqual(["rules", false]);
+        const base = { userId: "r", text: "I moved to Lisbon.", source: "user_input" } as const;
+        expect(memory.learn(base).results.map((r) => [r.fact.relation, r.fact.extractor])).toEqual([
+          ["lives_in", "rules"],
+        ]);
+        expect((await memory.learnFromModel(base)).results).toEqual([]);
+      });
+
       it("falls back to the rules when the model fails, and says so", async () => {
         const errors: unknown[] = [];
         memory = createMemory({

@@ -1,10 +1,30 @@
 import { AppError } from "../shared/index.js";
 import type { EntityStore, Fact, RememberResult } from "./entity-store.js";
 import { detectLanguage, extractFacts } from "./extract/index.js";
-import { mergeFacts, parseModelFacts, type JsonModel, buildExtractionRequest } from "./model-extraction.js";
+import { mergeFacts, parseModelOutput, type JsonModel, buildExtractionRequest } from "./model-extraction.js";
 import { normalizeKey } from "./normalize.js";
-import { speakerSubjects } from "./relations.js";
+import { normalizeRelation, speakerSubjects } from "./relations.js";
 import type { ExtractedFact, FactSource, Language } from "./types.js";
+
+/**
+ * Who extracts facts: `rules` (no model), `model` (the model alone, under a JSON-schema grammar) or `both`
+ * (rules at once, the model's share merged after the answer, each fact keeping which extractor found it).
+ */
+export type MemoryExtractor = "rules" | "model" | "both";
+
+/** Counters of the model extractor since start. */
+export interface ModelExtractionStats {
+  /** Answers asked of the model. */
+  requests: number;
+  /** Requests that failed (an error, an invalid or malformed answer): nothing of them was stored. */
+  failures: number;
+  /** Items of answers dropped because they were not a valid fact. */
+  invalidFacts: number;
+  /** Items dropped because their relation is outside the vocabulary. */
+  unknownRelations: number;
+  /** Facts the model found, after validation. */
+  facts: number;
+}
 
 export interface EntityMemoryOptions {
   store: EntityStore;
@@ -16,9 +36,11 @@ export interface EntityMemoryOptions {
   recallLimit: number;
   /** Store facts from the assistant's replies too. */
   storeAssistantFacts: boolean;
-  /** When given, facts are also extracted by this model under a JSON-schema grammar and merged. */
+  /** The model `model` and `both` extract with, under a JSON-schema grammar; without it only the rules run. */
   model?: JsonModel;
-  /** Called when model extraction fails; rules still apply. */
+  /** Who extracts facts. Default: `both` when a model is given, else `rules`. */
+  extractor?: MemoryExtractor;
+  /** Called when model extraction fails (an error or a malformed answer); counted in `modelStats`. */
   onModelError?: (error: unknown) => void;
 }
 
@@ -72,44 +94,75 @@ const loneSurrogate = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\
  */
 export class EntityMemory {
   readonly store: EntityStore;
+  /** Who extracts facts; `rules` whenever no model was given. */
+  readonly extractor: MemoryExtractor;
   readonly #options: EntityMemoryOptions;
+  readonly #modelStats: ModelExtractionStats = {
+    requests: 0,
+    failures: 0,
+    invalidFacts: 0,
+    unknownRelations: 0,
+    facts: 0,
+  };
 
   constructor(options: EntityMemoryOptions) {
     this.store = options.store;
     this.#options = options;
+    this.extractor = options.model === undefined ? "rules" : (options.extractor ?? "both");
   }
 
-  /** Rule extraction only: synchronous, for the CLI and tests. */
+  /**
+   * Rule extraction only: synchronous, for the CLI and tests. Relations come out canonical (`moved_to` is filed
+   * under `lives_in`), each fact marked `rules`.
+   */
   extractRules(text: string, language?: Language): ExtractionResult {
     const { text: read, truncated } = this.#cut(text);
     const detected = language ?? detectLanguage(read);
-    return { language: detected, facts: extractFacts(read, detected), truncated, chars: read.length };
+    const facts = extractFacts(read, detected).map((fact): ExtractedFact => ({
+      ...fact,
+      relation: normalizeRelation(fact.relation) ?? fact.relation,
+      extractor: "rules",
+    }));
+    return { language: detected, facts, truncated, chars: read.length };
   }
 
-  /** Rules, merged with the model's facts when a model is configured (its failures fall back to rules). */
+  /**
+   * Facts as the configured extractor finds them: the rules, the model's (its failures give none), or both
+   * merged with their provenance (a model failure leaves the rules').
+   */
   async extract(
     text: string,
     options: { language?: Language; signal?: AbortSignal } = {},
   ): Promise<ExtractionResult> {
     const result = this.extractRules(text, options.language);
-    return {
-      ...result,
-      facts: mergeFacts(result.facts, await this.#modelFacts(text, result, options.signal)),
-    };
+    if (this.extractor === "rules") return result;
+    const model = await this.#modelFacts(text, result, options.signal);
+    if (this.extractor === "model")
+      return { ...result, facts: model.map((fact) => ({ ...fact, extractor: "model" })) };
+    return { ...result, facts: mergeFacts(result.facts, model) };
   }
 
-  /** Whether a model extracts facts besides the rules. */
+  /** Whether a model extracts facts (`model` or `both` with a model). */
   get hasModel(): boolean {
-    return this.#options.model !== undefined;
+    return this.extractor !== "rules";
+  }
+
+  /** The model extractor's counters since start. */
+  get modelStats(): Readonly<ModelExtractionStats> {
+    return { ...this.#modelStats };
   }
 
   /**
    * Extracts facts from a message with the rules and stores them with the source's confidence (user 0.9, reply
    * 0.7, scaled by the extractor's own confidence). Synchronous: a turn's facts are stored before its answer is
-   * returned. From a reply, first-person facts are dropped: the assistant's "I" is not the user.
+   * returned. From a reply, first-person facts are dropped: the assistant's "I" is not the user. With the
+   * extractor `model` the rules are off and this stores nothing: `learnFromModel` does the work.
    */
   learn(options: LearnOptions): LearnResult {
-    if (options.source === "assistant" && !this.#options.storeAssistantFacts) {
+    if (
+      (options.source === "assistant" && !this.#options.storeAssistantFacts) ||
+      this.extractor === "model"
+    ) {
       return { extraction: { language: "en", facts: [], truncated: false, chars: 0 }, results: [] };
     }
     const extraction = this.extractRules(options.text, options.language);
@@ -117,15 +170,28 @@ export class EntityMemory {
   }
 
   /**
-   * The model's share of `learn`: facts the model finds that the rules did not, stored with the model's lower
-   * confidence. Run it after the answer; without a model it stores nothing.
+   * The model's share of `learn`, to run after the answer. With `both`: facts only the model found are stored
+   * with the model's lower confidence and provenance `model`, and the rule facts it also found (stored by
+   * `learn`) become `both`; with `model`: every fact the model found. With `rules` it stores nothing.
    */
   async learnFromModel(options: LearnOptions): Promise<LearnResult> {
     const extraction = this.extractRules(options.text, options.language);
+    if (this.extractor === "rules" || (options.source === "assistant" && !this.#options.storeAssistantFacts))
+      return { extraction: { ...extraction, facts: [] }, results: [] };
     const model = await this.#modelFacts(options.text, extraction, options.signal);
+    if (this.extractor === "model") {
+      const facts = model.map((fact): ExtractedFact => ({ ...fact, extractor: "model" }));
+      return { extraction: { ...extraction, facts }, results: this.#store(facts, options) };
+    }
     const merged = mergeFacts(extraction.facts, model);
     const modelOnly = merged.slice(extraction.facts.length);
-    return { extraction: { ...extraction, facts: modelOnly }, results: this.#store(modelOnly, options) };
+    const results = this.#store(modelOnly, options);
+    for (const fact of merged.slice(0, extraction.facts.length)) {
+      if (fact.extractor !== "both") continue;
+      const confirmed = this.store.recordExtractor({ userId: options.userId, ...fact }, "model");
+      if (confirmed !== undefined) results.push({ outcome: "reinforced", fact: confirmed, closed: [] });
+    }
+    return { extraction: { ...extraction, facts: merged.filter((f) => f.extractor !== "rules") }, results };
   }
 
   #store(facts: readonly ExtractedFact[], options: LearnOptions): RememberResult[] {
@@ -143,6 +209,7 @@ export class EntityMemory {
           source: options.source,
           messageId: options.messageId ?? null,
           when: fact.when ?? null,
+          extractor: fact.extractor ?? "rules",
         })),
     );
   }
@@ -150,11 +217,23 @@ export class EntityMemory {
   async #modelFacts(text: string, rules: ExtractionResult, signal?: AbortSignal): Promise<ExtractedFact[]> {
     const model = this.#options.model;
     if (model === undefined || rules.chars === 0) return [];
+    const stats = this.#modelStats;
+    stats.requests++;
     try {
       const request = buildExtractionRequest(text.slice(0, rules.chars), rules.language);
-      return parseModelFacts(await model.generateJson(request, signal ?? new AbortController().signal));
+      const output = parseModelOutput(
+        await model.generateJson(request, signal ?? new AbortController().signal),
+        rules.language,
+      );
+      stats.invalidFacts += output.invalid;
+      stats.unknownRelations += output.unknownRelation;
+      stats.facts += output.facts.length;
+      if (output.malformed)
+        throw new AppError("OUTPUT_INVALID", 'the model\'s fact extraction is not {"facts": [...]}');
+      return output.facts;
     } catch (error) {
       if (signal?.aborted === true) throw error;
+      stats.failures++;
       this.#options.onModelError?.(error);
       return [];
     }

@@ -57,11 +57,86 @@ describe("memory", () => {
       const db = new Database(store.file);
       db.pragma(`user_version = ${schemaVersion + 5}`);
       db.close();
-      expect(() => EntityStore.open({ file: store.file })).toThrow(/schema version 6.*Upgrade SARAi/);
+      expect(() => EntityStore.open({ file: store.file })).toThrow(
+        new RegExp(`schema version ${schemaVersion + 5}.*Upgrade SARAi`),
+      );
       const check = new Database(store.file, { readonly: true });
       expect(check.pragma("user_version", { simple: true })).toBe(schemaVersion + 5);
       check.close();
       store = EntityStore.open({ file: ":memory:" });
+    });
+
+    it("migrates a version 1 database: rows kept, extracted ones marked rules, moved_to filed as lives_in", () => {
+      store.close();
+      const file = path.join(dir, "v1.db");
+      const db = new Database(file);
+      db.exec(`CREATE TABLE facts (
+        id INTEGER PRIMARY KEY, user_id TEXT NOT NULL, subject TEXT NOT NULL, subject_key TEXT NOT NULL,
+        relation TEXT NOT NULL, object TEXT NOT NULL, object_key TEXT NOT NULL,
+        negated INTEGER NOT NULL DEFAULT 0 CHECK (negated IN (0, 1)),
+        confidence REAL NOT NULL CHECK (confidence >= 0 AND confidence <= 1),
+        source TEXT NOT NULL CHECK (source IN ('user_input', 'assistant', 'skill', 'manual')),
+        message_id TEXT, when_text TEXT, mentions INTEGER NOT NULL DEFAULT 1,
+        pinned INTEGER NOT NULL DEFAULT 0 CHECK (pinned IN (0, 1)), created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL, valid_from INTEGER NOT NULL, valid_to INTEGER,
+        superseded_by INTEGER REFERENCES facts (id) ON DELETE SET NULL);
+        CREATE UNIQUE INDEX facts_active_unique ON facts (user_id, subject_key, relation, object_key) WHERE valid_to IS NULL;`);
+      const insert = db.prepare(
+        "INSERT INTO facts (user_id, subject, subject_key, relation, object, object_key, confidence, source, created_at, updated_at, valid_from, valid_to) VALUES (?, ?, ?, ?, ?, ?, 0.9, ?, 1, 1, 1, ?)",
+      );
+      insert.run("alice", "usuario", "@user", "lives_in", "Madrid", "madrid", "user_input", 5);
+      insert.run("alice", "usuario", "@user", "moved_to", "Sevilla", "sevilla", "user_input", null);
+      insert.run("alice", "Ana", "ana", "likes", "jazz", "jazz", "manual", null);
+      // An active moved_to that repeats an active lives_in keeps its name: the unique index must hold.
+      insert.run("bob", "user", "@user", "lives_in", "Porto", "porto", "user_input", null);
+      insert.run("bob", "user", "@user", "moved_to", "Porto", "porto", "assistant", null);
+      db.pragma("user_version = 1");
+      db.close();
+      store = EntityStore.open({ file });
+      const alice = store.list("alice").map((f) => [f.relation, f.object, f.extractor, f.validTo]);
+      expect(alice).toEqual([
+        ["lives_in", "Madrid", "rules", 5],
+        ["lives_in", "Sevilla", "rules", null],
+        ["likes", "jazz", null, null],
+      ]);
+      expect(store.list("bob").map((f) => f.relation)).toEqual(["lives_in", "moved_to"]);
+      expect(rowCount(file)).toBe(5);
+    });
+
+    it("keeps which extractor found a fact, and marks it both when another extractor finds it too", () => {
+      const first = store.remember(fact({ extractor: "rules" }));
+      expect(first.fact.extractor).toBe("rules");
+      const again = store.remember(fact({ extractor: "model", confidence: 0.7 }));
+      expect([again.outcome, again.fact.extractor, again.fact.mentions]).toEqual(["reinforced", "both", 2]);
+      const modelOnly = store.remember(fact({ relation: "works_at", object: "Repsol", extractor: "model" }));
+      expect(modelOnly.fact.extractor).toBe("model");
+      expect(
+        store.remember(fact({ relation: "works_at", object: "Repsol", extractor: "model" })).fact.extractor,
+      ).toBe("model");
+      const manual = store.remember(fact({ relation: "likes", object: "jazz", source: "manual" }));
+      expect(manual.fact.extractor).toBeNull();
+      expect(() => store.remember(fact({ extractor: "guess" as never }))).toThrow(/extractor must be one of/);
+    });
+
+    it("records a second extractor without counting a new mention", () => {
+      const stored = store.remember(fact({ subject: "usuario", extractor: "rules" })).fact;
+      const confirmed = store.recordExtractor(
+        { userId: "alice", subject: "user", relation: "resides_in", object: "MADRID", negated: false },
+        "model",
+      );
+      expect(confirmed).toMatchObject({
+        id: stored.id,
+        extractor: "both",
+        mentions: 1,
+        confidence: stored.confidence,
+      });
+      expect(
+        store.recordExtractor(
+          { userId: "alice", subject: "user", relation: "lives_in", object: "Madrid", negated: true },
+          "model",
+        ),
+      ).toBeUndefined();
+      expect(store.get("alice", stored.id)?.extractor).toBe("both");
     });
 
     it("keeps facts across a reopen", () => {

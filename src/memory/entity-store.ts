@@ -5,8 +5,8 @@ import { AppError } from "../shared/index.js";
 import { migrate } from "./migrations.js";
 import { normalizeKey } from "./normalize.js";
 import { isSingleValuedRelation, normalizeRelation, speakerSubjects } from "./relations.js";
-import type { FactSource } from "./types.js";
-import { factSources } from "./types.js";
+import type { FactExtractor, FactSource } from "./types.js";
+import { factExtractors, factSources } from "./types.js";
 
 /** A stored fact. Times are Unix epoch milliseconds. */
 export interface Fact {
@@ -19,6 +19,11 @@ export interface Fact {
   /** 0..1; raised (bounded by 0.99) each time the same fact is stated again. */
   confidence: number;
   source: FactSource;
+  /**
+   * Which extractor found it: `rules`, `model`, or `both` once both have (in one message or across several);
+   * null for a fact added by hand. Always set on the facts the store returns (optional for hand-built ones).
+   */
+  extractor?: FactExtractor | null;
   /** The chat message the fact came from, when it came from one. */
   messageId: string | null;
   /** Time qualifier kept with the fact ("desde 2019", "on Monday"). */
@@ -46,6 +51,8 @@ export interface NewFact {
   negated?: boolean;
   confidence: number;
   source: FactSource;
+  /** Which extractor found it; none (null) when not given. Restating a fact adds its extractor. */
+  extractor?: FactExtractor | null;
   messageId?: string | null;
   when?: string | null;
   pinned?: boolean;
@@ -131,6 +138,7 @@ interface FactRow {
   negated: number;
   confidence: number;
   source: FactSource;
+  extractor: FactExtractor | null;
   message_id: string | null;
   when_text: string | null;
   mentions: number;
@@ -143,7 +151,7 @@ interface FactRow {
 }
 
 const factColumns =
-  "id, user_id, subject, relation, object, negated, confidence, source, message_id, when_text, mentions, pinned, created_at, updated_at, valid_from, valid_to, superseded_by";
+  "id, user_id, subject, relation, object, negated, confidence, source, extractor, message_id, when_text, mentions, pinned, created_at, updated_at, valid_from, valid_to, superseded_by";
 
 /** The key a subject is matched by: the speaker's `user` and `usuario` share one. */
 export function subjectKey(subject: string): string {
@@ -246,6 +254,7 @@ export class EntityStore {
         now,
         fact.when,
         fact.pinned ? 1 : 0,
+        combineExtractors(same.extractor, fact.extractor),
         same.id,
       );
       return { outcome: "reinforced", fact: this.#get(same.id), closed: [] };
@@ -284,6 +293,7 @@ export class EntityStore {
       negated: fact.negated ? 1 : 0,
       confidence: Math.min(maxConfidence, fact.confidence),
       source: fact.source,
+      extractor: fact.extractor,
       message_id: fact.messageId,
       when_text: fact.when,
       pinned: fact.pinned ? 1 : 0,
@@ -302,6 +312,7 @@ export class EntityStore {
       negated: fact.negated,
       confidence: roundConfidence(Math.min(maxConfidence, fact.confidence)),
       source: fact.source,
+      extractor: fact.extractor,
       messageId: fact.messageId,
       when: fact.when,
       mentions: 1,
@@ -312,6 +323,28 @@ export class EntityStore {
       validTo: null,
       supersededBy: null,
     };
+  }
+
+  /**
+   * Records that `extractor` also found this user's active fact (same subject, relation, object and polarity):
+   * its provenance becomes `both` when another extractor had found it. Not a restatement: mentions and
+   * confidence stay. Returns the fact, or undefined when there is no such active fact.
+   */
+  recordExtractor(
+    fact: { userId: string; subject: string; relation: string; object: string; negated: boolean },
+    extractor: FactExtractor,
+  ): Fact | undefined {
+    const relation = normalizeRelation(fact.relation) ?? fact.relation;
+    const row = this.#statements.findActive.get(
+      validateUserId(fact.userId),
+      subjectKey(fact.subject),
+      relation,
+      normalizeKey(fact.object),
+    ) as FactRow | undefined;
+    if (row === undefined || Boolean(row.negated) !== fact.negated) return undefined;
+    const combined = combineExtractors(row.extractor, extractor);
+    if (combined !== row.extractor) this.#statements.setExtractor.run(combined, row.id);
+    return this.#get(row.id);
   }
 
   /** One fact of this user, or undefined. */
@@ -506,9 +539,17 @@ interface ValidFact {
   negated: boolean;
   confidence: number;
   source: FactSource;
+  extractor: FactExtractor | null;
   messageId: string | null;
   when: string | null;
   pinned: boolean;
+}
+
+/** The provenance of a fact two extractors found: the same one, or `both`; none adds nothing. */
+function combineExtractors(a: FactExtractor | null, b: FactExtractor | null): FactExtractor | null {
+  if (a === null || a === b) return b ?? a;
+  if (b === null) return a;
+  return "both";
 }
 
 function validateUserId(userId: string, param = "user"): string {
@@ -555,6 +596,11 @@ function validateNewFact(input: NewFact, at = ""): ValidFact {
       param: `${prefix}source`,
     });
   const when = input.when == null ? null : validateText(input.when, `${prefix}when`);
+  const extractor = input.extractor ?? null;
+  if (extractor !== null && !factExtractors.includes(extractor))
+    throw new AppError("INVALID_REQUEST", `${prefix}extractor must be one of ${factExtractors.join(", ")}`, {
+      param: `${prefix}extractor`,
+    });
   return {
     userId,
     subject,
@@ -565,6 +611,7 @@ function validateNewFact(input: NewFact, at = ""): ValidFact {
     negated: input.negated === true,
     confidence: input.confidence,
     source: input.source,
+    extractor,
     messageId: input.messageId ?? null,
     when,
     pinned: input.pinned === true,
@@ -629,6 +676,7 @@ function toFact(row: FactRow): Fact {
     negated: row.negated === 1,
     confidence: roundConfidence(row.confidence),
     source: row.source,
+    extractor: row.extractor,
     messageId: row.message_id,
     when: row.when_text,
     mentions: row.mentions,
@@ -647,9 +695,9 @@ function describe(error: unknown): string {
 
 function prepareStatements(db: Database.Database) {
   const insertColumns =
-    "user_id, subject, subject_key, relation, object, object_key, negated, confidence, source, message_id, when_text, pinned";
+    "user_id, subject, subject_key, relation, object, object_key, negated, confidence, source, extractor, message_id, when_text, pinned";
   const insertValues =
-    "@user_id, @subject, @subject_key, @relation, @object, @object_key, @negated, @confidence, @source, @message_id, @when_text, @pinned";
+    "@user_id, @subject, @subject_key, @relation, @object, @object_key, @negated, @confidence, @source, @extractor, @message_id, @when_text, @pinned";
   return {
     findActive: db.prepare(
       `SELECT ${factColumns} FROM facts WHERE user_id = ? AND subject_key = ? AND relation = ? AND object_key = ? AND valid_to IS NULL`,
@@ -658,8 +706,9 @@ function prepareStatements(db: Database.Database) {
       `SELECT ${factColumns}, object_key FROM facts WHERE user_id = ? AND subject_key = ? AND relation = ? AND valid_to IS NULL`,
     ),
     reinforce: db.prepare(
-      "UPDATE facts SET confidence = ?, updated_at = ?, mentions = mentions + 1, when_text = COALESCE(?, when_text), pinned = MAX(pinned, ?) WHERE id = ?",
+      "UPDATE facts SET confidence = ?, updated_at = ?, mentions = mentions + 1, when_text = COALESCE(?, when_text), pinned = MAX(pinned, ?), extractor = ? WHERE id = ?",
     ),
+    setExtractor: db.prepare("UPDATE facts SET extractor = ? WHERE id = ?"),
     close: db.prepare("UPDATE facts SET valid_to = ?, updated_at = ? WHERE id = ?"),
     supersede: db.prepare("UPDATE facts SET superseded_by = ? WHERE id = ?"),
     insert: db.prepare(

@@ -13,19 +13,22 @@ export type {
 export { schemaVersion } from "./migrations.js";
 export { normalizeKey } from "./normalize.js";
 export {
+  canonicalRelation,
   isKnownRelation,
   isSingleValuedRelation,
   normalizeRelation,
   relationVocabulary,
 } from "./relations.js";
-export { factSources } from "./types.js";
-export type { ExtractedFact, FactSource, Language } from "./types.js";
+export { factExtractors, factSources } from "./types.js";
+export type { ExtractedFact, FactExtractor, FactSource, Language } from "./types.js";
 export { EntityMemory, assertWellFormed, formatFact } from "./entity-memory.js";
 export type {
   EntityMemoryOptions,
   ExtractionResult,
   LearnOptions,
   LearnResult,
+  MemoryExtractor,
+  ModelExtractionStats,
   RecallContext,
 } from "./entity-memory.js";
 export {
@@ -33,8 +36,9 @@ export {
   factExtractionSchema,
   mergeFacts,
   parseModelFacts,
+  parseModelOutput,
 } from "./model-extraction.js";
-export type { JsonModel, JsonRequest } from "./model-extraction.js";
+export type { JsonModel, JsonRequest, ModelOutput } from "./model-extraction.js";
 export { detectLanguage, extractFacts } from "./extract/index.js";
 export { exportFacts, importFacts, memoryImportSchema, toFactJson } from "./portable.js";
 export type { FactJson, ImportReport, MemoryExport, MemoryImport } from "./portable.js";

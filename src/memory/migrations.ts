@@ -34,6 +34,15 @@ const migrations: readonly string[] = [
    CREATE INDEX facts_by_time ON facts (user_id, updated_at);
    CREATE INDEX facts_by_confidence ON facts (user_id, confidence DESC) WHERE valid_to IS NULL;
    CREATE INDEX facts_superseded_by ON facts (superseded_by) WHERE superseded_by IS NOT NULL;`,
+  // 2: which extractor found each fact. Before it only the rules extracted (model extraction was off by
+  // default); facts added by hand were not extracted at all and have none.
+  `ALTER TABLE facts ADD COLUMN extractor TEXT CHECK (extractor IS NULL OR extractor IN ('rules', 'model', 'both'));
+   UPDATE facts SET extractor = 'rules' WHERE source <> 'manual';
+   -- The rules used to file "me mudé a" / "I moved to" as moved_to; it is lives_in now. An active row that would
+   -- repeat an active lives_in row keeps its old name rather than break the unique index.
+   UPDATE facts SET relation = 'lives_in' WHERE relation = 'moved_to' AND (valid_to IS NOT NULL OR NOT EXISTS (
+     SELECT 1 FROM facts AS other WHERE other.user_id = facts.user_id AND other.subject_key = facts.subject_key
+       AND other.relation = 'lives_in' AND other.object_key = facts.object_key AND other.valid_to IS NULL));`,
 ];
 
 /** The schema version this SARAi writes. */

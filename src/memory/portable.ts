@@ -2,7 +2,7 @@ import { z } from "zod";
 import { AppError } from "../shared/index.js";
 import { assertWellFormed } from "./entity-memory.js";
 import type { EntityStore, Fact } from "./entity-store.js";
-import { factSources } from "./types.js";
+import { factExtractors, factSources } from "./types.js";
 
 /** A fact as the API and export files show it: snake_case, times as ISO 8601. */
 export interface FactJson {
@@ -14,6 +14,8 @@ export interface FactJson {
   negated: boolean;
   confidence: number;
   source: string;
+  /** `rules`, `model` or `both`; null for a fact added by hand. */
+  extractor: string | null;
   message_id: string | null;
   when: string | null;
   mentions: number;
@@ -57,6 +59,10 @@ const importedFact = z
     negated: z.boolean().default(false),
     confidence: z.number().min(0).max(1).default(0.9),
     source: z.enum(factSources as [string, ...string[]]).default("manual"),
+    extractor: z
+      .enum(factExtractors as [string, ...string[]])
+      .nullable()
+      .optional(),
     message_id: z.string().max(200).nullable().optional(),
     when: z.string().min(1).max(300).nullable().optional(),
     mentions: z.int().min(1).optional(),
@@ -92,6 +98,7 @@ export function toFactJson(fact: Fact): FactJson {
     negated: fact.negated,
     confidence: fact.confidence,
     source: fact.source,
+    extractor: fact.extractor ?? null,
     message_id: fact.messageId,
     when: fact.when,
     mentions: fact.mentions,
@@ -168,6 +175,7 @@ function common(userId: string, fact: z.output<typeof importedFact>) {
     negated: fact.negated,
     confidence: fact.confidence,
     source: fact.source as Fact["source"],
+    extractor: (fact.extractor ?? null) as Fact["extractor"],
     messageId: fact.message_id ?? null,
     when: fact.when ?? null,
     pinned: fact.pinned,

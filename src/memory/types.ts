@@ -2,6 +2,13 @@
 export type FactSource = "user_input" | "assistant" | "skill" | "manual";
 export const factSources: readonly FactSource[] = ["user_input", "assistant", "skill", "manual"];
 
+/**
+ * Which extractor found a fact: the rules, the model, or `both` when both found it. A fact added by hand (or
+ * imported without it) has none.
+ */
+export type FactExtractor = "rules" | "model" | "both";
+export const factExtractors: readonly FactExtractor[] = ["rules", "model", "both"];
+
 /** The languages the rule extractor understands. */
 export type Language = "es" | "en";
 
@@ -22,4 +29,6 @@ export interface ExtractedFact {
   negated: boolean;
   /** Time expression attached to the fact when it is not the object itself ("desde 2019", "on Monday"). */
   when?: string;
+  /** Which extractor found it, once rules and model output are merged (`mergeFacts`). */
+  extractor?: FactExtractor;
 }
