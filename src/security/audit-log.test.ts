@@ -17,6 +17,7 @@ import { AppError } from "../shared/index.js";
 import {
   AuditLog,
   auditFiles,
+  hashPrompt,
   hashText,
   keyActor,
   loadAuditKey,
@@ -189,6 +190,42 @@ describe("security", () => {
       expect(result.firstBad?.reason).toMatch(/ends at seq 2 but its head records seq 4/);
     });
 
+    it("keeps entries cut off the end visible after later appends (they chain onto the head)", () => {
+      const now = clock();
+      const file = writeEntries(4, now);
+      writeLines(file, lines(file).slice(0, 2));
+      AuditLog.open({ dir, key, now }).record({ type: "after.cut" });
+      const appended = JSON.parse(lines(file)[2] as string) as { seq: number };
+      expect(appended.seq).toBe(5);
+      const result = verifyAuditLog({ dir, key });
+      expect(result.firstBad).toMatchObject({ file, line: 3, seq: 5 });
+      expect(result.firstBad?.reason).toMatch(/expected seq 3: 2 entries are missing/);
+    });
+
+    it("accepts a head left one entry behind by a crash, not a head from another chain", () => {
+      const now = clock();
+      writeEntries(2, now);
+      const headPath = path.join(dir, "audit.head");
+      const behind = readFileSync(headPath, "utf8");
+      AuditLog.open({ dir, key, now }).record({ type: "killed.before.head" });
+      writeFileSync(headPath, behind);
+      expect(verifyAuditLog({ dir, key })).toMatchObject({ ok: true, entries: 3 });
+
+      // A valid head (same key) that names seq 2 of a different log.
+      const other = mkdtempSync(path.join(tmpdir(), "sarai-audit-other-"));
+      try {
+        const log = AuditLog.open({ dir: other, key, now });
+        log.record({ type: "elsewhere.1" });
+        log.record({ type: "elsewhere.2" });
+        writeFileSync(headPath, readFileSync(path.join(other, "audit.head")));
+      } finally {
+        rmSync(other, { recursive: true, force: true });
+      }
+      const result = verifyAuditLog({ dir, key });
+      expect(result.ok).toBe(false);
+      expect(result.firstBad?.reason).toMatch(/head records seq 2, which is not an entry of this chain/);
+    });
+
     it("reports a file truncated inside its last complete entry", () => {
       const file = writeEntries(3);
       truncateSync(file, statSync(file).size - 20);
@@ -225,6 +262,18 @@ describe("security", () => {
       });
       expect(verifyAuditLog({ dir, key })).toMatchObject({ ok: true, entries: 5 });
       expect(verifyAuditLog({ dir, key }).tornTail).toBeUndefined();
+    });
+
+    it("recovers a torn line in its own file when the log is reopened on a later day", () => {
+      const file = writeEntries(2, clock("2026-12-06T10:00:00Z"));
+      const torn = '{"seq":3,"ts":"2026-12-06T1';
+      writeFileSync(file, readFileSync(file, "utf8") + torn);
+      const log = AuditLog.open({ dir, key, now: clock("2026-12-07T08:00:00Z") });
+      log.record({ type: "next.day" });
+      const [first, second] = auditFiles(dir);
+      expect(lines(first as string).slice(2)).toEqual([torn, expect.stringContaining('"audit.recovered"')]);
+      expect(JSON.parse(lines(second as string)[0] as string)).toMatchObject({ seq: 4, type: "next.day" });
+      expect(verifyAuditLog({ dir, key })).toMatchObject({ ok: true, entries: 4 });
     });
 
     it("does not accept a line replaced with garbage in the middle", () => {
@@ -280,6 +329,7 @@ describe("security", () => {
       expect(hashText("hola")).toBe(
         "sha256:b221d9dbb083a7f33428d7c2a3c3198ae925614d70210e28716ccaa7cd4ddb79",
       );
+      expect(hashPrompt("hola")).toBe(hashText("hola"));
       expect(keyActor("k")).toMatch(/^key:[0-9a-f]{8}$/);
     });
 
@@ -292,6 +342,28 @@ describe("security", () => {
       log.record({ type: "b" });
       expect(log.failures).toBe(2);
       expect(errors).toHaveLength(1);
+    });
+
+    it("warns a logger once about failed writes", () => {
+      const warnings: string[] = [];
+      const logger = { warn: (_obj: object, msg: string) => void warnings.push(msg) };
+      const log = AuditLog.open({ dir: path.join(dir, "gone"), key, logger });
+      rmSync(path.join(dir, "gone"), { recursive: true });
+      writeFileSync(path.join(dir, "gone"), "a file where the folder was");
+      log.record({ type: "a" });
+      log.record({ type: "b" });
+      expect(log.failures).toBe(2);
+      expect(warnings).toEqual(["the audit log cannot be written; events are being lost"]);
+    });
+
+    it("drops and counts events recorded after close, which is idempotent", () => {
+      const log = AuditLog.open({ dir, key, now: clock() });
+      log.record({ type: "before" });
+      log.close();
+      log.close();
+      log.record({ type: "after" });
+      expect(log.failures).toBe(1);
+      expect(tailAuditLog(dir, 10).map((e) => e.type)).toEqual(["before"]);
     });
 
     describe("key", () => {

@@ -7,12 +7,18 @@
  *   canonical JSON without `hmac`. Editing a byte breaks the HMAC; removing, reordering or inserting an entry
  *   breaks `seq` or `prev`; a wrong key breaks the first HMAC.
  * - `audit.head` beside the files records the last entry's `seq` and hash (HMAC'd too), written after each
- *   append: cutting whole entries off the end leaves a log shorter than its head, and that is reported.
+ *   append: cutting whole entries off the end leaves a log shorter than its head, and that is reported. The
+ *   next append chains onto the head, not onto the cut log, so the gap stays visible after later writes.
+ *   Without the head (deleted with the entries) a cut end cannot be told from a shorter log: only a copy of
+ *   the head or the key kept elsewhere anchors it.
+ * - A head that names an earlier entry of the chain is stale, not tampered: a crash between appending a line
+ *   and renaming the head leaves it one entry behind, and an older head hides nothing the chain does not show.
  * - A crash mid-write leaves a torn last line (no newline) and a head that still names the entry before it:
- *   the log verifies up to that entry. The next open closes the torn line and records `audit.recovered`, which
- *   names the torn line and its hash; the verifier accepts exactly that line, once, when the entry after it is
- *   a valid `audit.recovered` for it. Anything else that is not a valid entry is tampering.
- * - Prompts are never written: callers pass `hashText(prompt)`.
+ *   the log verifies up to that entry. The next open closes the torn line and records `audit.recovered` right
+ *   after it, in the same file, naming the torn line and its hash; the verifier accepts exactly that line,
+ *   once, when the entry after it is a valid `audit.recovered` for it. Data is never truncated or rewritten.
+ *   Anything else that is not a valid entry is tampering.
+ * - Prompts are never written: callers pass `hashPrompt(prompt)`.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import {
@@ -66,6 +72,11 @@ export const noAudit: AuditSink = Object.freeze({ record: () => undefined });
 /** `sha256:<hex>` of a text: how prompts and keys appear in the log. */
 export function hashText(text: string): string {
   return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
+}
+
+/** `sha256:<hex>` of a prompt: the only form in which a prompt may enter the log (same as `hashText`). */
+export function hashPrompt(text: string): string {
+  return hashText(text);
 }
 
 /** `key:<8 hex>`: an API key named in the log without revealing it. */
@@ -134,7 +145,9 @@ export interface AuditLogOptions {
   dir: string;
   key: Buffer;
   now?: () => Date;
-  /** Told once when writing fails (the log keeps trying on later events). */
+  /** Warned once when writing fails (the log keeps trying on later events, counting each loss in `failures`). */
+  logger?: { warn(obj: object, msg: string): void };
+  /** Told once when writing fails, like `logger`. */
   onError?: (error: unknown) => void;
 }
 
@@ -144,7 +157,9 @@ export class AuditLog implements AuditSink {
   readonly #key: Buffer;
   readonly #now: () => Date;
   readonly #onError: (error: unknown) => void;
+  readonly #logger: AuditLogOptions["logger"];
   #failed = false;
+  #closed = false;
   /** Entries that could not be written. */
   failures = 0;
 
@@ -153,6 +168,7 @@ export class AuditLog implements AuditSink {
     this.#key = options.key;
     this.#now = options.now ?? (() => new Date());
     this.#onError = options.onError ?? (() => undefined);
+    this.#logger = options.logger;
   }
 
   /**
@@ -167,7 +183,12 @@ export class AuditLog implements AuditSink {
     return log;
   }
 
+  /** Appends one entry, fsynced. Never throws: a failed write is counted in `failures` and reported once. */
   record(event: AuditEventInput): void {
+    if (this.#closed) {
+      this.failures++;
+      return;
+    }
     try {
       this.#locked(() => {
         this.#recoverTornLine();
@@ -175,9 +196,23 @@ export class AuditLog implements AuditSink {
       });
     } catch (error) {
       this.failures++;
-      if (!this.#failed) this.#onError(error);
+      if (!this.#failed) {
+        this.#logger?.warn(
+          { err: error, dir: this.#dir },
+          "the audit log cannot be written; events are being lost",
+        );
+        this.#onError(error);
+      }
       this.#failed = true;
     }
+  }
+
+  /**
+   * Stops recording; idempotent. No descriptor is held between appends, so nothing else is released; events
+   * recorded after it are dropped and counted in `failures`.
+   */
+  close(): void {
+    this.#closed = true;
   }
 
   /** Runs `work` holding the log's lock (a folder: made atomically, and taken over when a crash left it). */
@@ -214,21 +249,37 @@ export class AuditLog implements AuditSink {
     const lines = text.split("\n");
     const torn = lines.pop() as string;
     appendFileSync(last, "\n");
-    this.#append({
-      type: "audit.recovered",
-      details: { file: path.basename(last), line: lines.length + 1, hash: sha256(torn) },
-    });
+    // Into the torn line's file even on a later day: the verifier looks for the recovery right after the line.
+    this.#append(
+      {
+        type: "audit.recovered",
+        details: { file: path.basename(last), line: lines.length + 1, hash: sha256(torn) },
+      },
+      last,
+    );
   }
 
-  /** Appends one entry chained onto the last complete entry on disk; the caller holds the lock. */
-  #append(event: AuditEventInput): void {
+  /**
+   * Appends one entry chained onto the last complete entry on disk, or onto the head when the head is ahead of
+   * the disk (entries were cut off the end: chaining onto the head keeps that gap visible). The caller holds
+   * the lock.
+   */
+  #append(event: AuditEventInput, into?: string): void {
     const now = this.#now();
     const lastLine = lastCompleteLine(auditFiles(this.#dir));
-    const previous = lastLine === undefined ? undefined : (JSON.parse(lastLine) as AuditEntry);
+    const onDisk: Head = {
+      seq: lastLine === undefined ? 0 : (JSON.parse(lastLine) as AuditEntry).seq,
+      hash: lastLine === undefined ? genesis : sha256(lastLine),
+    };
+    const recorded = readHead(this.#dir, this.#key);
+    const cut =
+      typeof recorded === "object" &&
+      (recorded.seq > onDisk.seq || (recorded.seq === onDisk.seq && recorded.hash !== onDisk.hash));
+    const previous = cut ? recorded : onDisk;
     const body = {
-      seq: (previous?.seq ?? 0) + 1,
+      seq: previous.seq + 1,
       ts: now.toISOString(),
-      prev: lastLine === undefined ? genesis : sha256(lastLine),
+      prev: previous.hash,
       type: event.type,
       ...(event.actor === undefined ? {} : { actor: event.actor }),
       ...(event.target === undefined ? {} : { target: event.target }),
@@ -239,7 +290,8 @@ export class AuditLog implements AuditSink {
     // A clock that went back a day still appends to the newest file: the chain's order is the files' order.
     const day = `audit-${now.toISOString().slice(0, 10)}.jsonl`;
     const newest = auditFiles(this.#dir).at(-1);
-    const file = newest !== undefined && path.basename(newest) > day ? newest : path.join(this.#dir, day);
+    const file =
+      into ?? (newest !== undefined && path.basename(newest) > day ? newest : path.join(this.#dir, day));
     const fd = openSync(file, "a", 0o600);
     try {
       appendFileSync(fd, `${line}\n`);
@@ -337,6 +389,9 @@ export function verifyAuditLog(options: { dir?: string; files?: string[]; key: B
   });
   // The first file given on its own may continue an older one: its first entry sets the chain.
   const standalone = options.files !== undefined;
+  const head = options.dir !== undefined && !standalone ? readHead(options.dir, options.key) : undefined;
+  // The hash of the entry a stale head names, to check that the head does name an entry of this chain.
+  let hashAtHead: string | undefined;
 
   for (const [fileIndex, file] of files.entries()) {
     const name = path.basename(file);
@@ -401,6 +456,7 @@ export function verifyAuditLog(options: { dir?: string; files?: string[]; key: B
       entries++;
       expectedSeq++;
       prev = sha256(line);
+      if (typeof head === "object" && entry.seq === head.seq) hashAtHead = prev;
     }
     if (pendingTorn !== undefined) {
       const reason = parseEntry(lines[pendingTorn.line - 1] as string, options.key) as string;
@@ -408,8 +464,7 @@ export function verifyAuditLog(options: { dir?: string; files?: string[]; key: B
     }
   }
 
-  if (options.dir !== undefined && options.files === undefined) {
-    const head = readHead(options.dir, options.key);
+  if (options.dir !== undefined && !standalone) {
     const last = files.at(-1) ?? path.join(options.dir, headFile);
     if (head === "invalid") {
       return result({
@@ -418,11 +473,16 @@ export function verifyAuditLog(options: { dir?: string; files?: string[]; key: B
         reason: "the head file does not verify",
       });
     }
-    if (head !== undefined && (head.seq !== expectedSeq - 1 || head.hash !== prev)) {
+    const lastSeq = expectedSeq - 1;
+    // A head behind the log is fine when it names an entry of the chain (see the module comment).
+    const stale = head !== undefined && head.seq < lastSeq && head.hash === hashAtHead;
+    if (head !== undefined && !stale && (head.seq !== lastSeq || head.hash !== prev)) {
       const reason =
-        head.seq > expectedSeq - 1
-          ? `the log ends at seq ${expectedSeq - 1} but its head records seq ${head.seq}: entries were cut off the end`
-          : `the head records seq ${head.seq}, not the last entry's (${expectedSeq - 1})`;
+        head.seq > lastSeq
+          ? `the log ends at seq ${lastSeq} but its head records seq ${head.seq}: entries were cut off the end`
+          : head.seq === lastSeq
+            ? `the last entry (seq ${lastSeq}) is not the one the head records: it was replaced`
+            : `the head records seq ${head.seq}, which is not an entry of this chain`;
       return result({ file: last, line: Math.max(1, lineCount(last)), reason });
     }
   }

@@ -38,6 +38,7 @@ export type {
 export {
   AuditLog,
   auditFiles,
+  hashPrompt,
   hashText,
   keyActor,
   loadAuditKey,
