@@ -27,7 +27,7 @@ import {
   type Metrics,
   type Readiness,
 } from "./observability/index.js";
-import { EntityMemory, EntityStore, type JsonModel, type StoreStats } from "./memory/index.js";
+import { EntityMemory, EntityStore, type StoreStats } from "./memory/index.js";
 import { AppError, type Logger } from "./shared/index.js";
 import {
   buildSuggestionMessages,
@@ -45,6 +45,7 @@ import type { AuditSink, InjectionGuard } from "./security/index.js";
 import {
   assembleAudit,
   assembleGuard,
+  assembleMemoryExtractor,
   assembleReflectionTemplates,
   assembleSearch,
   assembleVoice,
@@ -205,8 +206,9 @@ export async function createApp(options: AppOptions): Promise<App> {
       recallTokens: config.memory.recallTokens,
       recallLimit: config.memory.recallLimit,
       storeAssistantFacts: config.memory.storeAssistantFacts,
-      ...(config.memory.modelExtraction ? { model: createJsonModel(backend) } : {}),
-      onModelError: (error) => logger.warn({ err: error }, "model fact extraction failed; rules only"),
+      ...(await assembleMemoryExtractor(config, models, backend, logger)),
+      onModelError: (error) =>
+        logger.warn({ err: error }, "model fact extraction failed; nothing of it stored"),
     });
   }
   // sql_query reads the memory file through its own read-only connection; without memory it is not offered.
@@ -273,7 +275,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     onSkill: (result) =>
       logger.debug({ skill: result.skill, attempts: result.attempts, errors: result.errors }, "skill turn"),
     onMemory: (report) => {
-      metrics.memoryFactsRecalled.observe(report.recalled);
+      if (report.background !== true) metrics.memoryFactsRecalled.observe(report.recalled);
       for (const result of report.stored)
         metrics.memoryFactsStored.inc({ source: result.fact.source, outcome: result.outcome });
       if (report.stored.length > 0) {
@@ -550,26 +552,6 @@ function createBackendSuggester(backend: LlmBackend): Suggester {
         signal,
       );
       return response.text;
-    },
-  };
-}
-
-/** The model port memory uses for extraction: greedy, grammar-constrained, validated JSON from the main role. */
-function createJsonModel(backend: LlmBackend): JsonModel {
-  return {
-    async generateJson(request, signal) {
-      const response = await backend.chat(
-        {
-          messages: [
-            { role: "system", content: request.system },
-            { role: "user", content: request.user },
-          ],
-          jsonSchema: request.schema,
-          sampling: { temperature: 0, maxTokens: request.maxTokens },
-        },
-        signal,
-      );
-      return response.json;
     },
   };
 }

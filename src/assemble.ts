@@ -4,6 +4,8 @@
  */
 import { loadVerifiedReflectionTemplates, type ReflectionTemplates } from "./assistant/index.js";
 import type { ResolvedConfig } from "./config/index.js";
+import { inspectModelFile, type LlmBackend, type ResolvedModels } from "./inference/index.js";
+import type { JsonModel, MemoryExtractor } from "./memory/index.js";
 import type { Metrics } from "./observability/index.js";
 import type { Logger } from "./shared/index.js";
 import {
@@ -185,4 +187,71 @@ export async function assembleReflectionTemplates(
       logger.warn({ template: template.name, file: template.file, trust: template.trust }, template.warning);
   }
   return templates;
+}
+
+/** Who extracts memory facts, and the model port when a model does. */
+export interface MemoryExtractorSetup {
+  extractor: MemoryExtractor;
+  model?: JsonModel;
+}
+
+/**
+ * `memory.extractor` as it can run: `model` and `both` need a real main model (a remote server, or a local file
+ * that is not one of SARAi's generated random-weight models); otherwise the rules run, with one warning.
+ */
+export async function assembleMemoryExtractor(
+  config: ResolvedConfig,
+  models: ResolvedModels,
+  backend: LlmBackend,
+  logger: Logger,
+): Promise<MemoryExtractorSetup> {
+  const wanted = config.memory.extractor;
+  if (wanted === "rules") return { extractor: "rules" };
+  const reason = await whyNoRealMainModel(config, models);
+  if (reason !== undefined) {
+    logger.warn(
+      { extractor: wanted, reason },
+      `memory.extractor is ${wanted} but ${reason}: facts are extracted by the rules only`,
+    );
+    return { extractor: "rules" };
+  }
+  return { extractor: wanted, model: createJsonModel(backend) };
+}
+
+async function whyNoRealMainModel(
+  config: ResolvedConfig,
+  models: ResolvedModels,
+): Promise<string | undefined> {
+  if (config.models.main?.remote !== undefined) return undefined;
+  if (models.demoModel) return "the main model is the generated demo model";
+  const file = models.roles.main?.file;
+  if (file === undefined) return "there is no main model";
+  const name = await inspectModelFile(file).then(
+    (info) => info.name,
+    () => undefined,
+  );
+  // SARAi's synthesizer names its models sarai-synth / sarai-demo (and -draft): random weights, noise as facts.
+  if (name !== undefined && /^sarai-(?:synth|demo)\b/.test(name))
+    return `the main model (${name}) is a generated random-weight model`;
+  return undefined;
+}
+
+/** The model port memory uses for extraction: greedy, grammar-constrained, validated JSON from the main role. */
+function createJsonModel(backend: LlmBackend): JsonModel {
+  return {
+    async generateJson(request, signal) {
+      const response = await backend.chat(
+        {
+          messages: [
+            { role: "system", content: request.system },
+            { role: "user", content: request.user },
+          ],
+          jsonSchema: request.schema,
+          sampling: { temperature: 0, maxTokens: request.maxTokens },
+        },
+        signal,
+      );
+      return response.json;
+    },
+  };
 }

@@ -194,7 +194,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
     return importFacts(memoryOf().store, userOf(request, given), document);
   });
 
-  fastify.post("/v1/memory/extract", (request) => {
+  fastify.post("/v1/memory/extract", async (request) => {
     const body = parse(extractBody, request.body);
     const memory = memoryOf();
     const userId = userOf(request, body.user);
@@ -207,23 +207,39 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
         refused: `the text reads as an instruction to the assistant (${hit.verdict.techniques.join(", ")}): nothing stored`,
       };
     if (body.store === true) {
-      const learned = memory.learn({ userId, text: body.text, source: "user_input", ...language });
+      const options = { userId, text: body.text, source: "user_input", ...language } as const;
+      const learned = memory.learn(options);
+      // With memory.extractor model|both the model's share is stored too (and awaited: this is no chat turn).
+      const fromModel = memory.hasModel ? await memory.learnFromModel(options) : undefined;
       return {
-        ...describeExtraction(learned.extraction, memory),
-        stored: learned.results.map((result) => ({ id: result.fact.id, outcome: result.outcome })),
+        ...describeExtraction(fromModel?.extraction ?? learned.extraction, memory),
+        stored: [...learned.results, ...(fromModel?.results ?? [])].map((result) => ({
+          id: result.fact.id,
+          outcome: result.outcome,
+        })),
       };
     }
-    return describeExtraction(memory.extractRules(body.text, body.language), memory);
+    return describeExtraction(await memory.extract(body.text, language), memory);
   });
 
   fastify.get("/v1/memory/stats", (request) => {
     const query = parse(userQuery, request.query);
     const stats = memoryOf().store.stats(userOf(request, query.user));
+    // Since start, over all users: the model extractor is one process-wide resource.
+    const model = memoryOf().modelStats;
     return {
       facts: stats.facts,
       active_facts: stats.activeFacts,
       historic_facts: stats.historicFacts,
       database_mb: stats.sizeMb,
+      extractor: memoryOf().extractor,
+      model_extraction: {
+        requests: model.requests,
+        failures: model.failures,
+        invalid_facts: model.invalidFacts,
+        unknown_relations: model.unknownRelations,
+        facts: model.facts,
+      },
     };
   });
 }
@@ -238,5 +254,6 @@ function describeExtraction(
     ...(extraction.truncated ? { warning: `only the first ${extraction.chars} characters were read` } : {}),
     facts: extraction.facts,
     model: memory.hasModel,
+    extractor: memory.extractor,
   };
 }

@@ -51,6 +51,8 @@ export interface TurnMemoryReport {
   userId: string;
   recalled: number;
   stored: LearnResult["results"];
+  /** Set for the model extractor's share, stored after the answer (`recalled` is then 0, not a recall). */
+  background?: true;
 }
 
 /** A text the injection guard did not pass as benign in a turn, and what it did about it. */
@@ -488,8 +490,17 @@ export class TurnPipeline {
       this.#options.onMemoryError?.(error);
     }
     if (memory.hasModel && userText.trim() !== "") {
-      const task = memory
-        .learnFromModel({ ...base, text: userText, source: "user_input" })
+      // The model's share (memory.extractor model|both) runs once the reply is on its way: it never delays it.
+      const task = new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => memory.learnFromModel({ ...base, text: userText, source: "user_input" }))
+        .then((learned) =>
+          this.#options.onMemory?.({
+            userId: turn.userId,
+            recalled: 0,
+            stored: learned.results,
+            background: true,
+          }),
+        )
         .catch((error: unknown) => this.#options.onMemoryError?.(error))
         .finally(() => this.#background.delete(task));
       this.#background.add(task);

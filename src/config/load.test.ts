@@ -100,7 +100,7 @@ describe("config", () => {
           recallLimit: 24,
           maxExtractChars: 4000,
           storeAssistantFacts: true,
-          modelExtraction: false,
+          extractor: "rules",
           retentionDays: 365,
         },
         skills: { enabled: true, autoRoute: true, retries: 2, sqlMaxRows: 200 },

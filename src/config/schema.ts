@@ -313,10 +313,15 @@ function createConfigObjectSchema(system: SystemContext) {
       /** Also store facts the assistant's reply states (confidence 0.7). Default: `true`. */
       storeAssistantFacts: z.boolean().default(true),
       /**
-       * Also extract facts with the main model under a JSON-schema grammar, merged with the rules. Worth it only
-       * with a capable model. Default: `false`.
+       * Who extracts facts: `rules` (no model), `model` (the main model alone, under a JSON-schema grammar, after
+       * the answer) or `both` (the rules before the answer, the model's share merged after it; each fact keeps
+       * which extractor found it). `model` and `both` need a real main model: on the generated demo or test
+       * model the rules run, with one warning at startup. Default: `rules` (`both` with the deprecated
+       * `modelExtraction: true`).
        */
-      modelExtraction: z.boolean().default(false),
+      extractor: z.enum(["rules", "model", "both"]).optional(),
+      /** Deprecated: `true` means `extractor: both`; `extractor` wins when both are given. */
+      modelExtraction: z.boolean().optional(),
       /** Days after which unpinned facts not seen again are removed by `rotate`. Default: `365`. */
       retentionDays: z.int().min(1).max(36_500).default(365),
     })
@@ -667,6 +672,13 @@ export function resolveModelSource(source: string, baseDir: string, homeDir: str
   return isPathLikeSource(trimmed) ? resolvePath(trimmed, baseDir, homeDir) : source;
 }
 
+function withoutDeprecatedExtraction<T extends { modelExtraction?: boolean }>(
+  memory: T,
+): Omit<T, "modelExtraction"> {
+  const { modelExtraction: _deprecated, ...rest } = memory;
+  return rest;
+}
+
 function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
   const resolveDir = (value: string) => resolvePath(value, system.baseDir, system.homeDir);
   const resolveSource = (value: string) => resolveModelSource(value, system.baseDir, system.homeDir);
@@ -694,7 +706,8 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
       cacheDir: resolveUnderData(parsed.paths.cacheDir, "cache"),
     },
     memory: {
-      ...parsed.memory,
+      ...withoutDeprecatedExtraction(parsed.memory),
+      extractor: parsed.memory.extractor ?? (parsed.memory.modelExtraction === true ? "both" : "rules"),
       database:
         parsed.memory.database === undefined
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "sarai.db")

@@ -172,7 +172,8 @@ export class EntityMemory {
   /**
    * The model's share of `learn`, to run after the answer. With `both`: facts only the model found are stored
    * with the model's lower confidence and provenance `model`, and the rule facts it also found (stored by
-   * `learn`) become `both`; with `model`: every fact the model found. With `rules` it stores nothing.
+   * `learn`) become `both`; with `model`: every fact the model found. With `rules` it stores nothing. The
+   * extraction it returns lists every fact found, each with its provenance.
    */
   async learnFromModel(options: LearnOptions): Promise<LearnResult> {
     const extraction = this.extractRules(options.text, options.language);
@@ -191,7 +192,7 @@ export class EntityMemory {
       const confirmed = this.store.recordExtractor({ userId: options.userId, ...fact }, "model");
       if (confirmed !== undefined) results.push({ outcome: "reinforced", fact: confirmed, closed: [] });
     }
-    return { extraction: { ...extraction, facts: merged.filter((f) => f.extractor !== "rules") }, results };
+    return { extraction: { ...extraction, facts: merged }, results };
   }
 
   #store(facts: readonly ExtractedFact[], options: LearnOptions): RememberResult[] {
