@@ -17,7 +17,6 @@ import { AppError } from "../shared/index.js";
 import {
   AuditLog,
   auditFiles,
-  hashPrompt,
   hashText,
   keyActor,
   loadAuditKey,
@@ -329,7 +328,6 @@ describe("security", () => {
       expect(hashText("hola")).toBe(
         "sha256:b221d9dbb083a7f33428d7c2a3c3198ae925614d70210e28716ccaa7cd4ddb79",
       );
-      expect(hashPrompt("hola")).toBe(hashText("hola"));
       expect(keyActor("k")).toMatch(/^key:[0-9a-f]{8}$/);
     });
 

@@ -18,7 +18,7 @@
  *   after it, in the same file, naming the torn line and its hash; the verifier accepts exactly that line,
  *   once, when the entry after it is a valid `audit.recovered` for it. Data is never truncated or rewritten.
  *   Anything else that is not a valid entry is tampering.
- * - Prompts are never written: callers pass `hashPrompt(prompt)`.
+ * - Prompts are never written: callers pass `hashText(prompt)`.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import {
@@ -72,11 +72,6 @@ export const noAudit: AuditSink = Object.freeze({ record: () => undefined });
 /** `sha256:<hex>` of a text: how prompts and keys appear in the log. */
 export function hashText(text: string): string {
   return `sha256:${createHash("sha256").update(text, "utf8").digest("hex")}`;
-}
-
-/** `sha256:<hex>` of a prompt: the only form in which a prompt may enter the log (same as `hashText`). */
-export function hashPrompt(text: string): string {
-  return hashText(text);
 }
 
 /** `key:<8 hex>`: an API key named in the log without revealing it. */
@@ -179,7 +174,7 @@ export class AuditLog implements AuditSink {
   static open(options: AuditLogOptions): AuditLog {
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
     const log = new AuditLog(options);
-    log.#locked(() => log.#recoverTornLine());
+    log.#locked(() => log.#recoverTornLine(auditFiles(options.dir)));
     return log;
   }
 
@@ -191,8 +186,9 @@ export class AuditLog implements AuditSink {
     }
     try {
       this.#locked(() => {
-        this.#recoverTornLine();
-        this.#append(event);
+        const files = auditFiles(this.#dir);
+        this.#recoverTornLine(files);
+        this.#append(event, files);
       });
     } catch (error) {
       this.failures++;
@@ -241,11 +237,11 @@ export class AuditLog implements AuditSink {
   }
 
   /** Closes a torn last line (a crash mid-append) and records which line it was. */
-  #recoverTornLine(): void {
-    const last = auditFiles(this.#dir).at(-1);
-    if (last === undefined) return;
+  #recoverTornLine(files: readonly string[]): void {
+    const last = files.at(-1);
+    // Only the last byte is read on every append; the whole file only after a crash.
+    if (last === undefined || endsCleanly(last)) return;
     const text = readFileSync(last, "utf8");
-    if (text === "" || text.endsWith("\n")) return;
     const lines = text.split("\n");
     const torn = lines.pop() as string;
     appendFileSync(last, "\n");
@@ -255,6 +251,7 @@ export class AuditLog implements AuditSink {
         type: "audit.recovered",
         details: { file: path.basename(last), line: lines.length + 1, hash: sha256(torn) },
       },
+      files,
       last,
     );
   }
@@ -264,9 +261,9 @@ export class AuditLog implements AuditSink {
    * the disk (entries were cut off the end: chaining onto the head keeps that gap visible). The caller holds
    * the lock.
    */
-  #append(event: AuditEventInput, into?: string): void {
+  #append(event: AuditEventInput, files: readonly string[], into?: string): void {
     const now = this.#now();
-    const lastLine = lastCompleteLine(auditFiles(this.#dir));
+    const lastLine = lastCompleteLine(files);
     const onDisk: Head = {
       seq: lastLine === undefined ? 0 : (JSON.parse(lastLine) as AuditEntry).seq,
       hash: lastLine === undefined ? genesis : sha256(lastLine),
@@ -289,7 +286,7 @@ export class AuditLog implements AuditSink {
     const line = JSON.stringify({ ...body, hmac: sign(this.#key, body) });
     // A clock that went back a day still appends to the newest file: the chain's order is the files' order.
     const day = `audit-${now.toISOString().slice(0, 10)}.jsonl`;
-    const newest = auditFiles(this.#dir).at(-1);
+    const newest = files.at(-1);
     const file =
       into ?? (newest !== undefined && path.basename(newest) > day ? newest : path.join(this.#dir, day));
     const fd = openSync(file, "a", 0o600);
@@ -305,6 +302,20 @@ export class AuditLog implements AuditSink {
       mode: 0o600,
     });
     renameSync(`${headPath}.tmp`, headPath);
+  }
+}
+
+/** Whether a file is empty or ends with a newline (no torn last line): reads its last byte only. */
+function endsCleanly(file: string): boolean {
+  const size = statSync(file).size;
+  if (size === 0) return true;
+  const fd = openSync(file, "r");
+  try {
+    const byte = Buffer.alloc(1);
+    readSync(fd, byte, 0, 1, size - 1);
+    return byte[0] === 0x0a;
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -38,7 +38,6 @@ export type {
 export {
   AuditLog,
   auditFiles,
-  hashPrompt,
   hashText,
   keyActor,
   loadAuditKey,
