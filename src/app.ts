@@ -544,13 +544,14 @@ function recordSpeculative(metrics: Metrics, event: SpeculativeEvent): void {
 function createBackendSuggester(backend: LlmBackend): Suggester {
   return {
     async suggest(input, signal) {
-      const request = {
-        messages: buildSuggestionMessages(input.facts, input.now),
-        sampling: { temperature: 0.7, maxTokens: 96 },
-      };
-      // A sampled answer can be empty (the model ends at once): one more sample before giving up.
-      const first = await backend.chat(request, signal);
-      return first.text.trim() !== "" ? first.text : (await backend.chat(request, signal)).text;
+      const response = await backend.chat(
+        {
+          messages: buildSuggestionMessages(input.facts, input.now),
+          sampling: { temperature: 0.7, maxTokens: 96 },
+        },
+        signal,
+      );
+      return response.text;
     },
   };
 }

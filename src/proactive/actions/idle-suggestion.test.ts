@@ -280,12 +280,23 @@ describe("proactive loop", () => {
       expect(store.notifications("ana")).toHaveLength(0);
     });
 
-    it("drops an empty suggestion", async () => {
+    it("asks once more when the first answer is empty, and delivers the second", async () => {
       tell("ana", "appointment", "dentista", "mañana");
-      const { suggester } = fakeSuggester('  ""  ');
+      const { suggester, calls } = fakeSuggester(() => (calls.length === 1 ? "" : "Mañana tienes dentista."));
       const { scheduler } = loop(suggester);
       store.touchUser("ana", start);
       await simulate([scheduler], start + idleMs);
+      expect(calls).toHaveLength(2);
+      expect(store.notifications("ana").map((n) => n.text)).toEqual(["Mañana tienes dentista."]);
+    });
+
+    it("drops a suggestion that is empty twice", async () => {
+      tell("ana", "appointment", "dentista", "mañana");
+      const { suggester, calls } = fakeSuggester('  ""  ');
+      const { scheduler } = loop(suggester);
+      store.touchUser("ana", start);
+      await simulate([scheduler], start + idleMs);
+      expect(calls).toHaveLength(2);
       expect(store.notifications("ana")).toHaveLength(0);
       expect(store.jobs({ action: "idle_suggestion" })[0]?.result).toMatchObject({
         reason: "the model wrote nothing",

@@ -99,7 +99,15 @@ export function createIdleSuggestion(
 
       const facts = found.map((item) => item.fact);
       const factIds = facts.map((fact) => fact.id);
-      const text = cleanSuggestion(await suggester.suggest({ userId, facts, now }, context.signal));
+      const ask = async () =>
+        cleanSuggestion(await suggester.suggest({ userId, facts, now }, context.signal));
+      // A sampled answer can be empty (the model ends at once, or writes only what cleaning removes): one
+      // more sample before giving up.
+      let text = await ask();
+      if (text === "") {
+        context.signal.throwIfAborted();
+        text = await ask();
+      }
       // A run that timed out while the model wrote was already recorded as such: deliver nothing late.
       context.signal.throwIfAborted();
       if (text === "") return notDelivered("the model wrote nothing", { factIds });
