@@ -5,9 +5,10 @@
  * the same extractor on memory-facts.jsonl, the set its rules were written against (the gap is the
  * over-fitting).
  *
- *   npm run bench -- memory-quality [--split test|dev]
+ *   npm run bench -- memory-quality [--split test|dev] [--misses]
  *
- * Prints aggregates only: the test split is for reporting, never for tuning.
+ * Prints aggregates only: the test split is for reporting, never for tuning. `--misses` (dev split only)
+ * also prints each dev utterance with an error: its text, the facts missed and the spurious ones.
  */
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
@@ -23,7 +24,7 @@ import {
 } from "../src/memory/index.js";
 import { formatTable } from "./_stats.js";
 
-const usage = "usage: npm run bench -- memory-quality [--split test|dev]";
+const usage = "usage: npm run bench -- memory-quality [--split test|dev] [--misses]";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const percent = (value: number) => `${(value * 100).toFixed(1)}%`;
 
@@ -53,13 +54,26 @@ export default function memoryQuality(args: string[]): Promise<void> {
   return Promise.resolve();
 }
 
-function report(args: string[]): void {
+/** The options of the bench, checked before any data is read: `--misses` is refused on the held-out split. */
+export function parseOptions(args: readonly string[]): { split: "test" | "dev"; misses: boolean } {
   let split = "test";
+  let misses = false;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--split") split = args[++i] ?? "";
+    else if (args[i] === "--misses") misses = true;
     else throw new Error(`unknown option ${args[i] ?? ""}\n${usage}`);
   }
   if (split !== "test" && split !== "dev") throw new Error(`--split: test or dev\n${usage}`);
+  // The held-out split is never looked at item by item: a per-utterance listing would be tuning material.
+  if (misses && split !== "dev")
+    throw new Error(
+      `--misses is only allowed with --split dev: the ${split} split is held out, look at no item's result\n${usage}`,
+    );
+  return { split, misses };
+}
+
+function report(args: string[]): void {
+  const { split, misses } = parseOptions(args);
   const items = load(`memory-quality-${split}.jsonl`);
   const tuned = load("memory-facts.jsonl");
   console.log(`\nrule extractor on memory-quality-${split}.jsonl (${items.length} utterances)`);
@@ -124,4 +138,16 @@ function report(args: string[]): void {
     `recall ratio held-out / tuned-on: ${(overall.recall / Math.max(1e-9, base.recall)).toFixed(2)}×, ` +
       `precision ratio: ${(overall.precision / Math.max(1e-9, base.precision)).toFixed(2)}×`,
   );
+  if (misses) printMisses(items, overall);
+}
+
+/** Each dev utterance with an error: the text, the facts missed and the spurious ones (scoring keys). */
+function printMisses(items: readonly LabelledUtterance[], score: ExtractionScore): void {
+  const langOf = new Map(items.map((item) => [item.id, item.lang]));
+  console.log(`\n## misses: ${score.misses.length} utterances with an error (relation not scored)`);
+  for (const miss of score.misses) {
+    console.log(`\n[${miss.id}] (${langOf.get(miss.id) ?? "?"}) ${miss.text}`);
+    for (const key of miss.missing) console.log(`  - missed:   ${key}`);
+    for (const key of miss.extra) console.log(`  + spurious: ${key}`);
+  }
 }
