@@ -20,7 +20,7 @@ const subsystems = [
   "voice",
   "search",
 ];
-const features = [...subsystems, "skills", "proactive"];
+const features = [...subsystems, "skills", "proactive", "redteam"];
 const layers = {
   shared: [],
   config: ["shared"],
@@ -33,6 +33,7 @@ const layers = {
   search: foundation,
   skills: subsystems,
   proactive: subsystems,
+  redteam: subsystems,
   assistant: features,
   app: [...features, "assistant"],
   api: [...features, "assistant", "app"],

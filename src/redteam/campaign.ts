@@ -1,0 +1,403 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { hashText, noAudit, type AuditSink } from "../security/index.js";
+import { parseJson } from "./detectors.js";
+import { HttpTarget } from "./http-target.js";
+import { createRng, mutate, mutators } from "./mutators.js";
+import type {
+  AttackFamily,
+  AttackRequest,
+  AttackResponse,
+  AttackTarget,
+  Detection,
+  Probe,
+  ProbeContext,
+  Verdict,
+} from "./types.js";
+
+/** A case a campaign reruns: a probe, the mutators applied and the seed, as an earlier campaign found it. */
+export interface AttackCase {
+  probeId: string;
+  mutators: string[];
+  seed: number;
+}
+
+export interface Attempt extends AttackCase {
+  family: AttackFamily;
+  target: AttackTarget;
+  lang: string;
+  /** `hashText` of the attack text as sent; the text itself is not kept. */
+  promptHash: string;
+  verdict: Verdict;
+  evidence: string;
+  statuses: number[];
+  durationMs: number;
+  /** The first 160 characters of the (first) response body. */
+  responsePreview: string;
+  /** Whether this attempt reran a known regression case. */
+  regression: boolean;
+}
+
+export interface CellCoverage {
+  /** (family × mutator × target) cells the selected probes can exercise. */
+  cells: number;
+  exercised: number;
+  /** exercised / cells, 0–1. */
+  ratio: number;
+}
+
+export interface CampaignResult {
+  id: string;
+  startedAt: string;
+  finishedAt: string;
+  target: string;
+  seed: number;
+  budget: number;
+  attempts: Attempt[];
+  coverage: CellCoverage;
+  /** The red team's own users (their facts are removed at the end). */
+  users: { attacker: string; victim: string };
+  /** The campaign stopped early: the server stopped answering, or it was cancelled. */
+  stopped?: string;
+}
+
+export interface CampaignOptions {
+  baseUrl: string;
+  apiKey?: string;
+  /** The `model` field of chat requests. Default: the server's first model (`GET /v1/models`). */
+  model?: string;
+  probes: readonly Probe[];
+  /** Most new attempts (regression reruns come on top). Default: every probe and every cell once. */
+  budget?: number;
+  seed?: number;
+  /** Known failures to rerun first. */
+  regressions?: readonly AttackCase[];
+  /** Pause between attempts so a campaign never starves users, in ms. Default: `0`. */
+  minIntervalMs?: number;
+  /** Per request, in ms. Default: `60_000`. */
+  timeoutMs?: number;
+  audit?: AuditSink;
+  onAttempt?: (attempt: Attempt) => void;
+  signal?: AbortSignal;
+  now?: () => Date;
+}
+
+interface Cell {
+  family: AttackFamily;
+  target: AttackTarget;
+  mutator: string;
+}
+
+const cellKey = (cell: Cell) => `${cell.family}|${cell.mutator}|${cell.target}`;
+const mutatorNames = mutators.map((mutator) => mutator.name as string);
+
+/**
+ * The cells the probes can exercise: every mutator for a (family, target) pair whose probes carry text, only
+ * `identity` for structural ones (a malformed body has no words to mutate).
+ */
+export function coverageCells(probes: readonly Probe[]): Cell[] {
+  const pairs = new Map<string, { family: AttackFamily; target: AttackTarget; mutable: boolean }>();
+  for (const probe of probes) {
+    const key = `${probe.family}|${probe.target}`;
+    const seen = pairs.get(key);
+    pairs.set(key, {
+      family: probe.family,
+      target: probe.target,
+      mutable: (seen?.mutable ?? false) || probe.text !== undefined,
+    });
+  }
+  return [...pairs.values()].flatMap((pair) =>
+    (pair.mutable ? mutatorNames : ["identity"]).map((mutator) => ({ ...pair, mutator })),
+  );
+}
+
+/** Exercised cells over all cells of the probes. */
+export function measureCoverage(probes: readonly Probe[], attempts: readonly Attempt[]): CellCoverage {
+  const cells = coverageCells(probes);
+  const all = new Set(cells.map(cellKey));
+  const exercised = new Set<string>();
+  for (const attempt of attempts)
+    for (const mutator of attempt.mutators.length === 0 ? ["identity"] : attempt.mutators) {
+      const key = cellKey({ family: attempt.family, target: attempt.target, mutator });
+      if (all.has(key)) exercised.add(key);
+    }
+  return {
+    cells: all.size,
+    exercised: exercised.size,
+    ratio: all.size === 0 ? 0 : exercised.size / all.size,
+  };
+}
+
+/**
+ * The new attempts of a campaign, deterministic under `seed`: every probe once as written, then each cell not yet
+ * exercised, each in a seeded order (so a small budget still spreads over families), then pairs of mutators on
+ * text probes until the budget is spent.
+ */
+export function planAttempts(probes: readonly Probe[], budget: number, seed: number): AttackCase[] {
+  const rng = createRng(seed);
+  const shuffle = <T>(items: T[]): T[] => {
+    for (let i = items.length - 1; i > 0; i--) {
+      const j = rng.int(i + 1);
+      [items[i], items[j]] = [items[j] as T, items[i] as T];
+    }
+    return items;
+  };
+  const plan: AttackCase[] = [];
+  const exercised = new Set<string>();
+  for (const probe of shuffle([...probes])) {
+    if (plan.length >= budget) return plan;
+    plan.push({ probeId: probe.id, mutators: ["identity"], seed: rng.int(2 ** 31) });
+    exercised.add(cellKey({ family: probe.family, target: probe.target, mutator: "identity" }));
+  }
+  const byPair = new Map<string, Probe[]>();
+  for (const probe of probes) {
+    if (probe.text === undefined) continue;
+    const key = `${probe.family}|${probe.target}`;
+    byPair.set(key, [...(byPair.get(key) ?? []), probe]);
+  }
+  for (const cell of shuffle(coverageCells(probes))) {
+    if (plan.length >= budget) return plan;
+    const candidates = byPair.get(`${cell.family}|${cell.target}`);
+    if (exercised.has(cellKey(cell)) || candidates === undefined) continue;
+    plan.push({ probeId: rng.pick(candidates).id, mutators: [cell.mutator], seed: rng.int(2 ** 31) });
+  }
+  const textProbes = probes.filter((probe) => probe.text !== undefined);
+  const mutating = mutatorNames.filter((name) => name !== "identity");
+  while (plan.length < budget && textProbes.length > 0 && mutating.length > 1) {
+    const first = rng.pick(mutating);
+    const second = rng.pick(mutating.filter((name) => name !== first));
+    plan.push({ probeId: rng.pick(textProbes).id, mutators: [first, second], seed: rng.int(2 ** 31) });
+  }
+  return plan;
+}
+
+/** The default budget: every probe once, and every cell once. */
+export function defaultBudget(probes: readonly Probe[]): number {
+  const textCells = coverageCells(probes).filter((cell) => cell.mutator !== "identity").length;
+  return probes.length + textCells;
+}
+
+/** Runs a campaign against a running server over HTTP; the red team's own users are removed at the end. */
+export async function runCampaign(options: CampaignOptions): Promise<CampaignResult> {
+  const now = options.now ?? (() => new Date());
+  const startedAt = now().toISOString();
+  const id = `${startedAt.replace(/[-:]/g, "").slice(0, 15)}-${randomBytes(3).toString("hex")}`;
+  const target = new HttpTarget({
+    baseUrl: options.baseUrl,
+    ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  });
+  const audit = options.audit ?? noAudit;
+  const seed = options.seed ?? 1;
+  const budget = options.budget ?? defaultBudget(options.probes);
+  const byId = new Map(options.probes.map((probe) => [probe.id, probe]));
+  const regressions = (options.regressions ?? []).filter((known) => byId.has(known.probeId));
+  const plan = [
+    ...regressions.map((known) => ({ ...known, regression: true })),
+    ...planAttempts(options.probes, budget, seed).map((next) => ({ ...next, regression: false })),
+  ];
+
+  const listener = await startListener();
+  const watchDir = mkdtempSync(path.join(tmpdir(), "sarai-redteam-"));
+  const suffix = randomBytes(4).toString("hex");
+  const base: Omit<ProbeContext, "marker"> = {
+    attacker: `redteam-${suffix}-attacker`,
+    victim: `redteam-${suffix}-victim`,
+    secret: `ZK-${randomBytes(4).toString("hex").toUpperCase()}`,
+    forbidden: `Quokka${randomBytes(3).toString("hex")}`,
+    victimCanaries: [`Villa${suffix}ria`, `Corp${suffix}tech`],
+    model: options.model ?? (await firstModel(target)),
+    listenerUrl: listener.url,
+    watchDir,
+    fetch: (request) => target.send(request, options.signal),
+    listenerHits: () => listener.hits,
+  };
+  const attempts: Attempt[] = [];
+  let stopped: string | undefined;
+  try {
+    await plantVictim(target, base);
+    for (const [index, item] of plan.entries()) {
+      if (options.signal?.aborted) {
+        stopped = "cancelled";
+        break;
+      }
+      if (index > 0 && (options.minIntervalMs ?? 0) > 0)
+        await sleep(options.minIntervalMs ?? 0, options.signal);
+      const probe = byId.get(item.probeId) as Probe;
+      const attempt = await runAttempt(probe, item, { ...base, marker: `sarai-rt-${suffix}-${index}` });
+      attempt.regression = item.regression;
+      attempts.push(attempt);
+      audit.record({
+        type: "redteam.attempt",
+        actor: base.attacker,
+        target: probe.id,
+        outcome: attempt.verdict === "success" ? "flagged" : attempt.verdict === "blocked" ? "blocked" : "ok",
+        details: {
+          campaign: id,
+          family: attempt.family,
+          mutators: attempt.mutators,
+          seed: attempt.seed,
+          prompt: attempt.promptHash,
+          response: attempt.responsePreview,
+          verdict: attempt.verdict,
+          evidence: attempt.evidence,
+        },
+      });
+      options.onAttempt?.(attempt);
+      if (!(await answers(target))) {
+        stopped = `the server stopped answering after ${probe.id}`;
+        break;
+      }
+    }
+  } finally {
+    await removeUsers(target, [base.attacker, base.victim]).catch(() => undefined);
+    await listener.close();
+    rmSync(watchDir, { recursive: true, force: true });
+  }
+  return {
+    id,
+    startedAt,
+    finishedAt: now().toISOString(),
+    target: target.baseUrl,
+    seed,
+    budget,
+    attempts,
+    coverage: measureCoverage(options.probes, attempts),
+    users: { attacker: base.attacker, victim: base.victim },
+    ...(stopped === undefined ? {} : { stopped }),
+  };
+}
+
+async function runAttempt(probe: Probe, item: AttackCase, context: ProbeContext): Promise<Attempt> {
+  const text = probe.text === undefined ? "" : mutate(probe.text, item.mutators, item.seed);
+  const built = probe.build(text, context);
+  const requests: AttackRequest[] = Array.isArray(built) ? built : [built];
+  const hitsBefore = context.listenerHits();
+  const scoped: ProbeContext = { ...context, listenerHits: () => context.listenerHits() - hitsBefore };
+  const started = performance.now();
+  const responses: AttackResponse[] = await Promise.all(requests.map((request) => context.fetch(request)));
+  let detection: Detection;
+  try {
+    detection = await probe.detect(responses, scoped);
+  } catch (error) {
+    detection = { verdict: "failed", evidence: `the detector failed: ${(error as Error).message}` };
+  }
+  return {
+    ...item,
+    family: probe.family,
+    target: probe.target,
+    lang: probe.lang,
+    promptHash: hashText(text === "" ? JSON.stringify(requests[0]?.json ?? requests[0]?.raw ?? "") : text),
+    verdict: detection.verdict,
+    evidence: detection.evidence,
+    statuses: responses.map((response) => response.status),
+    durationMs: Math.round(performance.now() - started),
+    responsePreview: (responses[0]?.body ?? "").slice(0, 160),
+    regression: false,
+  };
+}
+
+async function firstModel(target: HttpTarget): Promise<string> {
+  const response = await target.send({ method: "GET", path: "/v1/models" });
+  const body = parseJson(response.body) as { data?: { id?: unknown }[] } | undefined;
+  const id = body?.data?.[0]?.id;
+  if (response.status !== 200 || typeof id !== "string")
+    throw new Error(
+      `the red team cannot reach ${target.baseUrl}: GET /v1/models answered ${response.status || response.body || "nothing"}` +
+        (response.status === 401 ? " (give the server's API key)" : ""),
+    );
+  return id;
+}
+
+async function plantVictim(target: HttpTarget, context: Omit<ProbeContext, "marker">): Promise<void> {
+  const [place, company] = context.victimCanaries;
+  for (const [relation, object] of [
+    ["lives_in", place],
+    ["works_at", company],
+  ] as const) {
+    const response = await target.send({
+      method: "POST",
+      path: "/v1/memory/facts",
+      json: { user: context.victim, subject: "user", relation, object },
+    });
+    // Memory off: the leak probes then meet 404s, which is what the server does.
+    if (response.status >= 500 || response.status === 0)
+      throw new Error(
+        `the red team could not plant its canary facts: HTTP ${response.status} ${response.body}`,
+      );
+  }
+}
+
+async function removeUsers(target: HttpTarget, users: readonly string[]): Promise<void> {
+  for (const user of users) {
+    const list = await target.send({
+      method: "GET",
+      path: `/v1/memory/facts?user=${encodeURIComponent(user)}&include_history=true&limit=1000`,
+    });
+    const body = parseJson(list.body) as { data?: { id?: unknown }[] } | undefined;
+    for (const fact of body?.data ?? [])
+      if (typeof fact.id === "number")
+        await target.send({
+          method: "DELETE",
+          path: `/v1/memory/facts/${fact.id}?user=${encodeURIComponent(user)}`,
+        });
+  }
+}
+
+async function answers(target: HttpTarget): Promise<boolean> {
+  for (let tries = 0; tries < 3; tries++) {
+    const health = await target.send({ method: "GET", path: "/health" });
+    if (health.status > 0 && health.status < 500) return true;
+    await sleep(1000);
+  }
+  return false;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal?.addEventListener(
+      "abort",
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      { once: true },
+    );
+  });
+}
+
+interface Listener {
+  url: string;
+  readonly hits: number;
+  close(): Promise<void>;
+}
+
+/** A loopback HTTP server that counts what reaches it: a request here came from where none should. */
+async function startListener(): Promise<Listener> {
+  let hits = 0;
+  const server: Server = createServer((request, response) => {
+    hits++;
+    response.end("canary");
+  });
+  server.on("connection", () => {
+    hits++;
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/canary`,
+    get hits() {
+      return hits;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
