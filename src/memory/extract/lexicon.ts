@@ -251,7 +251,8 @@ export const fillersEs = set(
 /** Words that open an English clause without changing it ("well, I live in Leeds"). */
 export const fillersEn = set(
   `well so oh ah um uh hmm ok okay yes yeah yep nope and but also anyway anyways btw actually basically
-  honestly hey hi hello sure right lol haha then plus alright great cool oops wow ps p.s`,
+  honestly hey hi hello sure right lol haha then plus alright great cool oops wow ps p.s now nowadays
+  currently`,
 );
 
 /** Discourse prefixes that carry a statement after them: stripped before the statement is read. */

@@ -80,7 +80,67 @@ const trailingFillersEn =
 const trailingFillersEs =
   /[,\s]+(?:(?:ja|je|ji)(?:ja|je|ji)+|xd+|la verdad|sinceramente|eh)(?=\s*(?:[.!?…]|$))/giu;
 
+/**
+ * Chat drops the subject of a first-person statement ("moved to Austin in 2020", "love rock and jazz", "born in
+ * Leeds", "been living in Berlin since 2018"): the sentence opens with a verb no other subject could have. The
+ * word decides what is put back, "I", "I'm", "I've" or "I was"; an imperative ("tell me…") is never one of them.
+ */
+const droppedSubjectPastEn = new Set(
+  `moved relocated bought purchased adopted started finished graduated grew lived worked studied met visited
+  married spent`.split(/\s+/),
+);
+const droppedSubjectBaseEn = new Set(["love", "adore", "hate", "enjoy", "prefer", "detest", "loathe"]);
+/** Base forms read only with their preposition: "live in Leeds", "work at a bank". */
+const droppedSubjectPrepEn: ReadonlyMap<string, ReadonlySet<string>> = new Map([
+  ["live", new Set(["in", "at", "with", "near", "on"])],
+  ["work", new Set(["at", "for", "as", "in", "from", "with"])],
+  ["study", new Set(["at", "in"])],
+]);
+const droppedSubjectGerundsEn = [
+  "living",
+  "working",
+  "studying",
+  "learning",
+  "teaching",
+  "training",
+  "volunteering",
+  "staying",
+];
+
+function droppedSubjectEn(
+  m: string,
+  lead: string,
+  adverb: string | undefined,
+  word: string,
+  next: string | undefined = "",
+): string {
+  const w = word.toLowerCase();
+  const n = next.toLowerCase();
+  const adv = adverb ?? "";
+  const put = (subject: string) => `${lead}${subject} ${adv}${word}${next === "" ? "" : " "}${next}`;
+  if (w === "born") return put("I was");
+  if (w === "been") return put("I've");
+  if (w === "got")
+    return put(/^(?:married|engaged|divorced|back|home|a\s+new\s+job)$/.test(n) ? "I" : "I've");
+  if ((w === "allergic" || w === "intolerant") && n === "to") return put("I'm");
+  if (w === "can't" || w === "cant") return n === "stand" ? put("I") : m;
+  if (w === "used" && n === "to") return put("I");
+  if (droppedSubjectPastEn.has(w) || droppedSubjectBaseEn.has(w)) return put("I");
+  if (droppedSubjectPrepEn.get(w)?.has(n) === true) return put("I");
+  if (
+    w.length >= 6 &&
+    w.endsWith("ing") &&
+    droppedSubjectGerundsEn.some((g) => g === w || withinOneEdit(w, g))
+  )
+    return put("I'm");
+  return m;
+}
+
 const rewritesEn: readonly Rewrite[] = [
+  [
+    /(^|[.!?]\s+)((?:just|recently|finally|also|really|still)\s+)?([\p{L}']+)(?:\s+([\p{L}']+))?/giu,
+    droppedSubjectEn,
+  ],
   [
     /\b(am|m|is|s|are|re|was|were|been|be)(\s+)(\p{Ll}{5,11})(?=\s+(?:to|at|by|with|in|as|for)\b)/giu,
     beAdjectiveTypo(beAdjectivesEn),

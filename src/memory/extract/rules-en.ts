@@ -803,6 +803,20 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     key(s, i - 1) === "and" &&
     verbAt(s, i) === undefined &&
     (intensifiers.has(key(s, i)) || adjectiveAt(s, i));
+  // "I'm Dave, 38, living in Sheffield", "I'm Canadian, from Winnipeg": the speaker's copula carries over a comma
+  if (
+    gap !== undefined &&
+    ctx.subjects === undefined &&
+    gap.v.lemma === "be" &&
+    !gap.v.negated &&
+    !negated &&
+    s.toks[i - 1]?.text === "," &&
+    subjects.length === 1 &&
+    subjects[0]?.kind === "user"
+  ) {
+    const carried = commaGap(s, i, gap.v, subjects);
+    if (carried !== undefined) return carried;
+  }
   if (
     gap !== undefined &&
     (sameSubject || (ctx.subjects !== undefined && gapPrepositions.has(key(s, i)))) &&
@@ -912,6 +926,32 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
 }
 
 const gapPrepositions = new Set(["in", "at", "from", "for", "as", "to"]);
+
+/** After "I'm X,": an age ("38"), an origin ("from Cork"), a gerund ("living in Leeds") or "been at Arup". */
+function commaGap(s: SentenceState, i: number, be: VerbState, subjects: Subject[]): ClauseResult | undefined {
+  const v: VerbState = { ...be, penalty: be.penalty + 0.1 };
+  const k = key(s, i);
+  let result: HandlerResult | undefined;
+  const ger = verbAt(s, i);
+  const n = readNumber(s.toks, i, "en");
+  if (ger !== undefined && ger.form.person === "ger" && ger.form.lemma !== "be") {
+    v.lemma = ger.form.lemma;
+    v.progressive = true;
+    result = handlers[v.lemma]?.(s, i + 1, v, subjects);
+  } else if (k === "been") {
+    v.perfect = true;
+    result = copula(s, i + 1, v, subjects);
+  } else if (
+    k === "from" ||
+    (n !== undefined && (s.toks[n.end]?.kind === "punct" || n.end >= s.toks.length))
+  ) {
+    result = copula(s, i, v, subjects);
+  }
+  if (result === undefined || result.preds.length === 0) return undefined;
+  const done = emitResult(s, result, subjects, v, undefined);
+  done.gap = { handler: copula, v: be };
+  return done;
+}
 
 /** Adds a predicate's facts with the clause's time and polarity; returns the subjects that carry on. */
 function emitResult(
@@ -1516,6 +1556,25 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;
   }
+  // "I'm at Deloitte", "been at Arup since 2016", "I'm still at the bank": a workplace; "I've been in Dublin for
+  // ten years": a home. "I'm at the gym right now", "I'm in Rome this week" say where one is, not where one works.
+  if (
+    (k === "at" || k === "in") &&
+    only !== undefined &&
+    only.kind !== "thing" &&
+    !transientAfter(s, j + 1)
+  ) {
+    const place = readObjectList(s, lexEn, j + 1, { kind: "place" });
+    const head = place.objects[0];
+    if (head !== undefined && !notPlacesEn.has(fold(head.text))) {
+      const lasting = v.perfect || key(s, j - 1) === "still";
+      const organisation = s.toks[head.start]?.cap === true && !places.has(fold(head.text));
+      if (k === "at" && (lasting || organisation))
+        return { preds: [{ relation: "works_at", objects: place.objects }], next: place.next };
+      if (k === "in" && v.perfect && matchTime(s.toks, place.next, "en") > 0)
+        return { preds: [{ relation: "lives_in", objects: place.objects }], next: place.next };
+    }
+  }
   if ((k === "allergic" || k === "intolerant") && key(s, j + 1) === "to") {
     const list = readObjectList(s, lexEn, j + 2, { kind: "thing" });
     const relation = k === "allergic" ? "allergic_to" : "intolerant_to";
@@ -1739,6 +1798,17 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     }
   }
   return { preds, next };
+}
+
+/** "right now", "today", "this week", "at the moment" in the rest of the clause: a passing state. */
+function transientAfter(s: SentenceState, i: number): boolean {
+  for (let n = i; n < s.toks.length && s.toks[n]?.text !== ","; n++) {
+    const w = key(s, n);
+    if (w === "today" || w === "tonight" || w === "now" || w === "moment" || w === "tomorrow") return true;
+    if (w === "this" && ["week", "weekend", "morning", "afternoon", "evening"].includes(key(s, n + 1)))
+      return true;
+  }
+  return false;
 }
 
 /** "Blue is my…": a common word capitalised only because it opens the sentence is written lowercase. */

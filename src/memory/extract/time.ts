@@ -150,6 +150,12 @@ export function matchDuration(toks: readonly Token[], i: number, lang: Language)
 
 /** "dos años", "un par de meses", "mucho tiempo": a length of time in Spanish; index after it, or -1. */
 function durationEs(toks: readonly Token[], i: number): number {
+  if (
+    approximatorsEs.has(toks[i]?.key ?? "") &&
+    i + 1 < toks.length &&
+    !approximatorsEs.has(toks[i + 1]?.key ?? "")
+  )
+    return durationEs(toks, i + 1);
   const k = toks[i]?.key;
   if (k === undefined) return -1;
   if (k === "un" && toks[i + 1]?.key === "par" && toks[i + 2]?.key === "de") {
@@ -169,7 +175,17 @@ function durationEs(toks: readonly Token[], i: number): number {
   return isUnit(toks[j], "es") ? j + 1 : -1;
 }
 
+/** "about ten years", "casi dos años": words that only make a length of time approximate. */
+const approximatorsEn = new Set(["about", "around", "almost", "nearly", "over", "roughly", "like", "just"]);
+const approximatorsEs = new Set(["casi", "como", "aproximadamente", "apenas"]);
+
 function durationEn(toks: readonly Token[], i: number): number {
+  if (
+    approximatorsEn.has(toks[i]?.key ?? "") &&
+    i + 1 < toks.length &&
+    !approximatorsEn.has(toks[i + 1]?.key ?? "")
+  )
+    return durationEn(toks, i + 1);
   const k = toks[i]?.key;
   if (k === undefined) return -1;
   let j = i;
