@@ -86,3 +86,65 @@ describe("being at a workplace, or in a place for a length of time", () => {
     ["ahora trabajo en Unilever", "es", [["usuario", "works_at", "Unilever"]]],
   ]);
 });
+
+describe("a self-correction keeps the corrected value", () => {
+  check([
+    ["vivo en Teruel, digo, en Huesca", "es", [["usuario", "lives_in", "Huesca"]]],
+    ["soy de Lorca, perdón, de Cartagena", "es", [["usuario", "from", "Cartagena"]]],
+    ["I study at Leeds, I mean at York", "en", [["user", "studies_at", "York"]]],
+    ["I work as a plumber, I mean an electrician", "en", [["user", "works_as", "electrician"]]],
+    [
+      "mi nombre no es Tomás, es Tobías",
+      "es",
+      [
+        ["usuario", "name", "Tomás", true],
+        ["usuario", "name", "Tobías"],
+      ],
+    ],
+    [
+      "mi perra no se llama Luna, sino Lola",
+      "es",
+      [
+        ["usuario", "dog", "Luna", true],
+        ["usuario", "dog", "Lola"],
+      ],
+    ],
+    [
+      "my dog isn't called Rex, he's called Max",
+      "en",
+      [
+        ["user", "dog", "Rex", true],
+        ["user", "dog", "Max"],
+      ],
+    ],
+    [
+      "my surname isn't Smith, it's Smyth",
+      "en",
+      [
+        ["user", "surname", "Smith", true],
+        ["user", "surname", "Smyth"],
+      ],
+    ],
+  ]);
+});
+
+describe("being at a place after working somewhere is working there", () => {
+  check([
+    [
+      "trabajaba en Correos y ahora estoy en Renfe",
+      "es",
+      [
+        ["usuario", "works_at", "Correos", true],
+        ["usuario", "works_at", "Renfe"],
+      ],
+    ],
+    [
+      "I used to work at a bakery and now I'm at a pharmacy",
+      "en",
+      [
+        ["user", "works_at", "bakery", true],
+        ["user", "works_at", "pharmacy"],
+      ],
+    ],
+  ]);
+});

@@ -172,6 +172,19 @@ const rewritesEn: readonly Rewrite[] = [
     ["called", "named"],
   ],
   [/(\b(?:my|his|her|our)\s+|['’]s\s+)(\p{Ll}{4,9})(?=\s+is\b)/giu, attributeTypoEn, [" is"]],
+  // "my name isn't Katherine, it's Kathryn" → "…, my name is Kathryn"
+  [
+    /\b([Mm]y\s+[\p{L}'-]+(?:\s+[\p{L}'-]+)?)\s+(?:isn't|isn’t|is not|'s not)\s+((?:called|named)\s+)?([^,.;!?]+),\s*(?:it's|it’s|it is|she's|he's|she is|he is|just|only)\s+(?!not\b)(?:(?:called|named)\s+)?/gu,
+    (_m, who: string, called: string | undefined, wrong: string) =>
+      `${who} isn't ${called ?? ""}${wrong}, ${who} is ${called ?? ""}`,
+    ["not", "n't", "n’t"],
+  ],
+  // "I used to work at IBM but now I'm at the bank": being at a place after working is working there
+  [
+    /\b(work(?:s|ed)?\s+(?:at|for)\s+[^.;!?]+?,?\s+(?:but|and)?\s*(?:now|currently|these days)\s+)(I'm|I am|im)\s+at\b/giu,
+    "$1I work at",
+    ["now", "currently", "these days"],
+  ],
   // "Save this: I live in Leeds", "Note: …", "FYI - …"
   [
     /(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu,
@@ -267,6 +280,19 @@ const rewritesEs: readonly Rewrite[] = [
     neitherNorEs,
     ["ni "],
   ],
+  // "no me llamo Juan Antonio, solo Antonio" → "…, me llamo Antonio"
+  [
+    /\b([Nn]o\s+)(me|te|se)\s+(llamo|llamas|llama|llaman)\s+([^,.;!?]+),\s*(?:sino|solo|sólo|solamente|simplemente)\s+/gu,
+    (_m, no: string, clitic: string, verb: string, wrong: string) =>
+      `${no}${clitic} ${verb} ${wrong}, ${clitic} ${verb} `,
+    ["llam"],
+  ],
+  // "trabajaba en Indra pero ahora estoy en Accenture": being somewhere after working is working there
+  [
+    /\b(trabaj\p{L}*\s+(?:en|para)\s+[^.;!?]+?,?\s+(?:pero|y)?\s*(?:ahora|actualmente|hoy)\s+)(?:estoy|ando)\s+en\b/giu,
+    "$1trabajo en",
+    ["ahora", "actualmente", "hoy"],
+  ],
   // "me he mudado a Vigo" → "me mudé a Vigo"
   [
     /\b(me|se|nos)\s+(?:he|ha|hemos|han)\s+(?:mudado|trasladado)\b/giu,
@@ -341,9 +367,62 @@ const rewritesEs: readonly Rewrite[] = [
   ],
 ];
 
+/**
+ * A self-correction: "trabajo en Apex, digo, en Acme", "I work as a nurse, I mean a healthcare assistant". What
+ * follows the marker replaces the end of the clause before it, from the last word it starts with ("en", "de",
+ * "as"), or from the last article when it starts with one, or the last name when it is a name.
+ */
+const correctionMarker =
+  /,\s*(?:digo|perd[oó]n|quiero decir|mejor dicho|i mean|i meant|or rather|sorry,)\s*[,:]?\s+(?=\p{L})/giu;
+const correctionArticles = new Set(["a", "an", "the", "un", "una", "el", "la", "los", "las", "unos", "unas"]);
+
+function applyCorrections(text: string): string {
+  let out = text;
+  for (let guard = 0; guard < 4; guard++) {
+    correctionMarker.lastIndex = 0;
+    const m = correctionMarker.exec(out);
+    if (m === null) break;
+    const at = m.index;
+    const headStart = Math.max(...[",", ".", ";", "!", "?", ":"].map((c) => out.lastIndexOf(c, at - 1))) + 1;
+    const head = out.slice(headStart, at);
+    const tailStart = at + m[0].length;
+    const tailEnd = out.slice(tailStart).search(/[,.;!?]/u);
+    const tail = tailEnd < 0 ? out.slice(tailStart) : out.slice(tailStart, tailStart + tailEnd);
+    const first = /^[\p{L}'’-]+/u.exec(tail)?.[0] ?? "";
+    const words = [...head.matchAll(/[\p{L}\p{N}'’-]+/gu)];
+    const lower = first.toLowerCase();
+    let cut = -1;
+    for (let w = words.length - 1; w > 0 && cut < 0; w--) {
+      const word = words[w];
+      if (word !== undefined && word[0].toLowerCase() === lower) cut = word.index;
+    }
+    if (cut < 0 && correctionArticles.has(lower)) {
+      for (let w = words.length - 1; w > 0 && cut < 0; w--) {
+        const word = words[w];
+        if (word !== undefined && correctionArticles.has(word[0].toLowerCase())) cut = word.index;
+      }
+    }
+    if (cut < 0 && /^\p{Lu}/u.test(first)) {
+      // "trabajo en Apex, digo, Acme": the last run of capitalised words
+      for (let w = words.length - 1; w > 0; w--) {
+        const word = words[w];
+        if (word === undefined || !/^\p{Lu}/u.test(word[0])) break;
+        cut = word.index;
+      }
+    }
+    if (cut < 0) {
+      // Not a correction the rules can place: drop the marker only
+      out = out.slice(0, at) + ", " + out.slice(tailStart);
+      continue;
+    }
+    out = out.slice(0, headStart) + head.slice(0, cut) + out.slice(tailStart);
+  }
+  return out;
+}
+
 /** The text with the paraphrases of `lang` rewritten into forms the rules read. */
 export function rewriteText(text: string, lang: Language): string {
-  let out = text;
+  let out = applyCorrections(text);
   let lower = text.toLowerCase();
   for (const [pattern, replacement, hints] of lang === "es" ? rewritesEs : rewritesEn) {
     if (hints !== undefined && !hints.some((h) => lower.includes(h))) continue;
