@@ -41,14 +41,17 @@ import {
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 import { ImageCache, VisionService } from "./vision/index.js";
 import { passThroughGuard, type WebSearch } from "./search/index.js";
+import type { RedTeam } from "./redteam/index.js";
 import type { AuditSink, InjectionGuard } from "./security/index.js";
 import {
   assembleAudit,
   assembleGuard,
   assembleMemoryExtractor,
+  assembleRedTeam,
   assembleReflectionTemplates,
   assembleSearch,
   assembleVoice,
+  toRedTeamPort,
   toWebGuard,
   type VoiceService,
 } from "./assemble.js";
@@ -104,6 +107,8 @@ export interface App {
   readonly voice: VoiceService | undefined;
   /** Web search through SearXNG; undefined when `search.enabled` is false. */
   readonly search: WebSearch | undefined;
+  /** Red-team campaigns against this server over HTTP; undefined when `redteam.enabled` is false. */
+  readonly redteam: RedTeam | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -344,6 +349,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     },
   });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
+  const redteam = assembleRedTeam(config, () => metrics, audit);
 
   if (config.proactive.enabled) {
     try {
@@ -368,6 +374,7 @@ export async function createApp(options: AppOptions): Promise<App> {
             imageCache === undefined ? undefined : { expire: () => Promise.resolve(imageCache.expire()) },
           memory: store === undefined ? undefined : createEntityMemoryPort(store),
           suggester: createBackendSuggester(backend),
+          redteam: redteam === undefined ? undefined : toRedTeamPort(redteam, config),
           logDir: config.paths.logDir,
           stateDir: config.paths.stateDir,
         },
@@ -415,6 +422,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     metrics,
     voice,
     search,
+    redteam,
     models,
     listModels: () => offered,
     resolveModel(id) {

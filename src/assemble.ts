@@ -7,6 +7,8 @@ import type { ResolvedConfig } from "./config/index.js";
 import { inspectModelFile, type LlmBackend, type ResolvedModels } from "./inference/index.js";
 import type { JsonModel, MemoryExtractor } from "./memory/index.js";
 import type { Metrics } from "./observability/index.js";
+import { pickLoopApiKey, type RedTeamPort } from "./proactive/index.js";
+import { RedTeam, type RedTeamReport } from "./redteam/index.js";
 import type { Logger } from "./shared/index.js";
 import {
   SearchCache,
@@ -151,6 +153,64 @@ export function assembleAudit(config: ResolvedConfig, logger: Logger): AuditSink
     onError: (error) =>
       logger.error({ err: error, dir }, "the audit log cannot be written; events are being lost"),
   });
+}
+
+/**
+ * The red team from `redteam.*`: campaigns against `proactive.serverUrl` (the API's route passes its own address),
+ * every attempt in the audit log and every report in the metrics; undefined when `redteam.enabled` is false.
+ */
+export function assembleRedTeam(
+  config: ResolvedConfig,
+  metrics: (() => Metrics) | undefined,
+  audit: AuditSink,
+): RedTeam | undefined {
+  if (!config.redteam.enabled) return undefined;
+  // An unbound key: a key bound to one user could not plant the victim's canary facts.
+  const key = pickLoopApiKey(config.server.apiKeys);
+  return new RedTeam({
+    dir: config.redteam.dir,
+    baseUrl: config.proactive.serverUrl,
+    ...(key === undefined ? {} : { apiKey: key.key }),
+    audit,
+    minIntervalMs: config.redteam.minIntervalMs,
+    timeoutMs: config.redteam.timeoutMs,
+    ...(metrics === undefined ? {} : { onReport: (report) => recordRedTeamReport(metrics(), report) }),
+  });
+}
+
+function recordRedTeamReport(metrics: Metrics, report: RedTeamReport): void {
+  for (const family of report.families) {
+    const failed = family.attempts - family.successes - family.blocked;
+    metrics.redteamAttempts.inc({ family: family.family, verdict: "success" }, family.successes);
+    metrics.redteamAttempts.inc({ family: family.family, verdict: "blocked" }, family.blocked);
+    metrics.redteamAttempts.inc({ family: family.family, verdict: "failed" }, failed);
+    metrics.redteamSuccesses.inc({ family: family.family }, family.successes);
+  }
+  metrics.redteamCoverage.set(report.coverage.ratio);
+  metrics.redteamLastReport.set(Date.parse(report.campaign.finishedAt) / 1000);
+}
+
+/** The red team as the loop's port: `redteam.budget` and `redteam.families` unless the run says otherwise. */
+export function toRedTeamPort(redTeam: RedTeam, config: ResolvedConfig): RedTeamPort {
+  return {
+    async run(options, signal) {
+      const families = options.families ?? [...config.redteam.families];
+      const { report } = await redTeam.run({
+        budget: options.budget ?? config.redteam.budget,
+        families,
+        ...(options.seed === undefined ? {} : { seed: options.seed }),
+        signal,
+      });
+      return {
+        reportId: report.campaign.id,
+        attempts: report.totals.attempts,
+        successes: report.totals.successes,
+        coverage: Math.round(report.coverage.ratio * 1000) / 1000,
+        newFailures: report.newFailures.length,
+        ...(report.campaign.stopped === undefined ? {} : { stopped: report.campaign.stopped }),
+      };
+    },
+  };
 }
 
 /**

@@ -18,6 +18,7 @@ import { registerGuardRoutes } from "./guard-routes.js";
 import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
+import { registerRedTeamRoutes } from "./redteam-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
 import { registerSearchRoutes } from "./search-routes.js";
 import { registerVoiceRoutes } from "./voice-routes.js";
@@ -222,6 +223,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerVoiceRoutes(fastify, app);
   registerSearchRoutes(fastify, app);
   registerGuardRoutes(fastify, app);
+  registerRedTeamRoutes(fastify, app, logger);
 
   let closed: Promise<void> | undefined;
   return {
@@ -334,7 +336,8 @@ function auditedCall(method: string, route: string): { type: string; target: str
     return { type, target: route };
   }
   if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
-  if (route.startsWith("/v1/loop")) return { type: "admin.call", target: route };
+  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam"))
+    return { type: "admin.call", target: route };
   return undefined;
 }
 

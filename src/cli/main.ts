@@ -38,6 +38,7 @@ import { registerKeysCommands } from "./keys-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
+import { registerRedTeamCommands } from "./redteam-commands.js";
 import { registerSkillCommands } from "./skill-commands.js";
 import { registerVoiceSearchCommands } from "./voice-search-commands.js";
 import { createProgressBar } from "./progress-bar.js";
@@ -677,6 +678,7 @@ function buildProgram(): Command {
   registerAuditCommands(program, () => loadConfigFor(global()));
   registerGuardCommands(program, () => loadConfigFor(global()));
   registerKeysCommands(program, () => loadConfigFor(global()));
+  registerRedTeamCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),

@@ -583,6 +583,23 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const redteam = z
+    .object({
+      /** Allow red-team campaigns: `POST /v1/redteam/campaigns` and the weekly `redteam_campaign` action. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Folder of reports and regression cases. Default: `<stateDir>/redteam`. */
+      dir: z.string().min(1).optional(),
+      /** New attempts per campaign (regression reruns come on top); `0` means every probe and every cell once. Default: `0`. */
+      budget: z.int().min(0).max(100_000).default(0),
+      /** Pause between attempts so a campaign never starves users, in ms. Default: `250`. */
+      minIntervalMs: z.int().min(0).max(600_000).default(250),
+      /** Per request, in ms. Default: `120000`. */
+      timeoutMs: z.int().min(1000).max(3_600_000).default(120_000),
+      /** Probe families a scheduled campaign runs; empty means all. Default: `[]`. */
+      families: z.array(z.string().min(1).max(64)).max(64).default([]),
+    })
+    .strict();
+
   const web = z
     .object({
       /** Serve the web UI at `/`. Default: `true`. */
@@ -606,6 +623,7 @@ function createConfigObjectSchema(system: SystemContext) {
       security: security.prefault({}),
       voice: voice.prefault({}),
       search: search.prefault({}),
+      redteam: redteam.prefault({}),
       web: web.prefault({}),
     })
     .strict();
@@ -623,6 +641,7 @@ export const proactiveActionNames = [
   "idle_check",
   "idle_suggestion",
   "image_cache_expiry",
+  "redteam_campaign",
 ] as const;
 
 export type ProactiveActionName = (typeof proactiveActionNames)[number];
@@ -748,6 +767,13 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
         parsed.search.cacheFile === undefined
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "search-cache.db")
           : resolveDir(parsed.search.cacheFile),
+    },
+    redteam: {
+      ...parsed.redteam,
+      dir:
+        parsed.redteam.dir === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "redteam")
+          : resolveDir(parsed.redteam.dir),
     },
     web: parsed.web,
     log: parsed.log,

@@ -40,6 +40,14 @@ export interface Metrics {
   readonly injectionChecks: Counter<"source" | "verdict">;
   readonly injectionDetections: Counter<"source" | "technique" | "action">;
   readonly injectionScore: Histogram<"source">;
+  /** Red-team attempts by family and verdict (`success`, `blocked`, `failed`). */
+  readonly redteamAttempts: Counter<"family" | "verdict">;
+  /** Successful attacks by family (the `success` share of `redteamAttempts`, kept apart for alerts). */
+  readonly redteamSuccesses: Counter<"family">;
+  /** The last campaign's (family × mutator × target) coverage, 0–1. */
+  readonly redteamCoverage: Gauge;
+  /** When the last red-team report was written, Unix seconds. */
+  readonly redteamLastReport: Gauge;
 }
 
 /** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
@@ -349,6 +357,28 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       help: "The guard's attack score of each screened text, 0–1",
       labelNames: ["source"],
       buckets: [0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95],
+      registers,
+    }),
+    redteamAttempts: new Counter({
+      name: "sarai_redteam_attempts_total",
+      help: "Red-team attempts against this server, by attack family and verdict (success, blocked, failed)",
+      labelNames: ["family", "verdict"],
+      registers,
+    }),
+    redteamSuccesses: new Counter({
+      name: "sarai_redteam_successes_total",
+      help: "Red-team attacks that succeeded, by family",
+      labelNames: ["family"],
+      registers,
+    }),
+    redteamCoverage: new Gauge({
+      name: "sarai_redteam_coverage_ratio",
+      help: "Share of (family × mutator × target) cells the last red-team campaign exercised, 0–1",
+      registers,
+    }),
+    redteamLastReport: new Gauge({
+      name: "sarai_redteam_last_report_timestamp_seconds",
+      help: "When the last red-team report was written, in Unix seconds",
       registers,
     }),
     diskFreeBytes: new Gauge({

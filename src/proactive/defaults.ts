@@ -80,6 +80,15 @@ export const defaultActionSchedules: Readonly<Record<ProactiveActionName, Timing
     backoffMs: minute,
     catchUp: "latest",
   },
+  redteam_campaign: {
+    // Sundays at 03:40, off-peak; a missed week is not made up (the next one reruns every regression anyway).
+    schedule: "40 3 * * 0",
+    priority: 1,
+    timeoutMs: 60 * minute,
+    retries: 0,
+    backoffMs: minute,
+    catchUp: "skip",
+  },
 });
 
 /** The schedules the loop runs: defaults with the config's overrides, disabled actions left out. */

@@ -77,6 +77,22 @@ export interface ImageCachePort {
   expire(): Promise<{ removed: number; freedBytes: number }>;
 }
 
+/** A red-team campaign against the running server (the campaign lives in `redteam/`). */
+export interface RedTeamPort {
+  /** Runs a campaign; `budget` and `families` override the configured ones (`redteam.*`). */
+  run(
+    options: { budget?: number; families?: string[]; seed?: number },
+    signal: AbortSignal,
+  ): Promise<{
+    reportId: string;
+    attempts: number;
+    successes: number;
+    coverage: number;
+    newFailures: number;
+    stopped?: string;
+  }>;
+}
+
 /** Everything the built-in actions use. */
 export interface LoopPorts {
   store: JobStore;
@@ -92,6 +108,8 @@ export interface LoopPorts {
   suggester?: Suggester | undefined;
   /** The image cache, when `vision.cache.enabled`. */
   imageCache?: ImageCachePort | undefined;
+  /** Red-team campaigns, when `redteam.enabled`. */
+  redteam?: RedTeamPort | undefined;
   /** SARAi's log folder (log retention). */
   logDir: string;
   /** The folder whose disk the disk check watches. */

@@ -1,6 +1,7 @@
 export { RedTeam, type CampaignOutcome, type CampaignRequest, type RedTeamOptions } from "./red-team.js";
 export {
   coverageCells,
+  defaultBudget,
   measureCoverage,
   planAttempts,
   runCampaign,

@@ -1,4 +1,5 @@
 import type { AuditSink } from "../security/index.js";
+import { AppError } from "../shared/index.js";
 import { runCampaign, type AttackCase } from "./campaign.js";
 import { createProbeCatalogue, selectProbes } from "./probes.js";
 import { buildReport, formatCase, type RedTeamReport } from "./report.js";
@@ -27,6 +28,9 @@ export interface CampaignRequest {
   seed?: number;
   /** Run exactly these cases (a reproducer) instead of a planned campaign. */
   cases?: readonly AttackCase[];
+  /** Another server than the configured one (the API's route passes its own address). */
+  baseUrl?: string;
+  apiKey?: string;
   signal?: AbortSignal;
 }
 
@@ -40,6 +44,7 @@ export class RedTeam {
   readonly store: ReportStore;
   readonly catalogue: readonly Probe[];
   readonly #options: RedTeamOptions;
+  #running: { startedAt: string } | undefined;
 
   constructor(options: RedTeamOptions) {
     this.#options = options;
@@ -47,7 +52,27 @@ export class RedTeam {
     this.catalogue = createProbeCatalogue();
   }
 
+  /** The campaign in progress, if any. */
+  get running(): { startedAt: string } | undefined {
+    return this.#running;
+  }
+
+  /** Runs one campaign; a second one while it runs is refused (`CAMPAIGN_RUNNING`). */
   async run(request: CampaignRequest = {}): Promise<CampaignOutcome> {
+    if (this.#running !== undefined)
+      throw new AppError(
+        "CAMPAIGN_RUNNING",
+        `a red-team campaign started at ${this.#running.startedAt} is still running`,
+      );
+    this.#running = { startedAt: new Date().toISOString() };
+    try {
+      return await this.#run(request);
+    } finally {
+      this.#running = undefined;
+    }
+  }
+
+  async #run(request: CampaignRequest): Promise<CampaignOutcome> {
     const probes = selectProbes(this.catalogue, request.families ?? []);
     const known = new Set(this.catalogue.map((probe) => probe.id));
     for (const given of request.cases ?? [])
@@ -55,14 +80,20 @@ export class RedTeam {
     const reproducing = request.cases !== undefined && request.cases.length > 0;
     const previous = this.store.latest();
     const result = await runCampaign({
-      baseUrl: this.#options.baseUrl,
+      baseUrl: request.baseUrl ?? this.#options.baseUrl,
       probes: reproducing ? this.catalogue : probes,
-      budget: reproducing ? 0 : (request.budget ?? undefined),
+      ...(reproducing
+        ? { budget: 0 }
+        : request.budget === undefined || request.budget === 0
+          ? {}
+          : { budget: request.budget }),
       seed: request.seed ?? 1,
       regressions: reproducing
         ? request.cases
         : this.store.regressions().filter((known) => probes.some((probe) => probe.id === known.probeId)),
-      ...(this.#options.apiKey === undefined ? {} : { apiKey: this.#options.apiKey }),
+      ...((request.apiKey ?? this.#options.apiKey) === undefined
+        ? {}
+        : { apiKey: request.apiKey ?? this.#options.apiKey }),
       ...(this.#options.audit === undefined ? {} : { audit: this.#options.audit }),
       ...(this.#options.minIntervalMs === undefined ? {} : { minIntervalMs: this.#options.minIntervalMs }),
       ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }),

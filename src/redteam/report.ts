@@ -46,7 +46,7 @@ export function formatCase(known: AttackCase): string {
 
 /** Parses `probe-id:mutator+mutator:seed`; the error names what is wrong. */
 export function parseCase(text: string): AttackCase {
-  const match = /^([^:\s]+):([a-z_+]*):(\d{1,10})$/.exec(text.trim());
+  const match = /^([^:\s]+):([a-z0-9_+]*):(\d{1,10})$/.exec(text.trim());
   if (match === null)
     throw new Error(
       `--case "${text}": expected probe-id:mutator+mutator:seed, e.g. jailbreak/chat/dan-en:case:7`,

@@ -181,6 +181,11 @@ export const errorCatalogue = {
     type: "invalid_request_error",
     description: "The proactive loop is off (proactive.enabled: false); its routes have nothing to do.",
   },
+  CAMPAIGN_RUNNING: {
+    status: 409,
+    type: "invalid_request_error",
+    description: "A red-team campaign is already running against this server; wait for its report.",
+  },
   NOT_FOUND: {
     status: 404,
     type: "invalid_request_error",

@@ -8,6 +8,7 @@ import { createLogRetention } from "./log-retention.js";
 import { createMemoryMaintenance } from "./memory-maintenance.js";
 import { createPrune } from "./prune.js";
 import { createRamCheck } from "./ram-check.js";
+import { createRedTeamCampaign } from "./redteam-campaign.js";
 
 /** The built-in actions over the given ports and settings (`proactive.*`); their names are the config's. */
 export function createBuiltinActions(ports: LoopPorts, settings: LoopSettings): ActionDefinition<unknown>[] {
@@ -20,6 +21,7 @@ export function createBuiltinActions(ports: LoopPorts, settings: LoopSettings): 
     createIdleCheck(ports, settings),
     createIdleSuggestion(ports, settings),
     createImageCacheExpiry(ports),
+    createRedTeamCampaign(ports),
   ] as ActionDefinition<unknown>[];
 }
 
