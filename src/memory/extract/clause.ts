@@ -163,3 +163,48 @@ function withdrawFact(s: SentenceState, subject: string, relation: string, objec
   );
   if (at >= 0) s.facts.splice(at, 1);
 }
+
+/**
+ * The kinship seen from the other side, for "soy la hermana de Javier" / "I'm Josh's sister" →
+ * `(usuario, brother|sibling, Javier)`: `gender` is the other person's, when the name tells it.
+ */
+export function inverseKin(relation: string, gender?: "f" | "m"): string | undefined {
+  const by = (f: string, m: string, either: string) => (gender === "f" ? f : gender === "m" ? m : either);
+  switch (relation) {
+    case "sister":
+    case "brother":
+    case "sibling":
+      return by("sister", "brother", "sibling");
+    case "mother":
+    case "father":
+    case "parent":
+      return by("daughter", "son", "child");
+    case "son":
+    case "daughter":
+    case "child":
+      return by("mother", "father", "parent");
+    case "wife":
+    case "husband":
+    case "partner":
+      return by("wife", "husband", "partner");
+    case "aunt":
+    case "uncle":
+      return by("niece", "nephew", "nephew");
+    case "niece":
+    case "nephew":
+      return by("aunt", "uncle", "uncle");
+    case "grandmother":
+    case "grandfather":
+    case "grandparent":
+      return by("granddaughter", "grandson", "grandchild");
+    case "cousin":
+    case "friend":
+    case "colleague":
+    case "neighbor":
+    case "roommate":
+    case "classmate":
+      return relation;
+    default:
+      return undefined;
+  }
+}

@@ -443,7 +443,8 @@ const spanish: readonly Case[] = [
   ["Apunta que tengo cita con el médico el viernes", "es", [["usuario", "appointment", "médico"]]],
   ["Acuérdate de que mi hijo se llama Pablo", "es", [["usuario", "son", "Pablo"]]],
   ["Mi hermana Ana es más alta que yo", "es", [["usuario", "sister", "Ana"]]],
-  ["Soy la hermana de Pedro", "es", []],
+  // Someone else's kinship is no trait of the speaker, but it is the speaker's kinship seen from the other side
+  ["Soy la hermana de Pedro", "es", [["usuario", "brother", "Pedro"]]],
   ["Estoy trabajando en un proyecto nuevo", "es", []],
   ["Tengo hambre", "es", []],
   ["Tengo que ir al médico", "es", []],
@@ -935,7 +936,8 @@ const english: readonly Case[] = [
   ["Could you remember that my wife is called Anna?", "en", [["user", "wife", "Anna"]]],
   ["Don't forget that my wife's birthday is June 5", "en", [["user's wife", "birthday", "June 5"]]],
   ["Call me Ishmael", "en", [["user", "name", "Ishmael"]]],
-  ["I'm John's sister", "en", []],
+  // Not a trait ("is John's sister"), but the speaker's sibling seen from the other side
+  ["I'm John's sister", "en", [["user", "sibling", "John"]]],
   ["My sister is taller than me", "en", []],
   ["I'm really tired", "en", []],
   ["I'm a bit sick", "en", []],

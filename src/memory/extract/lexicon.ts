@@ -64,6 +64,7 @@ export const kinEs: ReadonlyMap<string, KinEntry> = new Map([
     sobrinos:nephew:-:p suegra:mother_in_law:f suegro:father_in_law:m cuñado:brother_in_law:m
     cuñada:sister_in_law:f amigo:friend:m amiga:friend:f amigos:friend:-:p amigas:friend:f:p jefe:boss:m
     jefa:boss:f compañero:colleague:m compañera:colleague:f compañeros:colleague:-:p colega:colleague:-
+    compi:colleague:- compis:colleague:-:p
     vecino:neighbor:m vecina:neighbor:f vecinos:neighbor:-:p familia:family:- madrina:godmother:f padrino:godfather:m
     profesor:teacher:m profesora:teacher:f médico:doctor:m médica:doctor:f doctora:doctor:f
     psicólogo:therapist:m psicóloga:therapist:f entrenador:coach:m entrenadora:coach:f`,

@@ -148,3 +148,114 @@ describe("being at a place after working somewhere is working there", () => {
     ],
   ]);
 });
+
+describe("a named relative one lives with shares the home", () => {
+  check([
+    [
+      "vivo con mi novia, Claudia, en un ático en Chamberí",
+      "es",
+      [
+        ["usuario", "partner", "Claudia"],
+        ["usuario", "lives_in", "Chamberí"],
+        ["Claudia", "lives_in", "Chamberí"],
+      ],
+    ],
+    [
+      "I live with my girlfriend Freya in a flat in Brixton",
+      "en",
+      [
+        ["user", "partner", "Freya"],
+        ["user", "lives_in", "Brixton"],
+        ["Freya", "lives_in", "Brixton"],
+      ],
+    ],
+  ]);
+});
+
+describe("relatives of relatives", () => {
+  check([
+    [
+      "mi abuela Pilar, la madre de mi padre, vive en Cuenca",
+      "es",
+      [
+        ["usuario", "grandmother", "Pilar"],
+        ["padre de usuario", "mother", "Pilar"],
+        ["Pilar", "lives_in", "Cuenca"],
+      ],
+    ],
+    [
+      "mi tío Félix y su mujer Nuria viven en Lleida",
+      "es",
+      [
+        ["usuario", "uncle", "Félix"],
+        ["Félix", "wife", "Nuria"],
+        ["Félix", "lives_in", "Lleida"],
+        ["Nuria", "lives_in", "Lleida"],
+      ],
+    ],
+    [
+      "my uncle Owen and his husband Raj live in Cardiff",
+      "en",
+      [
+        ["user", "uncle", "Owen"],
+        ["Owen", "husband", "Raj"],
+        ["Owen", "lives_in", "Cardiff"],
+        ["Raj", "lives_in", "Cardiff"],
+      ],
+    ],
+    [
+      "soy Irene, la prima de Alberto",
+      "es",
+      [
+        ["usuario", "name", "Irene"],
+        ["usuario", "cousin", "Alberto"],
+      ],
+    ],
+    [
+      "I'm Tom, Ella's brother",
+      "en",
+      [
+        ["user", "name", "Tom"],
+        ["user", "sibling", "Ella"],
+      ],
+    ],
+  ]);
+});
+
+describe("a complement of the relative before the name", () => {
+  check([
+    [
+      "mi compi de clase, Iván, es de Soria",
+      "es",
+      [
+        ["usuario", "classmate", "Iván"],
+        ["Iván", "from", "Soria"],
+      ],
+    ],
+    [
+      "mi amigo del instituto Marcos es fontanero",
+      "es",
+      [
+        ["usuario", "friend", "Marcos"],
+        ["Marcos", "is", "fontanero"],
+      ],
+    ],
+    [
+      "my flatmate, Jonas, is from Bremen",
+      "en",
+      [
+        ["user", "roommate", "Jonas"],
+        ["Jonas", "from", "Bremen"],
+      ],
+    ],
+  ]);
+});
+
+describe("a clitic after the infinitive of an auxiliary", () => {
+  check([
+    ["acabo de mudarme a Gijón", "es", [["usuario", "moved_to", "Gijón"]]],
+    ["me fui a vivir a Cádiz en 2015", "es", [["usuario", "moved_to", "Cádiz"]]],
+    ["voy a mudarme a Gijón", "es", []],
+    ["just moved to Gijón", "en", [["user", "moved_to", "Gijón"]]],
+  ]);
+});

@@ -185,6 +185,8 @@ const rewritesEn: readonly Rewrite[] = [
     "$1I work at",
     ["now", "currently", "these days"],
   ],
+  // "I'm Hannah, Josh's sister" → "I'm Hannah, I'm Josh's sister": an apposition to the speaker's name
+  [new RegExp(`\\b(I'm|I’m|I am|im)\\s+(${name}),\\s+(?=${cap}'s\\s+\\p{Ll})`, "gu"), "$1 $2, $1 ", ["'s"]],
   // "Save this: I live in Leeds", "Note: …", "FYI - …"
   [
     /(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu,
@@ -280,6 +282,12 @@ const rewritesEs: readonly Rewrite[] = [
     neitherNorEs,
     ["ni "],
   ],
+  // "soy Paula, la hermana de Javier" → "soy Paula, soy la hermana de Javier": an apposition to the name
+  [
+    new RegExp(`\\b(soy|es)\\s+(${name}),\\s+(?=(?:el|la)\\s+\\p{Ll}+\\s+de\\s)`, "gu"),
+    "$1 $2, $1 ",
+    ["soy ", "es "],
+  ],
   // "no me llamo Juan Antonio, solo Antonio" → "…, me llamo Antonio"
   [
     /\b([Nn]o\s+)(me|te|se)\s+(llamo|llamas|llama|llaman)\s+([^,.;!?]+),\s*(?:sino|solo|sólo|solamente|simplemente)\s+/gu,
@@ -292,6 +300,22 @@ const rewritesEs: readonly Rewrite[] = [
     /\b(trabaj\p{L}*\s+(?:en|para)\s+[^.;!?]+?,?\s+(?:pero|y)?\s*(?:ahora|actualmente|hoy)\s+)(?:estoy|ando)\s+en\b/giu,
     "$1trabajo en",
     ["ahora", "actualmente", "hoy"],
+  ],
+  // "acabo de mudarme a Málaga" → "me acabo de mudar a Málaga": the clitic climbs before the auxiliary
+  [
+    /\b((?:acab(?:o|as|a|amos|an|é|ó)\s+de|(?:voy|vas|va|vamos|van|fui|fue|fuimos|fueron)\s+a)\s+)(\p{L}+?[aei]r)(me|te|se|nos)\b/giu,
+    (_m, aux: string, verb: string, clitic: string) => `${clitic} ${aux}${verb}`,
+    ["me", "se", "te", "nos"],
+  ],
+  // "me fui a vivir a Cádiz": having gone to live somewhere is having moved there ("me voy a vivir a…" is a
+  // plan, and a plan is not where one lives yet)
+  [
+    /\b(me|te|se|nos)\s+(fui|fuiste|fue|fuimos|fueron)\s+a\s+(?:vivir|mudar)\s+(?=a\b|al\b)/giu,
+    (_m, clitic: string) => {
+      const c = clitic.toLowerCase();
+      return `${clitic} ${c === "me" ? "mudé" : c === "nos" ? "mudamos" : c === "te" ? "mudaste" : "mudó"} `;
+    },
+    ["vivir", "mudar"],
   ],
   // "me he mudado a Vigo" → "me mudé a Vigo"
   [

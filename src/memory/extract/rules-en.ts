@@ -4,6 +4,7 @@
  */
 import {
   addFact,
+  inverseKin,
   emitFacts,
   nameSubject,
   possessedSubject,
@@ -705,6 +706,12 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
         continue;
       }
       if (next === undefined) break;
+      // "my cousin Liam and his wife Niamh": Niamh is Liam's wife
+      const prev = subjects[subjects.length - 1];
+      const named = next.subjects.length === 1 ? next.subjects[0] : undefined;
+      const kinOfPrev = k1 === "his" || k1 === "her" || k1 === "their" ? kinEn.get(key(s, j + 2)) : undefined;
+      if (kinOfPrev !== undefined && !kinOfPrev.plural && prev?.kind === "name" && named?.kind === "name")
+        addFact(s, prev.display, kinOfPrev.relation, named.display, { penalty: named.penalty + 0.1 });
       // "me and my sister", "my sister and I"
       subjects.push(...next.subjects);
       j = next.next;
@@ -1104,10 +1111,31 @@ function objectOf(s: SentenceState, from: number, to: number): ObjectPhrase {
   return { text: span(s, from, to), start: from, end: to, long: false };
 }
 
+/**
+ * "with my partner Sam", "with my partner, Sam,": a named relative one does something with. The kinship fact is
+ * added here; the name is returned to share what the clause says (where one lives).
+ */
+function readCompanion(s: SentenceState, i: number): { named: Subject; end: number } | undefined {
+  if (key(s, i) !== "with") return undefined;
+  const p = readPossessed(s, i + 1);
+  if (p?.subject.kin === undefined || p.subject.plural) return undefined;
+  let j = p.next;
+  const comma = s.toks[j]?.text === ",";
+  if (comma) j++;
+  if (s.toks[j]?.cap !== true) return undefined;
+  const name = readName(s, lexEn, j, false);
+  if (name === undefined || places.has(fold(name.text))) return undefined;
+  let end = name.end;
+  if (comma && s.toks[end]?.text === ",") end++;
+  else if (comma && end < s.toks.length) return undefined;
+  return { named: nameWithKin(s, p.subject, name.text, false), end };
+}
+
 /** Skips adverbs, "with my boyfriend" and times between a verb and its preposition. */
-function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: string } {
+function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: string; companions?: Subject[] } {
   let j = i;
   let when: string | undefined;
+  const companions: Subject[] = [];
   for (let guard = 0; guard < 4; guard++) {
     const k = key(s, j);
     if (
@@ -1124,6 +1152,12 @@ function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: strin
       continue;
     }
     if (k === "with") {
+      const companion = readCompanion(s, j);
+      if (companion !== undefined) {
+        companions.push(companion.named);
+        j = companion.end;
+        continue;
+      }
       const o = readObject(s, lexEn, j + 1, { kind: "place", possessive: true });
       if (o !== undefined) {
         j = o.end;
@@ -1132,7 +1166,10 @@ function skipAdjuncts(s: SentenceState, i: number): { next: number; when?: strin
     }
     break;
   }
-  return when === undefined ? { next: j } : { next: j, when };
+  const out: { next: number; when?: string; companions?: Subject[] } = { next: j };
+  if (when !== undefined) out.when = when;
+  if (companions.length > 0) out.companions = companions;
+  return out;
 }
 
 function prepositional(
@@ -1145,10 +1182,12 @@ function prepositional(
     const preds: Pred[] = [];
     let j = i;
     let when: string | undefined;
+    const companions: Subject[] = [];
     for (let round = 0; round < 3; round++) {
       const skip = skipAdjuncts(s, j);
       j = skip.next;
       when = when ?? skip.when;
+      companions.push(...(skip.companions ?? []));
       const k = key(s, j);
       const relation = map[k];
       if (relation === undefined) {
@@ -1180,6 +1219,10 @@ function prepositional(
         seen.objects = list.objects;
       }
     }
+    // "I live with my partner Sam in Hackney": who one lives with lives there too
+    const home = preds.find((p) => p.relation === "lives_in");
+    if (home !== undefined && companions.length > 0)
+      preds.push({ relation: "lives_in", objects: home.objects, subjects: companions });
     return when === undefined ? { preds, next: j } : { preds, next: j, when };
   };
 }
@@ -1714,8 +1757,17 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
         : undefined;
     }
     const name = readName(s, lexEn, j, false);
-    // "I'm John's sister": a possessive, not a name
-    if (name === undefined || key(s, name.end) === "'s") return undefined;
+    // "I'm John's sister": a possessive, not a name; the kinship seen from the speaker
+    if (name !== undefined && key(s, name.end) === "'s") {
+      const kin = kinAt(s, name.end + 1);
+      const inverse = kin === undefined || kin.entry.plural ? undefined : inverseKin(kin.entry.relation);
+      if (only.kind !== "user" || inverse === undefined) return undefined;
+      return {
+        preds: [{ relation: inverse, objects: [objectOf(s, j, name.end)], untimed: true }],
+        next: name.end + 2,
+      };
+    }
+    if (name === undefined) return undefined;
     if (only.kind === "user" && verbAt(s, name.end) !== undefined) return undefined;
     return {
       preds: [{ relation: "name", objects: [objectOf(s, j, name.end)], untimed: true }],

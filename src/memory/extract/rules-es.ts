@@ -4,6 +4,7 @@
  */
 import {
   addFact,
+  inverseKin,
   emitFacts,
   nameSubject,
   possessedSubject,
@@ -363,6 +364,26 @@ function readPossessed(
     const relation = kinDeComplementsEs.get(key(s, j + 1)) ?? entry.relation;
     entry = { ...entry, relation };
     j += 2;
+  } else if (
+    entry !== undefined &&
+    (key(s, j) === "de" || key(s, j) === "del") &&
+    key(s, j + 1) !== "mi" &&
+    key(s, j + 1) !== "mis"
+  ) {
+    // "mi vecino del quinto, Ramón", "mi amiga de la infancia Carla": a complement of the noun before the name
+    let k = j + 1;
+    if (articlesEs.has(key(s, k))) k++;
+    const w = s.toks[k];
+    const after = s.toks[k + 1];
+    if (
+      w !== undefined &&
+      w.kind === "word" &&
+      !w.cap &&
+      !functionWords.has(w.key) &&
+      after !== undefined &&
+      (after.text === "," || (after.cap && after.kind === "word"))
+    )
+      j = k + 1;
   }
   // A typo in the noun is written corrected: "mi hermna" → "hermana de usuario".
   const nounText =
@@ -575,6 +596,15 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
           continue;
         }
       }
+      // "mi tía Rosa, la hermana de mi madre, vive…"
+      if (only.kind === "name" && (inner.key === "la" || inner.key === "el")) {
+        const other = kinshipOf(s, j + 2);
+        if (other !== undefined && s.toks[other.end]?.text === ",") {
+          addFact(s, other.owner.display, other.relation, only.display, { penalty: only.penalty });
+          j = other.end + 1;
+          continue;
+        }
+      }
       if (only.kind === "kin" && inner.cap) {
         const name = readName(s, lexEs, j + 1, false);
         if (name !== undefined && s.toks[name.end]?.text === ",") {
@@ -613,6 +643,13 @@ function readSubjects(s: SentenceState, i: number): SubjectsResult | undefined {
         continue;
       }
       if (next === undefined) break;
+      // "mi primo Iker y su mujer Ane": Ane is Iker's wife
+      const prev = subjects[subjects.length - 1];
+      const named = next.subjects.length === 1 ? next.subjects[0] : undefined;
+      const k1 = key(s, j + 1);
+      const kinOfPrev = k1 === "su" || k1 === "sus" ? kinEs.get(key(s, j + 2)) : undefined;
+      if (kinOfPrev !== undefined && !kinOfPrev.plural && prev?.kind === "name" && named?.kind === "name")
+        addFact(s, prev.display, kinOfPrev.relation, named.display, { penalty: named.penalty + 0.1 });
       subjects.push(...next.subjects);
       j = next.next;
       continue;
@@ -946,10 +983,35 @@ function complementGender(s: SentenceState, i: number): "f" | "m" | undefined {
 
 type Handler = (s: SentenceState, i: number, v: VerbState, subjects: Subject[]) => HandlerResult | undefined;
 
+/**
+ * "con mi pareja Andrés", "con mi pareja, Andrés,": a named relative one does something with. The kinship fact
+ * is added here; the name is returned to share what the clause says (where one lives).
+ */
+function readCompanion(s: SentenceState, i: number): { named: Subject; end: number } | undefined {
+  if (key(s, i) !== "con") return undefined;
+  const p = readPossessed(s, i + 1);
+  if (p?.subject.kin === undefined || p.subject.plural) return undefined;
+  let j = p.next;
+  const comma = s.toks[j]?.text === ",";
+  if (comma) j++;
+  if (s.toks[j]?.cap !== true) return undefined;
+  const name = readName(s, lexEs, j, false);
+  if (name === undefined || places.has(fold(name.text))) return undefined;
+  let end = name.end;
+  if (comma && s.toks[end]?.text === ",") end++;
+  else if (comma && end < s.toks.length) return undefined;
+  return { named: nameWithKin(s, p.subject, name.text, false), end };
+}
+
 /** Skips adverbs, "con mi novio" (unless `keepCon`) and times between a verb and its preposition. */
-function skipAdjuncts(s: SentenceState, i: number, keepCon = false): { next: number; when?: string } {
+function skipAdjuncts(
+  s: SentenceState,
+  i: number,
+  keepCon = false,
+): { next: number; when?: string; companions?: Subject[] } {
   let j = i;
   let when: string | undefined;
+  const companions: Subject[] = [];
   for (let guard = 0; guard < 4; guard++) {
     const k = key(s, j);
     if (adverbsEs.has(k) || k === "solo" || k === "sola" || k === "juntos" || k === "juntas") {
@@ -963,6 +1025,12 @@ function skipAdjuncts(s: SentenceState, i: number, keepCon = false): { next: num
       continue;
     }
     if (k === "con" && !keepCon) {
+      const companion = readCompanion(s, j);
+      if (companion !== undefined) {
+        companions.push(companion.named);
+        j = companion.end;
+        continue;
+      }
       const o = readObject(s, lexEs, j + 1, { kind: "place", possessive: true });
       if (o !== undefined) {
         j = o.end;
@@ -971,7 +1039,10 @@ function skipAdjuncts(s: SentenceState, i: number, keepCon = false): { next: num
     }
     break;
   }
-  return when === undefined ? { next: j } : { next: j, when };
+  const out: { next: number; when?: string; companions?: Subject[] } = { next: j };
+  if (when !== undefined) out.when = when;
+  if (companions.length > 0) out.companions = companions;
+  return out;
 }
 
 /** A verb with prepositions mapping to relations: "trabajo en X como Y". */
@@ -981,10 +1052,12 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
     const preds: Pred[] = [];
     let j = i;
     let when: string | undefined;
+    const companions: Subject[] = [];
     for (let round = 0; round < 3; round++) {
       const skip = skipAdjuncts(s, j, map.con !== undefined);
       j = skip.next;
       when = when ?? skip.when;
+      companions.push(...(skip.companions ?? []));
       let k = key(s, j);
       let from = j + 1;
       if (k === "al" && map.a !== undefined) {
@@ -1008,6 +1081,10 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
       if (notPlaces.has(key(s, head)) || (only && s.toks[head]?.kind === "number")) continue;
       addPrepositional(s, preds, relation, list.objects);
     }
+    // "vivo con mi pareja, Andrés, en Lavapiés": who one lives with lives there too
+    const home = preds.find((p) => p.relation === "lives_in");
+    if (home !== undefined && companions.length > 0)
+      preds.push({ relation: "lives_in", objects: home.objects, subjects: companions });
     return when === undefined ? { preds, next: j } : { preds, next: j, when };
   };
 }
@@ -1473,6 +1550,31 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   ) {
     return undefined;
   }
+  if (articled) {
+    const other = kinshipOf(s, j + 1);
+    if (other !== undefined && only !== undefined) {
+      // "Rosa es la hermana de mi madre" → (madre de usuario, sister, Rosa)
+      if (only.kind === "name")
+        return {
+          preds: [
+            {
+              relation: other.relation,
+              objects: [subjectAsObject(only)],
+              subjects: [other.owner],
+              untimed: true,
+            },
+          ],
+          next: other.end,
+        };
+      // "soy la hermana de Javier" → (usuario, brother, Javier)
+      const inverse = inverseKin(other.relation, other.owner.gender);
+      if (only.kind === "user" && other.owner.kind === "name" && inverse !== undefined)
+        return {
+          preds: [{ relation: inverse, objects: [subjectAsObject(other.owner)], untimed: true }],
+          next: other.end,
+        };
+    }
+  }
   const list = readObjectList(s, lexEs, j, { kind: "thing", stopAt: roleStops });
   if (list.objects.length === 0) return undefined;
   for (const o of list.objects) {
@@ -1523,6 +1625,31 @@ function state(s: SentenceState, i: number, v: VerbState): HandlerResult | undef
     return { preds: [{ relation: "is", objects: [objectOf(s, i, i + 1)] }], next: i + 1 };
   }
   return undefined;
+}
+
+/**
+ * "hermana de mi madre", "hermana de Javier" at `i` (after the article): a kinship of someone other than the
+ * speaker, with that someone as the owner.
+ */
+function kinshipOf(
+  s: SentenceState,
+  i: number,
+): { relation: string; owner: Subject; end: number } | undefined {
+  const kin = kinAt(s, i);
+  if (kin === undefined || kin.entry.plural || key(s, i + 1) !== "de") return undefined;
+  if (key(s, i + 2) === "mi") {
+    const p = readPossessed(s, i + 2);
+    if (p?.subject.kin === undefined || p.subject.plural) return undefined;
+    return { relation: kin.entry.relation, owner: p.subject, end: p.next };
+  }
+  if (s.toks[i + 2]?.cap !== true) return undefined;
+  const name = readName(s, lexEs, i + 2, false);
+  if (name === undefined || places.has(fold(name.text))) return undefined;
+  return {
+    relation: kin.entry.relation,
+    owner: nameSubject(name.text, 0, genderOfName(name.text)),
+    end: name.end,
+  };
 }
 
 /** "tener": age, appointments, allergies, relatives and pets (named or not), possessions. */
