@@ -259,3 +259,19 @@ describe("a clitic after the infinitive of an auxiliary", () => {
     ["just moved to Gijón", "en", [["user", "moved_to", "Gijón"]]],
   ]);
 });
+
+describe("an event one has is the appointment, named by the whole phrase", () => {
+  check([
+    ["el jueves tengo examen de inglés", "es", [["usuario", "appointment", "examen de inglés"]]],
+    [
+      "tengo la revisión de la caldera el martes",
+      "es",
+      [["usuario", "appointment", "revisión de la caldera"]],
+    ],
+    ["tengo una entrevista con Inditex", "es", [["usuario", "appointment", "Inditex"]]],
+    ["I have a piano exam on Thursday", "en", [["user", "appointment", "piano exam"]]],
+    ["eye test next Tuesday", "en", [["user", "appointment", "eye test"]]],
+    ["I have an interview with Inditex", "en", [["user", "appointment", "Inditex"]]],
+    ["the exam was easy", "en", []],
+  ]);
+});

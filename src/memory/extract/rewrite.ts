@@ -146,6 +146,12 @@ const rewritesEn: readonly Rewrite[] = [
     beAdjectiveTypo(beAdjectivesEn),
   ],
   [trailingFillersEn, "", ["tbh", "honest", "lol", "lmao", "haha", "hehe", "imo", "ngl", "tho", "xd"]],
+  // "driving test tomorrow", "knee surgery on June 20th": an event and its time, with nothing else, is one's own
+  [
+    /(^|[.!?]\s+)((?:\p{Ll}+\s+){0,2}(?:interview|test|exam|surgery|operation|appointment|flight))(?=\s+(?:tomorrow|today|tonight|on|next|this|at|in)\b)/giu,
+    "$1I have $2",
+    ["interview", "test", "exam", "surgery", "operation", "appointment", "flight"],
+  ],
   // "my bday", "my b-day"
   [
     /\bb-?days?\b/giu,

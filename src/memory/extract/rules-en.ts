@@ -1351,11 +1351,38 @@ const appointmentWords = new Set([
   "check-up",
 ]);
 
+/**
+ * Events one has, named by the event itself: "a job interview", "a driving test", "knee surgery", "a car
+ * service". Unlike "a dentist appointment" (the dentist is what matters), the whole phrase is the object.
+ */
+const eventWordsEn = new Set(["interview", "test", "exam", "surgery", "operation", "service", "flight"]);
+
+/** "a driving test", "knee surgery", "an interview" at `i`: up to two modifiers and the event noun. */
+function readEventEn(s: SentenceState, i: number): { object: ObjectPhrase; end: number } | undefined {
+  let k = i;
+  if (key(s, k) === "a" || key(s, k) === "an" || key(s, k) === "my") k++;
+  for (let m = k; m < k + 3 && m < s.toks.length; m++) {
+    if (eventWordsEn.has(key(s, m))) {
+      let end = m + 1;
+      // "booked", "scheduled", "coming up": how it is had, not what
+      if (["booked", "scheduled", "planned", "arranged"].includes(key(s, end))) end++;
+      return { object: objectOf(s, k, m + 1), end };
+    }
+    const t = s.toks[m];
+    if (t === undefined || t.kind !== "word" || t.cap || functionWord(t.key)) break;
+  }
+  return undefined;
+}
+
 function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
   if (v.past && !v.perfect) return undefined;
   let j = skipAdverbs(s, i);
   if (key(s, j) === "got") j++;
   if (key(s, j) === "to") return undefined;
+  const event = readEventEn(s, j);
+  // "an interview with Google": who it is with is the object, below
+  if (event !== undefined && !v.negated && key(s, event.end) !== "with")
+    return { preds: [{ relation: "appointment", objects: [event.object] }], next: event.end };
   // Appointments: "an appointment with the dentist", "a dentist appointment", "a doctor's appointment"
   let k = j;
   if (key(s, k) === "a" || key(s, k) === "an") k++;

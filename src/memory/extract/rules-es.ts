@@ -1652,6 +1652,17 @@ function kinshipOf(
   };
 }
 
+/** Events one has, named by the event itself ("examen de conducir"): the whole phrase is the object. */
+const eventWordsEs = new Set([
+  "examen",
+  "revision",
+  "operacion",
+  "intervencion",
+  "entrevista",
+  "vuelo",
+  "analisis",
+]);
+
 /** "tener": age, appointments, allergies, relatives and pets (named or not), possessions. */
 function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
   if (v.tense === "past" || key(s, i) === "que") return undefined;
@@ -1672,8 +1683,21 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       next,
     };
   }
-  // Appointments: "tengo (una) cita con el dentista", "tengo reunión con mi jefe"
+  // Events named by the event itself: "tengo examen de conducir", "tengo la operación de rodilla"
   let k = j;
+  if (["una", "un", "la", "el", "mi"].includes(key(s, k))) k++;
+  if (eventWordsEs.has(key(s, k)) && !v.negated && !["con", "en", "al", "para"].includes(key(s, k + 1))) {
+    let end = k + 1;
+    // "examen de conducir", "revisión del coche", "entrevista de trabajo"
+    if ((key(s, end) === "de" || key(s, end) === "del") && s.toks[end + 1]?.kind === "word") {
+      let e = end + 1;
+      if (articlesEs.has(key(s, e))) e++;
+      if (s.toks[e]?.kind === "word" && !functionWords.has(key(s, e))) end = e + 1;
+    }
+    return { preds: [{ relation: "appointment", objects: [objectOf(s, k, end)] }], next: end };
+  }
+  // Appointments: "tengo (una) cita con el dentista", "tengo reunión con mi jefe"
+  k = j;
   if (key(s, k) === "una" || key(s, k) === "un") k++;
   if (["cita", "consulta", "reunion", "turno", "entrevista", "clase"].includes(key(s, k))) {
     k++;
