@@ -142,7 +142,8 @@ const rows: readonly Row[] = [
   ["I love Netflix series", [["user", "Netflix series", false]]],
   ["My youngest son is called Hugo", [["user", "Hugo", false]]],
   ["I work as a math teacher", [["user", "math teacher", false]]],
-  ["I live in a village near Granada", [["user", "village", false]]],
+  // "village" alone says nothing of where; the locative is part of the place
+  ["I live in a village near Granada", [["user", "village near Granada", false]]],
   [
     "My girlfriend works as a nurse at General Hospital",
     [
@@ -334,7 +335,7 @@ const rows: readonly Row[] = [
   ["I don't like Mondays", [["user", "Mondays", true]]],
   ["I love going to the movies with my friends", [["user", "going to the movies", false]]],
   ["My mom doesn't live in Valencia anymore", [["user's mom", "Valencia", true]]],
-  ["I'm from a small town in Ohio", [["user", "small town", false]]],
+  ["I'm from a small town in Ohio", [["user", "small town in Ohio", false]]],
   ["I live on Main Street", [["user", "Main Street", false]]],
   ["I'm married to a German guy", [["user", "German guy", false]]],
   [

@@ -394,3 +394,72 @@ export function readRawValue(s: SentenceState, i: number, relation: string): Obj
   if (relation === "address" && first?.cap !== true && first?.kind !== "number") return undefined;
   return { text, start: i, end: j, long: false };
 }
+
+/** Nouns of a home inside a place: "a flat in Hackney", "un piso en Lavapiés" is where one lives, Hackney. */
+const dwellingNouns = new Set(
+  `flat apartment house place room studio home houseboat bungalow cottage piso casa apartamento atico estudio
+  habitacion chalet`.split(/\s+/),
+);
+/** "near Kraków", "just outside Oxford", "cerca de Pamplona": where a common place is. */
+const locativesEn: ReadonlyArray<readonly string[]> = [
+  ["just", "outside"],
+  ["just", "outside", "of"],
+  ["outside"],
+  ["outside", "of"],
+  ["near"],
+  ["close", "to"],
+  ["in"],
+];
+const locativesEs: ReadonlyArray<readonly string[]> = [
+  ["cerca", "de"],
+  ["junto", "a"],
+  ["al", "lado", "de"],
+  ["a", "las", "afueras", "de"],
+  ["en", "las", "afueras", "de"],
+];
+
+/**
+ * A place read as a common noun after an indefinite article, widened by what follows it: a name in apposition
+ * replaces it ("for a Dutch company, Booking", "en un pueblo cerca de Pamplona, Villava"); in English a
+ * locative keeps it whole ("a small town in Ohio", "a village near Kraków", "a high school in Leeds"), unless it
+ * is a home ("a flat in Hackney" is left to the caller, which keeps the named place).
+ */
+export function widenPlace(
+  s: SentenceState,
+  lex: PhraseLexicon,
+  object: ObjectPhrase,
+  next: number,
+): { object: ObjectPhrase; next: number } | undefined {
+  const toks = s.toks;
+  const before = toks[object.start - 1]?.key;
+  const indefinite = before === "a" || before === "an" || before === "un" || before === "una";
+  // "a Dutch company" is a common noun after a proper adjective; "a Tesla" is a name already
+  if (!indefinite || toks[object.end - 1]?.cap === true) return undefined;
+  const headKey = toks[object.end - 1]?.key ?? "";
+  let j = next;
+  let located: ObjectPhrase | undefined;
+  for (const loc of lex.lang === "en" ? locativesEn : locativesEs) {
+    if (!matchesSequence(toks, j, loc) || toks[j + loc.length]?.cap !== true) continue;
+    const name = readName(s, lex, j + loc.length, false);
+    if (name === undefined) continue;
+    located = { ...object, end: name.end, text: span(s, object.start, name.end) };
+    j = name.end;
+    break;
+  }
+  // ", Villava" closing the clause: the place's name
+  if (toks[j]?.text === "," && toks[j + 1]?.cap === true) {
+    const name = readName(s, lex, j + 1, false);
+    const after = name === undefined ? undefined : toks[name.end];
+    if (
+      name !== undefined &&
+      (after === undefined || after.kind === "punct" || lex.coordinators.has(after.key))
+    )
+      return {
+        object: { text: name.text, start: j + 1, end: name.end, long: false },
+        next: name.end,
+      };
+  }
+  if (located !== undefined && lex.lang === "en" && !dwellingNouns.has(fold(headKey)))
+    return { object: { ...located, long: located.text.split(" ").length > 4 }, next: j };
+  return undefined;
+}

@@ -275,3 +275,47 @@ describe("an event one has is the appointment, named by the whole phrase", () =>
     ["the exam was easy", "en", []],
   ]);
 });
+
+describe("what is singled out after a liking is liked too", () => {
+  check([
+    [
+      "me gusta el cine, sobre todo las películas de miedo",
+      "es",
+      [
+        ["usuario", "likes", "cine"],
+        ["usuario", "likes", "películas de miedo"],
+      ],
+    ],
+    [
+      "me encanta la fruta, especialmente las fresas",
+      "es",
+      [
+        ["usuario", "likes", "fruta"],
+        ["usuario", "likes", "fresas"],
+      ],
+    ],
+    [
+      "I enjoy puzzles, especially crosswords",
+      "en",
+      [
+        ["user", "likes", "puzzles"],
+        ["user", "likes", "crosswords"],
+      ],
+    ],
+  ]);
+});
+
+describe("a common place widened by its name or its location", () => {
+  check([
+    ["trabajo para una consultora inglesa, Arup", "es", [["usuario", "works_at", "Arup"]]],
+    ["vivo en un pueblo cerca de Teruel, Alcañiz", "es", [["usuario", "lives_in", "Alcañiz"]]],
+    ["I work for a Swedish retailer, Ikea", "en", [["user", "works_at", "Ikea"]]],
+    ["I live in a hamlet near Bath, Freshford", "en", [["user", "lives_in", "Freshford"]]],
+    [
+      "my aunt teaches at a primary school in Derby",
+      "en",
+      [["user's aunt", "works_at", "primary school in Derby"]],
+    ],
+    ["I live in an apartment in Soho", "en", [["user", "lives_in", "Soho"]]],
+  ]);
+});

@@ -137,6 +137,12 @@ function droppedSubjectEn(
 }
 
 const rewritesEn: readonly Rewrite[] = [
+  // "I love baking, especially sourdough": what is singled out is liked too
+  [
+    /(\b(?:love|loves|like|likes|enjoy|enjoys|adore|adores|into)\b[^.;!?]*?),\s*(?:especially|particularly|mostly|above all|in particular)\s+(?=\p{L})/giu,
+    "$1, and ",
+    ["especially", "particularly", "mostly", "above all", "in particular"],
+  ],
   [
     /(^|[.!?]\s+)((?:just|recently|finally|also|really|still)\s+)?([\p{L}']+)(?:\s+([\p{L}']+))?/giu,
     droppedSubjectEn,
@@ -266,6 +272,12 @@ function neitherNorEs(_m: string, a: string, b: string): string {
 }
 
 const rewritesEs: readonly Rewrite[] = [
+  // "me encanta cocinar, sobre todo comida thai": lo que se destaca también gusta
+  [
+    /(\b(?:gusta|gustan|encanta|encantan|chifla|chiflan|flipa|flipan)\b[^.;!?]*?),\s*(?:sobre\s*todo|especialmente|en especial|en particular|principalmente)\s+(?=\p{L})/giu,
+    "$1, y ",
+    ["sobre", "especial", "particular", "principalmente"],
+  ],
   // "Oye, que mi marido…", "Pues que vivo en…": a leading "que" only introduces the statement
   [/(^|[.!?]\s+)((?:oye|mira|pues|bueno|ah|eh)\s*,?\s+)que\s+/giu, "$1", ["que"]],
   [/(^|[.!?]\s+)que\s+(?=(?:mi|mis|yo|vivo|trabajo|soy|tengo|estoy|me)\b)/giu, "$1", ["que"]],

@@ -47,6 +47,7 @@ import {
   readObjectList,
   readRawValue,
   span,
+  widenPlace,
   type PhraseLexicon,
 } from "./phrases.js";
 import { matchDate, matchDuration, matchTime, readNumber } from "./time.js";
@@ -1206,6 +1207,12 @@ function prepositional(
         stopAt: stops,
       });
       if (list.objects.length === 0) break;
+      const single = list.objects.length === 1 ? list.objects[0] : undefined;
+      const wide = single !== undefined && !roleLike ? widenPlace(s, lexEn, single, list.next) : undefined;
+      if (wide !== undefined) {
+        list.objects = [wide.object];
+        list.next = wide.next;
+      }
       j = list.next;
       // "I live at home", "I work the night shift": not where
       const head = list.objects[0]?.start ?? j;
@@ -1622,6 +1629,9 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   if (k === "from") {
     const list = readObjectList(s, lexEn, j + 1, { kind: "place" });
+    const first = list.objects.length === 1 ? list.objects[0] : undefined;
+    const wide = first === undefined ? undefined : widenPlace(s, lexEn, first, list.next);
+    if (wide !== undefined) return { preds: [{ relation: "from", objects: [wide.object] }], next: wide.next };
     return list.objects.length > 0
       ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;

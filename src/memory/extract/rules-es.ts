@@ -52,6 +52,7 @@ import {
   readObjectList,
   readRawValue,
   span,
+  widenPlace,
   type PhraseLexicon,
 } from "./phrases.js";
 import { matchDate, matchDuration, matchTime, readNumber } from "./time.js";
@@ -1018,6 +1019,11 @@ function skipAdjuncts(
       j++;
       continue;
     }
+    // "trabajo desde casa para…", "trabajo en remoto para…": how, not where
+    if ((k === "desde" || k === "en") && (key(s, j + 1) === "casa" || key(s, j + 1) === "remoto")) {
+      j += 2;
+      continue;
+    }
     const t = Math.max(matchTime(s.toks, j, "es"), matchDuration(s.toks, j, "es"));
     if (t > 0 && k !== "en") {
       when = when ?? span(s, j, t);
@@ -1074,6 +1080,12 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
         stopAt: stops,
       });
       if (list.objects.length === 0) break;
+      const single = list.objects.length === 1 ? list.objects[0] : undefined;
+      const wide = single !== undefined && !roleLike ? widenPlace(s, lexEs, single, list.next) : undefined;
+      if (wide !== undefined) {
+        list.objects = [wide.object];
+        list.next = wide.next;
+      }
       j = list.next;
       // "trabajo en un proyecto", "trabajo en el turno de noche", "trabajo de 9 a 5": not where or as what
       const head = list.objects[0]?.start ?? from;
