@@ -319,3 +319,54 @@ describe("a common place widened by its name or its location", () => {
     ["I live in an apartment in Soho", "en", [["user", "lives_in", "Soho"]]],
   ]);
 });
+
+describe("a clause after a coordinator that opens with a time is not part of the object", () => {
+  check([
+    [
+      "vivo en Jaén y los sábados salgo a pescar",
+      "es",
+      [
+        ["usuario", "lives_in", "Jaén"],
+        ["usuario", "practices", "pescar"],
+      ],
+    ],
+    [
+      "I live in Hull and on Saturdays I go fishing",
+      "en",
+      [
+        ["user", "lives_in", "Hull"],
+        ["user", "practices", "fishing"],
+      ],
+    ],
+  ]);
+});
+
+describe("a verb left out after a comma or a new subject", () => {
+  check([
+    [
+      "soy chileno, de Valparaíso",
+      "es",
+      [
+        ["usuario", "is", "chileno"],
+        ["usuario", "from", "Valparaíso"],
+      ],
+    ],
+    [
+      "mi abuela es asturiana y mi abuelo vasco",
+      "es",
+      [
+        ["abuela de usuario", "is", "asturiana"],
+        ["abuelo de usuario", "is", "vasco"],
+      ],
+    ],
+    ["me crie en Almería", "es", [["usuario", "grew_up_in", "Almería"]]],
+    [
+      "I'm Chilean, from Valparaíso",
+      "en",
+      [
+        ["user", "is", "Chilean"],
+        ["user", "from", "Valparaíso"],
+      ],
+    ],
+  ]);
+});

@@ -1274,6 +1274,10 @@ const handlers: Record<string, Handler | undefined> = {
   volunteer: prepositional({ at: "volunteers_at", for: "volunteers_at", in: "volunteers_at" }),
   go(s, i, v) {
     if (v.progressive || v.past || v.perfect) return undefined;
+    // "I go climbing on Sundays": an activity one goes out to do
+    const activity = s.toks[i];
+    if (activity !== undefined && !activity.cap && /^[a-z]{3,}ing$/.test(activity.key) && !v.negated)
+      return { preds: [{ relation: "practices", objects: [objectOf(s, i, i + 1)] }], next: i + 1 };
     if (key(s, i) !== "to") return undefined;
     const list = readObjectList(s, lexEn, i + 1, { kind: "place" });
     const head = list.objects[0];

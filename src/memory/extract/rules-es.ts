@@ -179,6 +179,13 @@ function clauseStartsAt(s: SentenceState, i: number): boolean {
     return ["en", "como", "de", "para", "con", "a", "al", "un", "una", "mucho"].includes(next);
   }
   if (t.cap && verbAt(s, j + 1) !== undefined) return true;
+  // "… y los domingos salgo a escalar": a time, then a clause
+  const time = matchTime(s.toks, j, "es");
+  if (time > j && time < s.toks.length) {
+    const after = verbAt(s, time);
+    if ((after !== undefined && isFinite(after.form)) || cliticsEs.has(key(s, time)) || key(s, time) === "yo")
+      return true;
+  }
   return false;
 }
 
@@ -855,8 +862,22 @@ function readGap(s: SentenceState, i: number, ctx: PredicateContext): ClauseResu
     gap?.lemma === "ser" &&
     (key(s, i - 1) === "y" || key(s, i - 1) === "e") &&
     (key(s, i) === "muy" || adjectiveAt(s, i));
-  const subjects = ctx.subjects ?? (sameSubject ? ctx.inherited : undefined);
-  if (gap === undefined || subjects === undefined || (!gapPrepositions.has(key(s, i)) && !sameSubject))
+  // "soy argentino, de Rosario": the origin after a comma is the same subject's
+  const commaOrigin =
+    ctx.subjects === undefined &&
+    gap?.lemma === "ser" &&
+    gap.negated !== true &&
+    s.toks[i - 1]?.text === "," &&
+    key(s, i) === "de";
+  // "mi madre es alemana y mi padre gallego": a new subject, the same verb, another trait
+  const newSubjectTrait =
+    ctx.subjects !== undefined && gap?.lemma === "ser" && adjectiveAt(s, i) && !places.has(key(s, i));
+  const subjects = ctx.subjects ?? (sameSubject || commaOrigin ? ctx.inherited : undefined);
+  if (
+    gap === undefined ||
+    subjects === undefined ||
+    (!gapPrepositions.has(key(s, i)) && !sameSubject && !newSubjectTrait)
+  )
     return { ok: false, next: i };
   const result = handlers[gap.lemma]?.(s, i, gap, subjects);
   if (result === undefined || result.preds.length === 0) return { ok: false, next: i };
@@ -884,7 +905,7 @@ function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
   }
 }
 
-const cliticLemmas = new Set(["llamar", "mudar", "casar", "apellidar"]);
+const cliticLemmas = new Set(["llamar", "mudar", "casar", "apellidar", "criar"]);
 /** Verbs that take another verb: "he vivido", "estoy viviendo", "sigo", "solía", "llevo… viviendo", "acabo de". */
 const thingVerbs = new Set(["ser", "tener", "nacer", "venir", "gustar", "encantar"]);
 const auxiliaries = new Set(["haber", "estar", "seguir", "soler", "llevar", "acabar"]);
@@ -1256,12 +1277,21 @@ const handlers: Record<string, Handler | undefined> = {
   },
   venir: prepositional({ de: "from" }),
   crecer: prepositional({ en: "grew_up_in" }),
+  // "me crie en Barcelona"
+  criar(s, i, v) {
+    if (v.clitic === undefined) return undefined;
+    return prepositional({ en: "grew_up_in" })(s, i, v, []);
+  },
   viajar: prepositional({ a: "travels_to" }),
   casar(s, i, v) {
     if (v.tense === "pres") return undefined;
     return prepositional({ con: "married_to" })(s, i, v, []);
   },
   salir(s, i) {
+    // "los domingos salgo a escalar": an activity one goes out to do
+    const activity = key(s, i) === "a" ? s.toks[i + 1] : undefined;
+    if (activity !== undefined && !activity.cap && /^[a-zñ]{2,}[aei]r$/.test(activity.key))
+      return { preds: [{ relation: "practices", objects: [objectOf(s, i + 1, i + 2)] }], next: i + 2 };
     if (key(s, i) !== "con") return undefined;
     const name = readName(s, lexEs, i + 1, false);
     return name

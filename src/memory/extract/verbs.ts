@@ -128,6 +128,7 @@ const irregularEs: Record<string, string> = {
   nacer: "nazco nace nacemos nacen nací nació nacimos nacieron nacía nacíamos nacían nacido naciendo nacer",
   crecer:
     "crezco crece crecemos crecen crecí creció crecimos crecieron crecía crecíamos crecían crecido creciendo crecer",
+  criar: "crío cría criamos crían crie crio criamos criaron criaba criábamos criaban criado criando criar",
   conducir:
     "conduzco conduce conducimos conducen conduje condujo condujimos condujeron conducía conducíamos conducían conducido conduciendo conducir",
   jugar:
