@@ -361,6 +361,14 @@ describe("a verb left out after a comma or a new subject", () => {
     ],
     ["me crie en Almería", "es", [["usuario", "grew_up_in", "Almería"]]],
     [
+      "my grandma is Welsh and my grandpa Irish",
+      "en",
+      [
+        ["user's grandma", "is", "Welsh"],
+        ["user's grandpa", "is", "Irish"],
+      ],
+    ],
+    [
       "I'm Chilean, from Valparaíso",
       "en",
       [

@@ -570,7 +570,14 @@ function readSubjectUnit(
     if (p.subject.kin !== undefined && p.subject.attr === undefined) {
       const next = s.toks[j];
       // A capitalised word is a name even when it is also a word ("my dog Buddy", "my sister Hope")
-      const nameLike = next?.cap === true ? !functionWord(next.key) && !verbsEn.exact.has(next.key) : true;
+      // …but not a nationality or a language ("my mum is German and my dad Scottish")
+      const nameLike =
+        next?.cap === true
+          ? !functionWord(next.key) &&
+            !verbsEn.exact.has(next.key) &&
+            !nationalitiesEn.has(next.key) &&
+            !languagesEn.has(next.key)
+          : true;
       if (next !== undefined && next.kind === "word" && (next.cap ? nameLike : !knownWords.has(next.key))) {
         const lowerOk = !next.cap && (firstNames.has(next.key) || predicateStartsAt(s, j + 1));
         const name = readName(s, lexEn, j, lowerOk);
@@ -825,9 +832,17 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     const carried = commaGap(s, i, gap.v, subjects);
     if (carried !== undefined) return carried;
   }
+  // "my mum is German and my dad Scottish": a new subject, the same verb, another trait
+  const newSubjectTrait =
+    gap !== undefined &&
+    ctx.subjects !== undefined &&
+    gap.v.lemma === "be" &&
+    verbAt(s, i) === undefined &&
+    (nationalitiesEn.has(key(s, i)) || adjectiveAt(s, i)) &&
+    (s.toks[i + 1] === undefined || s.toks[i + 1]?.kind === "punct" || coordinators.has(key(s, i + 1)));
   if (
     gap !== undefined &&
-    (sameSubject || (ctx.subjects !== undefined && gapPrepositions.has(key(s, i)))) &&
+    (sameSubject || newSubjectTrait || (ctx.subjects !== undefined && gapPrepositions.has(key(s, i)))) &&
     !negated
   ) {
     // "My mom is from Spain and my dad from Italy": the verb is left out
