@@ -52,6 +52,8 @@ export interface SentenceState {
   facts: ExtractedFact[];
   /** The third person last talked about, from this or an earlier sentence ("ella", "she"). */
   topic?: Subject;
+  /** The people last named together ("Hugo y Martina", "Noah and Ava"), for "they" / a plural verb. */
+  group?: Subject[];
   /** Confidence taken off every fact of the sentence (a typo in a trigger word, a hedge). */
   penalty: number;
 }

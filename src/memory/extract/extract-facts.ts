@@ -38,6 +38,7 @@ export function extractFacts(text: string, lang?: Language): ExtractedFact[] {
 function extractIn(input: string, language: Language): ExtractedFact[] {
   const facts: ExtractedFact[] = [];
   let topic: Subject | undefined;
+  let group: Subject[] | undefined;
   try {
     for (const sentence of splitSentences(rewriteText(input, language))) {
       const read = sentence.question ? statementInQuestion(sentence.text, language) : sentence.text;
@@ -55,9 +56,11 @@ function extractIn(input: string, language: Language): ExtractedFact[] {
         penalty: 0,
       };
       if (topic !== undefined) state.topic = topic;
+      if (group !== undefined) state.group = group;
       if (language === "es") readSentenceEs(state);
       else readSentenceEn(state);
       topic = state.topic;
+      group = state.group;
     }
   } catch {
     // A rule bug must not cost the turn: keep what was read before it.

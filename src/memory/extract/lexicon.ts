@@ -61,7 +61,7 @@ export const kinEs: ReadonlyMap<string, KinEntry> = new Map([
     prima:cousin:f primos:cousin:-:p primas:cousin:f:p tío:uncle:m tía:aunt:f tíos:uncle:-:p tías:aunt:f:p
     abuela:grandmother:f abuelo:grandfather:m abuelos:grandparent:-:p abuelas:grandmother:f:p
     nieto:grandson:m nieta:granddaughter:f nietos:grandchild:-:p sobrino:nephew:m sobrina:niece:f
-    sobrinos:nephew:-:p suegra:mother_in_law:f suegro:father_in_law:m cuñado:brother_in_law:m
+    sobrinos:nephew:-:p sobrinas:niece:f:p nietas:granddaughter:f:p suegra:mother_in_law:f suegro:father_in_law:m cuñado:brother_in_law:m
     cuñada:sister_in_law:f amigo:friend:m amiga:friend:f amigos:friend:-:p amigas:friend:f:p jefe:boss:m
     jefa:boss:f compañero:colleague:m compañera:colleague:f compañeros:colleague:-:p colega:colleague:-
     compi:colleague:- compis:colleague:-:p
@@ -92,7 +92,9 @@ export const kinEn: ReadonlyMap<string, KinEntry> = new Map([
     grandma:grandmother:f granny:grandmother:f nana:grandmother:f nan:grandmother:f
     nanna:grandmother:f gran:grandmother:f grandfather:grandfather:m gramps:grandfather:m hubby:husband:m
     grandpa:grandfather:m granddad:grandfather:m grandad:grandfather:m grandparents:grandparent:-:p
-    grandson:grandson:m granddaughter:granddaughter:f nephew:nephew:m niece:niece:f
+    grandson:grandson:m granddaughter:granddaughter:f nephew:nephew:m niece:niece:f nephews:nephew:m:p
+    nieces:niece:f:p aunts:aunt:f:p uncles:uncle:m:p grandchildren:grandchild:-:p grandsons:grandson:m:p
+    granddaughters:granddaughter:f:p
     mother-in-law:mother_in_law:f father-in-law:father_in_law:m brother-in-law:brother_in_law:m
     sister-in-law:sister_in_law:f friend:friend:- friends:friend:-:p buddy:friend:m pal:friend:-
     bestie:friend:- boss:boss:- manager:boss:- supervisor:boss:- colleague:colleague:-

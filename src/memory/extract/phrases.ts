@@ -2,9 +2,9 @@
  * Objects and names: where a noun phrase starts and ends, what is dropped from it (articles, "un poco de"),
  * and how a coordinated list ("inglés, francés y alemán") splits into one object per item.
  */
-import type { ObjectPhrase, SentenceState } from "./clause.js";
+import type { ObjectPhrase, SentenceState, Subject } from "./clause.js";
 import { places } from "./lexicon.js";
-import { matchTime } from "./time.js";
+import { matchTime, readNumber } from "./time.js";
 import { capitalizeWords, fold, type Token } from "./tokens.js";
 import type { Language } from "../types.js";
 
@@ -462,4 +462,52 @@ export function widenPlace(
   if (located !== undefined && lex.lang === "en" && !dwellingNouns.has(fold(headKey)))
     return { object: { ...located, long: located.text.split(" ").length > 4 }, next: j };
   return undefined;
+}
+
+/**
+ * "8 y 5 años", "9 and 7": as many ages as named subjects, one each in order ("Hugo y Martina tienen 8 y 5
+ * años" → Hugo 8, Martina 5). Undefined unless there are two numbers or more and they match the subjects.
+ */
+export function respectiveAges(
+  s: SentenceState,
+  i: number,
+  lang: Language,
+  subjects: readonly Subject[],
+):
+  | {
+      preds: { relation: string; objects: ObjectPhrase[]; subjects: Subject[]; untimed: boolean }[];
+      next: number;
+    }
+  | undefined {
+  const numbers: ObjectPhrase[] = [];
+  let j = i;
+  for (let guard = 0; guard < 8; guard++) {
+    const n = readNumber(s.toks, j, lang);
+    if (n === undefined) break;
+    numbers.push({ text: String(n.value), start: j, end: n.end, long: false });
+    j = n.end;
+    const sep = s.toks[j];
+    if (sep === undefined) break;
+    if (sep.text === "," || sep.key === "y" || sep.key === "and") {
+      if (readNumber(s.toks, j + 1, lang) === undefined) break;
+      j++;
+    } else break;
+  }
+  if (numbers.length < 2 || numbers.length !== subjects.length) return undefined;
+  if (!subjects.every((x) => x.kind === "name")) return undefined;
+  const unit = s.toks[j]?.key;
+  if (lang === "es") {
+    if (unit !== "anos") return undefined;
+    j++;
+  } else if (unit === "years" || unit === "yrs") {
+    j++;
+    if (s.toks[j]?.key === "old") j++;
+  } else if (s.toks[j] !== undefined && s.toks[j]?.kind !== "punct") return undefined;
+  const preds = subjects.map((subject, n) => ({
+    relation: "age",
+    objects: [numbers[n] as ObjectPhrase],
+    subjects: [subject],
+    untimed: true,
+  }));
+  return { preds, next: j };
 }

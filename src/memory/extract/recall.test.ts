@@ -378,3 +378,39 @@ describe("a verb left out after a comma or a new subject", () => {
     ],
   ]);
 });
+
+describe("people named together: 'they' and respective ages", () => {
+  check([
+    [
+      "mis sobrinos se llaman Eneko y Ainhoa, tienen 6 y 4 años",
+      "es",
+      [
+        ["usuario", "nephew", "Eneko"],
+        ["usuario", "nephew", "Ainhoa"],
+        ["Eneko", "age", "6"],
+        ["Ainhoa", "age", "4"],
+      ],
+    ],
+    [
+      "my nieces are Isla and Maeve, they're 10 and 12",
+      "en",
+      [
+        ["user", "niece", "Isla"],
+        ["user", "niece", "Maeve"],
+        ["Isla", "age", "10"],
+        ["Maeve", "age", "12"],
+      ],
+    ],
+    [
+      "my parents are Ruth and Colin. They live in Bath",
+      "en",
+      [
+        ["user", "parent", "Ruth"],
+        ["user", "parent", "Colin"],
+        ["Ruth", "lives_in", "Bath"],
+        ["Colin", "lives_in", "Bath"],
+      ],
+    ],
+    ["Ruth y Colin tienen 6, 4 y 2 años", "es", []],
+  ]);
+});

@@ -46,6 +46,7 @@ import {
   readObject,
   readObjectList,
   readRawValue,
+  respectiveAges,
   span,
   widenPlace,
   type PhraseLexicon,
@@ -551,6 +552,9 @@ function readSubjectUnit(
   if (k === "i") return { subjects: [userSubject(s)], next: i + 1 };
   if (k === "me" && key(s, i + 1) === "and") return { subjects: [userSubject(s)], next: i + 1 };
   if (k === "we") return { subjects: [{ ...userSubject(s, 0.2), plural: true }], next: i + 1 };
+  // "my kids are Noah and Ava, they're 9 and 7"
+  if (k === "they" && s.group !== undefined)
+    return { subjects: s.group.map((x) => ({ ...x, penalty: x.penalty + topicPenalty })), next: i + 1 };
   if (k === "he" || k === "she") {
     const topic = s.topic;
     const gender = k === "she" ? "f" : "m";
@@ -1109,6 +1113,8 @@ function resolveSubjects(
 }
 
 function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
+  if (subjects.length > 1 && subjects.every((x) => x.kind === "name"))
+    s.group = subjects.map((x) => ({ ...x, penalty: 0 }));
   const only = subjects.length === 1 ? subjects[0] : undefined;
   if (
     only !== undefined &&
@@ -1776,6 +1782,8 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   // Age: "I'm 34", "I am 34 years old", "my son is five"
   const n = readNumber(s.toks, j, "en");
+  const ages = n === undefined ? undefined : respectiveAges(s, j, "en", subjects);
+  if (ages !== undefined) return ages;
   if (n !== undefined && k !== "a" && k !== "an" && k !== "one") {
     let end = n.end;
     if (ageWords.has(key(s, end))) {

@@ -51,6 +51,7 @@ import {
   readObject,
   readObjectList,
   readRawValue,
+  respectiveAges,
   span,
   widenPlace,
   type PhraseLexicon,
@@ -894,6 +895,8 @@ const gapPrepositions = new Set(["en", "de", "a", "para", "como", "con", "del", 
 
 /** Remembers the last third person talked about, for "ella"/"él" and subjectless verbs later on. */
 function noteTopic(s: SentenceState, subjects: readonly Subject[]): void {
+  if (subjects.length > 1 && subjects.every((x) => x.kind === "name"))
+    s.group = subjects.map((x) => ({ ...x, penalty: 0 }));
   const only = subjects.length === 1 ? subjects[0] : undefined;
   if (
     only !== undefined &&
@@ -1710,7 +1713,9 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   if (v.tense === "past" || key(s, i) === "que") return undefined;
   let j = i;
   while (["tambien", "ya", "todavia", "aun", "ahora"].includes(key(s, j)) && j < i + 2) j++;
-  // Age: "tengo 34 años"
+  // Age: "tengo 34 años"; "tienen 8 y 5 años", one age each
+  const ages = respectiveAges(s, j, "es", subjects);
+  if (ages !== undefined && v.tense === "pres") return ages;
   const n = readNumber(s.toks, j, "es");
   if (n !== undefined && (key(s, n.end) === "anos" || key(s, n.end) === "ano") && v.tense === "pres") {
     const next = key(s, n.end + 1) === "de" && key(s, n.end + 2) === "edad" ? n.end + 3 : n.end + 1;
