@@ -414,3 +414,44 @@ describe("people named together: 'they' and respective ages", () => {
     ["Ruth y Colin tienen 6, 4 y 2 años", "es", []],
   ]);
 });
+
+describe("names given at once to several relatives or pets, in order", () => {
+  check([
+    [
+      "tengo una perra y dos gatos, Kira, Tom y Jerry",
+      "es",
+      [
+        ["usuario", "dog", "Kira"],
+        ["usuario", "cat", "Tom"],
+        ["usuario", "cat", "Jerry"],
+      ],
+    ],
+    [
+      "tengo dos hijas, Vera y Noa, y un hijo que se llama Iker",
+      "es",
+      [
+        ["usuario", "daughter", "Vera"],
+        ["usuario", "daughter", "Noa"],
+        ["usuario", "son", "Iker"],
+      ],
+    ],
+    [
+      "I have a son and two daughters - Max, Lily and Rose",
+      "en",
+      [
+        ["user", "son", "Max"],
+        ["user", "daughter", "Lily"],
+        ["user", "daughter", "Rose"],
+      ],
+    ],
+    [
+      "I have two hamsters, Bean and Sprout, and a cat called Mog",
+      "en",
+      [
+        ["user", "pet", "Bean"],
+        ["user", "pet", "Sprout"],
+        ["user", "cat", "Mog"],
+      ],
+    ],
+  ]);
+});

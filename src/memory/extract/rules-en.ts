@@ -1470,21 +1470,52 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   const preds: Pred[] = [];
   let at = j;
   let emitted = false;
+  const items: OwnedItem[] = [];
   for (let round = 0; round < 5; round++) {
     const item = readOwned(s, at, v, subjects);
     if (item === undefined) break;
     preds.push(...item.preds);
+    items.push(item);
     emitted ||= item.emitted === true;
     at = item.next;
-    if (item.final === true) break;
+    // "two guinea pigs, Salt and Vinegar, and a budgie named Kiwi": a list of names can be followed by more
+    if (item.final === true && item.kin?.named !== true) break;
     let sep = at;
     if (s.toks[sep]?.text === ",") sep++;
     if (key(s, sep) === "and") sep++;
     if (sep === at || clauseStartsAt(s, sep) || !ownedStartsAt(s, sep)) break;
     at = sep;
   }
+  const shared = respectiveNames(items);
+  if (shared !== undefined) return { preds: shared, next: at, emitted };
   if (preds.length === 0 && !emitted) return undefined;
   return { preds, next: at, emitted };
+}
+
+/**
+ * "un gato y dos perros, Michi, Rex y Bruno": names given at once to several relatives or pets go to them in
+ * order, as many to each as it counts (Michi the cat, Rex and Bruno the dogs).
+ */
+function respectiveNames(items: readonly OwnedItem[]): Pred[] | undefined {
+  const last = items[items.length - 1];
+  if (items.length < 2 || last?.kin?.named !== true) return undefined;
+  const names = last.preds[0]?.objects ?? [];
+  const before = items.slice(0, -1);
+  if (!before.every((item) => item.kin !== undefined && !item.kin.named)) return undefined;
+  const total = items.reduce((sum, item) => sum + (item.kin?.count ?? 0), 0);
+  if (total !== names.length) return undefined;
+  const preds: Pred[] = [];
+  let at = 0;
+  for (const item of items) {
+    const count = item.kin?.count ?? 0;
+    preds.push({
+      relation: item.kin?.relation ?? "pet",
+      objects: names.slice(at, at + count),
+      untimed: true,
+    });
+    at += count;
+  }
+  return preds;
 }
 
 /** A lowercase word that can describe a noun: not a function word, verb, relative or time. */
@@ -1506,6 +1537,8 @@ function ownedStartsAt(s: SentenceState, i: number): boolean {
 interface OwnedItem extends HandlerResult {
   /** A name or a relative clause took the rest of the clause. */
   final?: boolean;
+  /** A relative or pet: how many ("dos perros" → 2) and what relation, for names given to several at once. */
+  kin?: { relation: string; count: number; named: boolean };
 }
 
 /**
@@ -1543,7 +1576,8 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
     if (a === "named" || a === "called") nameAt = nounEnd + 1;
     else if (a === "whose" && key(s, nounEnd + 1) === "name" && key(s, nounEnd + 2) === "is")
       nameAt = nounEnd + 3;
-    else if ((sep === "," || sep === ":") && s.toks[nounEnd + 1]?.cap === true) nameAt = nounEnd + 1;
+    else if ((sep === "," || sep === ":" || sep === "-" || sep === "—") && s.toks[nounEnd + 1]?.cap === true)
+      nameAt = nounEnd + 1;
     else if (s.toks[nounEnd]?.cap === true) nameAt = nounEnd;
     if (nameAt > 0 && !v.negated && owner !== undefined) {
       const names = readNameList(s, lexEn, nameAt, true);
@@ -1552,7 +1586,13 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
         const named = names.names.map((n) => nameSubject(n.text, 0, kin.entry.gender));
         if (named.length === 1 && named[0] !== undefined) s.topic = named[0];
         const rest = named.length === 1 ? relativeTail(s, names.next, named) : undefined;
-        return { preds: [pred], next: rest?.next ?? names.next, final: true };
+        const count = indefinite ? 1 : (counted?.value ?? names.names.length);
+        return {
+          preds: [pred],
+          next: rest?.next ?? names.next,
+          final: true,
+          kin: { relation: kin.entry.relation, count, named: rest === undefined },
+        };
       }
     }
     if ((a === "who" || a === "that") && !v.negated && !kin.entry.plural && owner !== undefined) {
@@ -1567,6 +1607,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
     return {
       preds: [{ relation: "has", objects: [{ text, start: j, end: nounEnd, long: false }] }],
       next: nounEnd,
+      kin: { relation: kin.entry.relation, count: indefinite ? 1 : (counted?.value ?? 1), named: false },
     };
   }
   // Possessions: "a red car", "two bikes", "a Tesla"

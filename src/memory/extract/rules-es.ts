@@ -1776,20 +1776,53 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   const preds: Pred[] = [];
   let at = j;
   let emitted = false;
+  const items: OwnedItem[] = [];
   for (let round = 0; round < 5; round++) {
     const item = readOwned(s, at, v, subjects);
     if (item === undefined) break;
     preds.push(...item.preds);
+    items.push(item);
     emitted ||= item.emitted === true;
     at = item.next;
-    if (item.final === true) break;
+    // "dos tortugas, Pili y Mili, y un canario…": a list of names can be followed by more
+    if (item.final === true && item.kin?.named !== true) break;
     const sep = s.toks[at];
     if (sep === undefined || !(sep.key === "y" || sep.key === "e" || sep.text === ",")) break;
-    if (clauseStartsAt(s, at + 1) || !ownedStartsAt(s, at + 1)) break;
-    at++;
+    let next = at + 1;
+    if (sep.text === "," && (key(s, next) === "y" || key(s, next) === "e")) next++;
+    if (clauseStartsAt(s, next) || !ownedStartsAt(s, next)) break;
+    at = next;
   }
+  const shared = respectiveNames(items);
+  if (shared !== undefined) return { preds: shared, next: at, emitted };
   if (preds.length === 0 && !emitted) return undefined;
   return { preds, next: at, emitted };
+}
+
+/**
+ * "un gato y dos perros, Michi, Rex y Bruno": names given at once to several relatives or pets go to them in
+ * order, as many to each as it counts (Michi the cat, Rex and Bruno the dogs).
+ */
+function respectiveNames(items: readonly OwnedItem[]): Pred[] | undefined {
+  const last = items[items.length - 1];
+  if (items.length < 2 || last?.kin?.named !== true) return undefined;
+  const names = last.preds[0]?.objects ?? [];
+  const before = items.slice(0, -1);
+  if (!before.every((item) => item.kin !== undefined && !item.kin.named)) return undefined;
+  const total = items.reduce((sum, item) => sum + (item.kin?.count ?? 0), 0);
+  if (total !== names.length) return undefined;
+  const preds: Pred[] = [];
+  let at = 0;
+  for (const item of items) {
+    const count = item.kin?.count ?? 0;
+    preds.push({
+      relation: item.kin?.relation ?? "pet",
+      objects: names.slice(at, at + count),
+      untimed: true,
+    });
+    at += count;
+  }
+  return preds;
 }
 
 /** "coche", "coches", "motos": a thing one has, singular or plural. */
@@ -1819,6 +1852,8 @@ function ownedStartsAt(s: SentenceState, i: number): boolean {
 interface OwnedItem extends HandlerResult {
   /** A name or a relative clause took the rest of the clause. */
   final?: boolean;
+  /** A relative or pet: how many ("dos perros" → 2) and what relation, for names given to several at once. */
+  kin?: { relation: string; count: number; named: boolean };
 }
 
 /**
@@ -1860,7 +1895,13 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
         if (named.length === 1 && named[0] !== undefined) s.topic = named[0];
         const pred: Pred = { relation: kin.entry.relation, objects: names.names, untimed: true };
         const rest = named.length === 1 ? relativeTail(s, names.next, named) : undefined;
-        return { preds: [pred], next: rest?.next ?? names.next, final: true };
+        const count = indefinite ? 1 : (counted?.value ?? names.names.length);
+        return {
+          preds: [pred],
+          next: rest?.next ?? names.next,
+          final: true,
+          kin: { relation: kin.entry.relation, count, named: rest === undefined },
+        };
       }
     }
     // "tengo una hermana que vive en Madrid"
@@ -1876,6 +1917,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
       long: false,
     };
     const preds: Pred[] = [{ relation: "has", objects: [hasObject] }];
+    const kinCount = indefinite ? 1 : (counted?.value ?? 1);
     // "Tengo una hermana. Se llama Marta.": she is who the next sentence is about
     if (indefinite && !kin.entry.plural && owner?.kind === "user" && !v.negated) {
       s.topic = { ...kinSubject, introducedBy: hasObject.text };
@@ -1892,7 +1934,7 @@ function readOwned(s: SentenceState, j: number, v: VerbState, subjects: Subject[
       preds.push({ relation: "age", objects: [ageObject], subjects: [kinSubject], untimed: true });
       return { preds, next: age.end + 1 };
     }
-    return { preds, next: nounEnd };
+    return { preds, next: nounEnd, kin: { relation: kin.entry.relation, count: kinCount, named: false } };
   }
   // Possessions: "tengo un coche rojo", "no tengo coche", "tengo un Toyota"
   const object = readObject(s, lexEs, j, { kind: "thing" });
