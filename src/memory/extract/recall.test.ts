@@ -455,3 +455,34 @@ describe("names given at once to several relatives or pets, in order", () => {
     ],
   ]);
 });
+
+describe("the job after the workplace", () => {
+  check([
+    [
+      "trabajo en el aeropuerto de Barajas de controlador",
+      "es",
+      [
+        ["usuario", "works_at", "aeropuerto de Barajas"],
+        ["usuario", "works_as", "controlador"],
+      ],
+    ],
+    [
+      "trabajo en una clínica de recepcionista de noche",
+      "es",
+      [
+        ["usuario", "works_at", "clínica"],
+        ["usuario", "works_as", "recepcionista"],
+      ],
+    ],
+    ["trabajo en una fábrica de muebles", "es", [["usuario", "works_at", "fábrica de muebles"]]],
+    [
+      "I work at the depot as a night driver",
+      "en",
+      [
+        ["user", "works_at", "depot"],
+        ["user", "works_as", "night driver"],
+      ],
+    ],
+    ["I work the night shift", "en", []],
+  ]);
+});

@@ -1238,7 +1238,9 @@ function prepositional(
       // "I live at home", "I work the night shift": not where
       const head = list.objects[0]?.start ?? j;
       const only = list.objects.length === 1 && list.objects[0]?.end === head + 1;
-      if (notPlacesEn.has(key(s, head)) || (only && s.toks[head]?.kind === "number")) continue;
+      // …but "a night nurse" is a job
+      if ((notPlacesEn.has(key(s, head)) && (only || !roleLike)) || (only && s.toks[head]?.kind === "number"))
+        continue;
       // "I live in a flat in Camden": one object per relation, the named place over the common noun
       const seen = preds.find((p) => p.relation === relation);
       const before = seen?.objects[0];

@@ -1110,6 +1110,12 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
         list.objects = [wide.object];
         list.next = wide.next;
       }
+      // "trabajo en el hospital la paz de enfermero": the job after "de" is not part of the place
+      const role = single !== undefined && map.de === "works_as" && !roleLike ? roleInside(s, single) : -1;
+      if (single !== undefined && role > single.start) {
+        list.objects = [{ ...single, end: role, text: span(s, single.start, role) }];
+        list.next = role;
+      }
       j = list.next;
       // "trabajo en un proyecto", "trabajo en el turno de noche", "trabajo de 9 a 5": not where or as what
       const head = list.objects[0]?.start ?? from;
@@ -1123,6 +1129,18 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
       preds.push({ relation: "lives_in", objects: home.objects, subjects: companions });
     return when === undefined ? { preds, next: j } : { preds, next: j, when };
   };
+}
+
+/** A job noun by its ending: enfermero, camarera, periodista, informático, conductora, becario, gerente. */
+const jobNoun = /^[a-zñ]{3,}(?:ero|era|ista|ico|or|ora|ario|aria|ante|ente)s?$/;
+
+/** Where "de <job>" starts inside a place object ("mapfre de informático"), or -1. */
+function roleInside(s: SentenceState, object: ObjectPhrase): number {
+  for (let k = object.start + 1; k < object.end; k++) {
+    const next = s.toks[k + 1];
+    if (key(s, k) === "de" && next !== undefined && !next.cap && jobNoun.test(next.key)) return k;
+  }
+  return -1;
 }
 
 /**

@@ -290,6 +290,8 @@ function timePartEs(toks: readonly Token[], i: number): number {
       return -1;
     case "de":
       if ((k1 === "la" || k1 === "las") && dayPartsEs.has(k2)) return i + 3;
+      // "trabajo de noche", "enfermero de día"
+      if (k1 === "noche" || k1 === "dia" || k1 === "madrugada") return i + 2;
       if (weekdaysEs.has(k1) && toks[i + 2]?.key === "a" && weekdaysEs.has(toks[i + 3]?.key ?? ""))
         return i + 4;
       // "de 9 a 5", "de 8 a 15 h"
