@@ -68,7 +68,9 @@ describe("api", () => {
         "memory_maintenance",
         "prune",
         "ram_check",
+        "redteam_campaign",
       ]);
+      expect(loop.actions.find((a) => a.name === "redteam_campaign")?.schedule).toBe("40 3 * * 0");
       const ram = loop.actions.find((a) => a.name === "ram_check");
       expect(ram?.schedule).toBe("*/5 * * * *");
       const next = Date.parse(ram?.next_run_at ?? "");

@@ -61,7 +61,7 @@ describe("cli", () => {
       const json = await cli(["loop", "status", "--json"], { env: env() });
       const status = JSON.parse(json.stdout) as { running: boolean; restarts: number; actions: unknown[] };
       expect(status).toMatchObject({ running: false, restarts: 0 });
-      expect(status.actions).toHaveLength(8);
+      expect(status.actions).toHaveLength(9);
     });
 
     it("refuses an unknown action, bad JSON and bad arguments with exit 2 and a clear message", async () => {

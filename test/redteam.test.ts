@@ -11,8 +11,21 @@ import {
   type AttackFamily,
   type CampaignResult,
 } from "../src/redteam/index.js";
-import { startTestServer, type TestServer } from "./api-helpers.js";
+import { startTestServer, waitFor, type TestServer } from "./api-helpers.js";
+import { createCliRunner } from "./cli-helpers.js";
 import { startWeakServer, type WeakServer } from "./redteam-weak-server.js";
+
+/** The fields the tests read from the red-team routes' JSON bodies. */
+interface Body {
+  status: string;
+  object: string;
+  id: number;
+  error: { code: string; param: string; message: string };
+  totals: Record<string, number>;
+  campaign: { id: string; target: string };
+  data: { id: string }[];
+  result: Record<string, unknown>;
+}
 
 const successesBy = (result: CampaignResult) => {
   const found = new Map<string, number>();
@@ -136,5 +149,134 @@ describe("red team", () => {
         { probeId: "malformed_input/chat/not-json", lastVerdict: "blocked" },
       ]);
     }, 300_000);
+  });
+
+  describe("over the API, the loop and the CLI", () => {
+    let weak: WeakServer;
+    let server: TestServer;
+    let dataDir: string;
+    beforeAll(async () => {
+      weak = await startWeakServer();
+      // The loop's scheduled campaign attacks proactive.serverUrl: here the weakened server.
+      server = await startTestServer({ proactive: { serverUrl: weak.url } });
+      dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-redteam-cli-"));
+    }, 120_000);
+    afterAll(async () => {
+      await server.close();
+      await weak.close();
+      await rm(dataDir, { recursive: true, force: true });
+    });
+    const call = async (method: string, url: string, body?: unknown) => {
+      const response = await fetch(server.url + url, {
+        method,
+        ...(body === undefined
+          ? {}
+          : { body: JSON.stringify(body), headers: { "content-type": "application/json" } }),
+      });
+      const text = await response.text();
+      return {
+        status: response.status,
+        headers: response.headers,
+        text,
+        json: (response.headers.get("content-type")?.includes("json") === true
+          ? JSON.parse(text)
+          : null) as Body,
+      };
+    };
+
+    it("runs a campaign against the server itself in the background, one at a time, and serves its report", async () => {
+      const started = await call("POST", "/v1/redteam/campaigns", { families: ["malformed_input"], seed: 2 });
+      expect(started.status).toBe(202);
+      expect(started.json).toMatchObject({ object: "redteam.campaign", status: "running" });
+      const again = await call("POST", "/v1/redteam/campaigns", { families: ["malformed_input"] });
+      expect(again.status).toBe(409);
+      expect(again.json.error.code).toBe("campaign_running");
+      await waitFor(
+        "the campaign to end",
+        async () => (await call("GET", "/v1/redteam/campaigns/current")).json.status === "idle",
+        120_000,
+      );
+      const latest = await call("GET", "/v1/redteam/reports/latest");
+      expect(latest.status).toBe(200);
+      const probes = selectProbes(createProbeCatalogue(), ["malformed_input"]).length;
+      expect(latest.json.totals).toMatchObject({ attempts: probes, successes: 0, serverErrors: 0 });
+      expect(latest.json.campaign.target).toBe(server.url);
+      const list = await call("GET", "/v1/redteam/reports");
+      expect(list.json.data.map((item: { id: string }) => item.id)).toEqual([latest.json.campaign.id]);
+      const html = await call("GET", `/v1/redteam/reports/${latest.json.campaign.id}?format=html`);
+      expect(html.headers.get("content-type")).toMatch(/^text\/html/);
+      expect(html.headers.get("content-security-policy")).toContain("default-src 'none'");
+      expect(html.text).toContain("malformed_input");
+      const metrics = await (await fetch(`${server.url}/metrics`)).text();
+      expect(metrics).toMatch(
+        new RegExp(`sarai_redteam_attempts_total\\{family="malformed_input",verdict="blocked"\\} ${probes}`),
+      );
+      expect(metrics).toMatch(/sarai_redteam_coverage_ratio 1\b/);
+    }, 180_000);
+
+    it("refuses a bad campaign request naming the field", async () => {
+      const family = await call("POST", "/v1/redteam/campaigns", { families: ["nope"] });
+      expect(family.status).toBe(400);
+      expect(family.json.error.param).toBe("families[0]");
+      const badCase = await call("POST", "/v1/redteam/campaigns", { cases: ["x:identity"] });
+      expect(badCase.status).toBe(400);
+      expect(badCase.json.error.param).toBe("cases[0]");
+      const noProbe = await call("POST", "/v1/redteam/campaigns", { cases: ["nope/x/y:identity:1"] });
+      expect(noProbe.json.error).toMatchObject({ param: "cases[0]", message: 'no probe "nope/x/y"' });
+      expect((await call("GET", "/v1/redteam/reports/nope")).status).toBe(404);
+      expect((await call("GET", "/v1/redteam/reports/latest?format=pdf")).status).toBe(400);
+    });
+
+    it("runs the weekly action from the loop against proactive.serverUrl and reports what got through", async () => {
+      const queued = await call("POST", "/v1/loop/actions/redteam_campaign/run", {
+        args: { families: ["sql_escape", "cross_user_leak"], budget: 0 },
+      });
+      expect(queued.status).toBe(202);
+      server.app.loop?.start();
+      let job: { status: string; result: Record<string, unknown> } | undefined;
+      await waitFor(
+        "the loop to run the campaign",
+        async () => {
+          job = (await call("GET", `/v1/loop/jobs/${queued.json.id}`)).json;
+          return job?.status === "succeeded" || job?.status === "failed";
+        },
+        180_000,
+      );
+      expect(job?.status).toBe("succeeded");
+      expect(job?.result["successes"]).toBeGreaterThan(0);
+      expect(job?.result["newFailures"]).toBeGreaterThan(0);
+      const report = server.app.redteam?.store.get(String(job?.result["reportId"]));
+      expect(report?.campaign.target).toBe(weak.url);
+      // The failures it found are rerun by every later campaign.
+      expect(server.app.redteam?.store.regressions().length).toBe(report?.failures.length);
+    }, 240_000);
+
+    it("sarai redteam run exits 1 with reproducers when a preventable family fails, and --case reruns one", async () => {
+      const cli = createCliRunner(() => dataDir);
+      const run = await cli([
+        "redteam",
+        "run",
+        "--url",
+        weak.url,
+        "--families",
+        "sql_escape",
+        "--interval",
+        "0",
+      ]);
+      expect(run.code, run.stderr).toBe(1);
+      expect(run.stdout).toMatch(/^sql_escape\s+preventable\s+\d+\s+0\s+[1-9]\d*/m);
+      const reproduce = /sarai redteam run --case '([^']+)'/.exec(run.stdout)?.[1];
+      expect(reproduce).toBeDefined();
+      const again = await cli(["redteam", "run", "--url", weak.url, "--case", reproduce ?? "", "--json"]);
+      expect(again.code).toBe(1);
+      const report = JSON.parse(again.stdout) as { totals: { attempts: number; successes: number } };
+      expect(report.totals).toMatchObject({ attempts: 1, successes: 1 });
+      const printed = await cli(["redteam", "report"]);
+      expect(printed.code).toBe(0);
+      expect(printed.stdout).toContain("sql_escape");
+      const bad = await cli(["redteam", "run", "--url", weak.url, "--case", "nope"]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/--case "nope": expected probe-id:mutator\+mutator:seed/);
+    }, 240_000);
   });
 });

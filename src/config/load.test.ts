@@ -180,6 +180,14 @@ describe("config", () => {
           allowPrivateAddresses: false,
           cacheFile: expect.stringMatching(/search-cache\.db$/) as unknown,
         },
+        redteam: {
+          enabled: true,
+          dir: expect.stringMatching(/state\/redteam$/) as unknown,
+          budget: 0,
+          minIntervalMs: 250,
+          timeoutMs: 120_000,
+          families: [],
+        },
         web: { enabled: true },
       });
     });
