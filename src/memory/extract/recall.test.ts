@@ -486,3 +486,37 @@ describe("the job after the workplace", () => {
     ["I work the night shift", "en", []],
   ]);
 });
+
+describe("a verb left out carries on over several clauses", () => {
+  check([
+    [
+      "mi madre vive en Vigo, mi padre en Lugo y yo aquí en Ourense",
+      "es",
+      [
+        ["madre de usuario", "lives_in", "Vigo"],
+        ["padre de usuario", "lives_in", "Lugo"],
+        ["usuario", "lives_in", "Ourense"],
+      ],
+    ],
+    [
+      "my mum lives in Derby, my dad in Crewe, and me here in Stoke",
+      "en",
+      [
+        ["user's mum", "lives_in", "Derby"],
+        ["user's dad", "lives_in", "Crewe"],
+        ["user", "lives_in", "Stoke"],
+      ],
+    ],
+  ]);
+});
+
+describe("reminders around a statement add nothing to it", () => {
+  check([
+    [
+      "que no se me olvide: mi padre cumple años el 9 de enero",
+      "es",
+      [["padre de usuario", "birthday", "9 de enero"]],
+    ],
+    ["dad's birthday is on the 9th of January", "en", [["user's dad", "birthday", "9th of January"]]],
+  ]);
+});

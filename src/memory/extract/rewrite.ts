@@ -199,6 +199,8 @@ const rewritesEn: readonly Rewrite[] = [
   ],
   // "I'm Hannah, Josh's sister" → "I'm Hannah, I'm Josh's sister": an apposition to the speaker's name
   [new RegExp(`\\b(I'm|I’m|I am|im)\\s+(${name}),\\s+(?=${cap}'s\\s+\\p{Ll})`, "gu"), "$1 $2, $1 ", ["'s"]],
+  // "mum's birthday is…": a parent named by the bare noun is the speaker's
+  [/(^|[.!?]\s+)(mum|mom|dad|mama|papa|mommy|daddy)(['’]s\s+)/giu, "$1my $2$3", ["'s", "’s"]],
   // "Save this: I live in Leeds", "Note: …", "FYI - …"
   [
     /(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu,
@@ -362,6 +364,8 @@ const rewritesEs: readonly Rewrite[] = [
     beAdjectiveTypo(beAdjectivesEs),
   ],
   [trailingFillersEs, "", ["jaja", "jeje", "jiji", "xd", "verdad", "sinceramente", "eh"]],
+  // "Que no se me olvide: …", "Para que no se me olvide, …": a reminder head adds nothing either
+  [/(^|[.!?]\s+)(?:para\s+)?que\s+no\s+se\s+me\s+olvide\s*[:,-]\s*/giu, "$1", ["olvide"]],
   // "…, que no se te olvide", "…, no lo olvides": a reminder tail adds nothing to the statement
   [/,?\s*(?:que\s+)?no\s+(?:se\s+te\s+|te\s+)?(?:lo\s+)?olvid(?:e|es)\b/giu, "", ["olvid"]],
   // "mi cumple", "el cumple de Ana": the short form of "cumpleaños"

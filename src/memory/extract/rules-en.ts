@@ -551,6 +551,9 @@ function readSubjectUnit(
   const k = t.key;
   if (k === "i") return { subjects: [userSubject(s)], next: i + 1 };
   if (k === "me" && key(s, i + 1) === "and") return { subjects: [userSubject(s)], next: i + 1 };
+  // "…, and me here in Glasgow"
+  if (k === "me" && (key(s, i - 1) === "and" || s.toks[i - 1]?.text === ",") && key(s, i + 1) === "here")
+    return { subjects: [userSubject(s)], next: i + 1 };
   if (k === "we") return { subjects: [{ ...userSubject(s, 0.2), plural: true }], next: i + 1 };
   // "my kids are Noah and Ava, they're 9 and 7"
   if (k === "they" && s.group !== undefined)
@@ -811,6 +814,14 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
       i++;
     } else break;
   }
+  // "…and me here in Glasgow": the verb left out, with "here" before its preposition
+  if (
+    ctx.gap !== undefined &&
+    ctx.subjects !== undefined &&
+    (key(s, i) === "here" || key(s, i) === "there") &&
+    gapPrepositions.has(key(s, i + 1))
+  )
+    i++;
   const subjects = resolveSubjects(s, ctx, i);
   if (subjects === undefined) return { ok: false, next: i };
   const gap = ctx.gap;
@@ -852,7 +863,10 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
     // "My mom is from Spain and my dad from Italy": the verb is left out
     const gapped = gap.handler(s, i, gap.v, subjects);
     if (gapped === undefined || gapped.preds.length === 0) return { ok: false, next: i };
-    return emitResult(s, gapped, subjects, { ...gap.v, penalty: gap.v.penalty + 0.1 }, ctx.when);
+    const done = emitResult(s, gapped, subjects, { ...gap.v, penalty: gap.v.penalty + 0.1 }, ctx.when);
+    // "my sister lives in Rome, my brother in Berlin and me in Glasgow": the verb carries on
+    done.gap = gap;
+    return done;
   }
   const v: VerbState = {
     lemma: "",

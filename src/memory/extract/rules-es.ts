@@ -94,7 +94,24 @@ const adjectival =
   /(?:al|ales|ic[oa]s?|os[oa]s?|ad[oa]s?|id[oa]s?|iv[oa]s?|ble|bles|rn[oa]s?|er[oa]s?|ista|istas|ense|es|esa|ano|ana)$/;
 const nonIndicative = /(?:ara|aras|iera|ieras|ase|iese|ría|ria|rías|rias|ríamos|riamos|rían|rian)$/;
 
-const placeStops = new Set(["en", "a", "cerca", "junto", "por", "para", "hacia", "desde", "como"]);
+// "vivo aquí en Sevilla solo": how one lives ends the place too
+const placeStops = new Set([
+  "en",
+  "a",
+  "cerca",
+  "junto",
+  "por",
+  "para",
+  "hacia",
+  "desde",
+  "como",
+  "solo",
+  "sola",
+  "solos",
+  "solas",
+  "juntos",
+  "juntas",
+]);
 const coordinators = new Set(["y", "e", "o", "u", "ni"]);
 const connectors = new Set(["de", "del", "la", "las", "los", "el"]);
 const cliticsEs = new Set(["me", "te", "se", "le", "les", "nos"]);
@@ -855,8 +872,11 @@ function readPredicate(s: SentenceState, start: number, ctx: PredicateContext): 
  * "Mi madre es de Jaén y mi padre de Córdoba": a subject with no verb, then a preposition the previous
  * clause's verb took, reuses that verb.
  */
-function readGap(s: SentenceState, i: number, ctx: PredicateContext): ClauseResult {
+function readGap(s: SentenceState, start: number, ctx: PredicateContext): ClauseResult {
   const gap = ctx.gap;
+  // "…y yo aquí en Sevilla": a place adverb before the preposition
+  let i = start;
+  if (["aqui", "alli", "aca", "ahi"].includes(key(s, i)) && gapPrepositions.has(key(s, i + 1))) i++;
   // "Mi madre es de Jaén y mi padre de Córdoba" (a new subject), "es alta y muy simpática" (the same one)
   const sameSubject =
     ctx.subjects === undefined &&
@@ -888,7 +908,8 @@ function readGap(s: SentenceState, i: number, ctx: PredicateContext): ClauseResu
       penalty: gap.penalty + 0.1,
     });
   }
-  return { ok: true, next: result.next, subjects };
+  // "mi hermana vive en Berlín, mi hermano en Roma y yo en Sevilla": the verb carries on
+  return { ok: true, next: result.next, subjects, gap };
 }
 
 const gapPrepositions = new Set(["en", "de", "a", "para", "como", "con", "del", "al"]);
