@@ -56,6 +56,22 @@ export interface SentenceState {
   group?: Subject[];
   /** Confidence taken off every fact of the sentence (a typo in a trigger word, a hedge). */
   penalty: number;
+  /** Index in `facts` of this sentence's first fact. */
+  firstFact?: number;
+}
+
+/**
+ * "me encantan los gatos pero soy alérgico", "I adore cats but I'm allergic to them": the thing `subject` was
+ * last said to like or dislike in this sentence, for an object left out or said as a pronoun.
+ */
+export function lastThingOf(s: SentenceState, subject: string): ObjectPhrase | undefined {
+  for (let n = s.facts.length - 1; n >= (s.firstFact ?? 0); n--) {
+    const f = s.facts[n];
+    if (f === undefined || f.subject !== subject || f.negated) continue;
+    if (f.relation === "likes" || f.relation === "dislikes")
+      return { text: f.object, start: 0, end: 0, long: false };
+  }
+  return undefined;
 }
 
 /** Base confidence of a direct pattern with an explicit subject (CONVENTIONS.md). */

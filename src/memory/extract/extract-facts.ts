@@ -54,6 +54,7 @@ function extractIn(input: string, language: Language): ExtractedFact[] {
         user: language === "es" ? "usuario" : "user",
         facts,
         penalty: 0,
+        firstFact: facts.length,
       };
       if (topic !== undefined) state.topic = topic;
       if (group !== undefined) state.group = group;

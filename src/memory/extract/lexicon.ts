@@ -169,6 +169,7 @@ export const objectPrefixesEs: ReadonlyArray<readonly string[]> = [
   ["sobre", "todo"],
   ["especialmente"],
   ["tambien"],
+  ["nada", "de"],
   ["nada"],
   ["mas"],
 ];
@@ -181,6 +182,7 @@ export const objectPrefixesEn: ReadonlyArray<readonly string[]> = [
   ["lots", "of"],
   ["fluent"],
   ["some"],
+  ["any"],
   ["especially"],
   ["also"],
 ];

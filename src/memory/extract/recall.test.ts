@@ -520,3 +520,68 @@ describe("reminders around a statement add nothing to it", () => {
     ["dad's birthday is on the 9th of January", "en", [["user's dad", "birthday", "9th of January"]]],
   ]);
 });
+
+describe("possessive chains with a named owner", () => {
+  check([
+    [
+      "la mujer de mi primo Rubén trabaja en Mercadona",
+      "es",
+      [
+        ["usuario", "cousin", "Rubén"],
+        ["mujer de Rubén", "works_at", "Mercadona"],
+      ],
+    ],
+    [
+      "my friend Olga's husband doesn't speak any Polish",
+      "en",
+      [
+        ["user", "friend", "Olga"],
+        ["Olga's husband", "speaks", "Polish", true],
+      ],
+    ],
+    ["no hablo nada de ruso", "es", [["usuario", "speaks", "ruso", true]]],
+  ]);
+});
+
+describe("an object left out or said as a pronoun is what was just named", () => {
+  check([
+    [
+      "me encantan las gambas pero soy alérgica",
+      "es",
+      [
+        ["usuario", "likes", "gambas"],
+        ["usuario", "allergic_to", "gambas"],
+      ],
+    ],
+    [
+      "I love prawns but I'm allergic to them",
+      "en",
+      [
+        ["user", "likes", "prawns"],
+        ["user", "allergic_to", "prawns"],
+      ],
+    ],
+    ["soy alérgica", "es", []],
+  ]);
+});
+
+describe("a birth date, then a comma and the place", () => {
+  check([
+    [
+      "nací el 2 de abril del 79, en Tudela",
+      "es",
+      [
+        ["usuario", "born_on", "2 de abril del 79"],
+        ["usuario", "born_in", "Tudela"],
+      ],
+    ],
+    [
+      "I was born on the 2nd of April 1979, in Hull",
+      "en",
+      [
+        ["user", "born_on", "2nd of April 1979"],
+        ["user", "born_in", "Hull"],
+      ],
+    ],
+  ]);
+});

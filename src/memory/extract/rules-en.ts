@@ -5,6 +5,7 @@
 import {
   addFact,
   inverseKin,
+  lastThingOf,
   emitFacts,
   nameSubject,
   possessedSubject,
@@ -1377,6 +1378,8 @@ function born(s: SentenceState, i: number): HandlerResult | undefined {
     if (date > 0) {
       preds.push({ relation: "born_on", objects: [objectOf(s, from, date)], untimed: true });
       j = date;
+      // "born on the 3rd of March, in Leicester"
+      if (s.toks[j]?.text === "," && key(s, j + 1) === "in") j++;
       continue;
     }
     if (k !== "in") break;
@@ -1736,6 +1739,18 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       if (k === "in" && v.perfect && matchTime(s.toks, place.next, "en") > 0)
         return { preds: [{ relation: "lives_in", objects: place.objects }], next: place.next };
     }
+  }
+  // "I adore cats but I'm allergic to them": allergic to what was just named
+  const pronoun = key(s, j + 2);
+  if (
+    (k === "allergic" || k === "intolerant") &&
+    key(s, j + 1) === "to" &&
+    (pronoun === "them" || pronoun === "it") &&
+    only !== undefined
+  ) {
+    const said = lastThingOf(s, only.display);
+    const relation = k === "allergic" ? "allergic_to" : "intolerant_to";
+    return said === undefined ? undefined : { preds: [{ relation, objects: [said] }], next: j + 3 };
   }
   if ((k === "allergic" || k === "intolerant") && key(s, j + 1) === "to") {
     const list = readObjectList(s, lexEn, j + 2, { kind: "thing" });

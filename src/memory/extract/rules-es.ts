@@ -5,6 +5,7 @@
 import {
   addFact,
   inverseKin,
+  lastThingOf,
   emitFacts,
   nameSubject,
   possessedSubject,
@@ -473,8 +474,17 @@ function readSubjectUnit(
   }
   // "el nombre de mi madre", "el cumpleaños de mi hermano", "el perro de mi hermana"
   if ((t.key === "el" || t.key === "la") && key(s, i + 2) === "de" && key(s, i + 3) === "mi") {
-    const owner = readPossessed(s, i + 3);
+    let owner = readPossessed(s, i + 3);
     const attrKey = key(s, i + 1);
+    // "el marido de mi hermana Ana": the owner is named, and is who the relative belongs to
+    const ownerName =
+      owner?.subject.kin !== undefined && !owner.subject.plural && s.toks[owner.next]?.cap === true
+        ? readName(s, lexEs, owner.next, false)
+        : undefined;
+    if (owner !== undefined && ownerName !== undefined && !places.has(fold(ownerName.text))) {
+      const named = nameWithKin(s, owner.subject, ownerName.text, false);
+      owner = { ...owner, subject: named, next: ownerName.end };
+    }
     if (owner !== undefined && owner.subject.kind !== "thing") {
       if (attrKey === "nombre" || attrKey === "cumpleanos") {
         const attr: Subject = { ...owner.subject };
@@ -1307,6 +1317,8 @@ const handlers: Record<string, Handler | undefined> = {
       if (date > 0) {
         preds.push({ relation: "born_on", objects: [objectOf(s, from, date)], untimed: true });
         j = date;
+        // "nací el 3 de mayo, en Cádiz"
+        if (s.toks[j]?.text === "," && key(s, j + 1) === "en") j++;
         continue;
       }
       if (k !== "en") break;
@@ -1521,6 +1533,13 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   }
   if (/^(alergic[oa]s?|intolerantes?)$/.test(k)) {
     const from = key(s, j + 1) === "a" || key(s, j + 1) === "al" ? j + 2 : -1;
+    // "me encantan los gatos pero soy alérgico": allergic to what was just named
+    const said = only === undefined ? undefined : lastThingOf(s, only.display);
+    const ends = s.toks[j + 1] === undefined || s.toks[j + 1]?.kind === "punct";
+    if (from < 0 && ends && said !== undefined && !v.negated) {
+      const relation = k.startsWith("alerg") ? "allergic_to" : "intolerant_to";
+      return { preds: [{ relation, objects: [said] }], next: j + 1 };
+    }
     if (from < 0) return undefined;
     const list = readObjectList(s, lexEs, key(s, j + 1) === "al" ? j + 1 : from, { kind: "thing" });
     const relation = k.startsWith("alerg") ? "allergic_to" : "intolerant_to";

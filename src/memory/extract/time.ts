@@ -107,6 +107,8 @@ export function matchDate(toks: readonly Token[], i: number, lang: Language): nu
     if (isYear(toks[j])) return j + 1;
     const sep = toks[j]?.key;
     if ((sep === "," || sep === "de" || sep === "del" || sep === "of") && isYear(toks[j + 1])) return j + 2;
+    // "del 88": a two-digit year after "del"
+    if (sep === "del" && /^\d{2}$/.test(toks[j + 1]?.text ?? "")) return j + 2;
     return j;
   };
   if (isYear(t) || isNumericDate(t)) return i + 1;
