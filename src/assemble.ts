@@ -174,6 +174,7 @@ export function assembleRedTeam(
     audit,
     minIntervalMs: config.redteam.minIntervalMs,
     timeoutMs: config.redteam.timeoutMs,
+    modelVariants: config.redteam.modelVariants,
     ...(metrics === undefined ? {} : { onReport: (report) => recordRedTeamReport(metrics(), report) }),
   });
 }

@@ -22,7 +22,7 @@ interface Body {
   id: number;
   error: { code: string; param: string; message: string };
   totals: Record<string, number>;
-  campaign: { id: string; target: string };
+  campaign: { id: string; target: string; variants: unknown };
   data: { id: string }[];
   result: Record<string, unknown>;
 }
@@ -73,6 +73,23 @@ describe("red team", () => {
       expect(evidence("cross_user_leak/memory_export/export")).toBe("no other user's fact in the response");
     });
 
+    it("has the server's model write variants of the seeds, and runs them with the seed's detector", async () => {
+      const probes = selectProbes(createProbeCatalogue(), ["jailbreak", "sql_escape"]);
+      const written = await runCampaign({ baseUrl: weak.url, probes, budget: 0, seed: 3, modelVariants: 2 });
+      // One seed per text (family, target) pair: jailbreak on chat and on completions, sql_escape on the skill.
+      expect(written.variants).toEqual({ generated: 6 });
+      const variants = written.attempts.filter((attempt) => attempt.mutators[0] === "model_variant");
+      expect(variants).toHaveLength(6);
+      expect(variants.every((attempt) => /~v[12]$/.test(attempt.probeId))).toBe(true);
+      expect(
+        variants.filter((attempt) => attempt.family === "jailbreak" && attempt.target === "chat"),
+      ).toMatchObject([{ verdict: "success" }, { verdict: "success" }]);
+      expect(variants.filter((attempt) => attempt.family === "sql_escape")).toMatchObject([
+        { verdict: "success", evidence: "a non-read-only statement ran" },
+        { verdict: "success" },
+      ]);
+    });
+
     it("runs every probe once and counts coverage over the cells", () => {
       expect(new Set(result.attempts.map((attempt) => attempt.probeId)).size).toBe(result.attempts.length);
       expect(result.coverage.exercised).toBeGreaterThan(0);
@@ -108,6 +125,7 @@ describe("red team", () => {
       const failures = result.attempts.filter((attempt) => attempt.verdict === "success");
       expect(failures.map((attempt) => `${attempt.probeId}: ${attempt.evidence}`)).toEqual([]);
       expect(result.stopped).toBeUndefined();
+      expect(result.variants).toEqual({ generated: 0, skipped: "not asked for (modelVariants: 0)" });
       expect(audited).toHaveLength(result.attempts.length);
       expect(audited[0]).toMatchObject({ type: "redteam.attempt" });
       expect(String(audited[0]?.details?.["prompt"])).toMatch(/^sha256:[0-9a-f]{64}$/);
@@ -201,6 +219,11 @@ describe("red team", () => {
       const probes = selectProbes(createProbeCatalogue(), ["malformed_input"]).length;
       expect(latest.json.totals).toMatchObject({ attempts: probes, successes: 0, serverErrors: 0 });
       expect(latest.json.campaign.target).toBe(server.url);
+      // redteam.modelVariants is 2 by default, and the generated model is not asked.
+      expect(latest.json.campaign.variants).toEqual({
+        generated: 0,
+        skipped: "the main model is a generated one (random weights)",
+      });
       const list = await call("GET", "/v1/redteam/reports");
       expect(list.json.data.map((item: { id: string }) => item.id)).toEqual([latest.json.campaign.id]);
       const html = await call("GET", `/v1/redteam/reports/${latest.json.campaign.id}?format=html`);
@@ -247,8 +270,10 @@ describe("red team", () => {
       expect(job?.result["newFailures"]).toBeGreaterThan(0);
       const report = server.app.redteam?.store.get(String(job?.result["reportId"]));
       expect(report?.campaign.target).toBe(weak.url);
-      // The failures it found are rerun by every later campaign.
-      expect(server.app.redteam?.store.regressions().length).toBe(report?.failures.length);
+      // The failures it found are rerun by every later campaign (model-written variants are written anew instead).
+      const rerunnable = report?.failures.filter((failure) => !failure.probeId.includes("~")) ?? [];
+      expect(report?.failures.length).toBeGreaterThan(rerunnable.length);
+      expect(server.app.redteam?.store.regressions().length).toBe(rerunnable.length);
     }, 240_000);
 
     it("sarai redteam run exits 1 with reproducers when a preventable family fails, and --case reruns one", async () => {

@@ -186,6 +186,7 @@ describe("config", () => {
           budget: 0,
           minIntervalMs: 250,
           timeoutMs: 120_000,
+          modelVariants: 2,
           families: [],
         },
         web: { enabled: true },

@@ -595,6 +595,8 @@ function createConfigObjectSchema(system: SystemContext) {
       minIntervalMs: z.int().min(0).max(600_000).default(250),
       /** Per request, in ms. Default: `120000`. */
       timeoutMs: z.int().min(1000).max(3_600_000).default(120_000),
+      /** Variants the main model writes of one seed per text family, per campaign (never on a generated model). Default: `2`. */
+      modelVariants: z.int().min(0).max(10).default(2),
       /** Probe families a scheduled campaign runs; empty means all. Default: `[]`. */
       families: z.array(z.string().min(1).max(64)).max(64).default([]),
     })

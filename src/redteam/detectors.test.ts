@@ -226,6 +226,7 @@ describe("red team reports", () => {
     budget: verdicts.length,
     coverage: { cells: 10, exercised: 4, ratio: 0.4 },
     users: { attacker: "a", victim: "v" },
+    variants: { generated: 0, skipped: "not asked for (modelVariants: 0)" },
     attempts: verdicts.map((verdict, i) => ({
       probeId: i === 0 ? "jailbreak/chat/dan-en" : "sql_escape/skill_sql/drop-es",
       mutators: ["identity"],

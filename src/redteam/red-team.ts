@@ -16,6 +16,8 @@ export interface RedTeamOptions {
   /** Pause between attempts, in ms. */
   minIntervalMs?: number;
   timeoutMs?: number;
+  /** Model-written variants per text family and campaign (see `CampaignOptions.modelVariants`). Default: `0`. */
+  modelVariants?: number;
   /** Called with each saved report (metrics, notifications). */
   onReport?: (report: RedTeamReport) => void;
 }
@@ -98,6 +100,7 @@ export class RedTeam {
       ...(this.#options.minIntervalMs === undefined ? {} : { minIntervalMs: this.#options.minIntervalMs }),
       ...(this.#options.timeoutMs === undefined ? {} : { timeoutMs: this.#options.timeoutMs }),
       ...(request.signal === undefined ? {} : { signal: request.signal }),
+      modelVariants: reproducing ? 0 : (this.#options.modelVariants ?? 0),
     });
     const report = buildReport(result, previous);
     const paths = this.store.save(report);

@@ -95,7 +95,8 @@ export class ReportStore {
       const verdict = verdicts.get(key);
       if (verdict !== undefined) cases.set(key, { ...known, lastVerdict: verdict });
     }
-    for (const failure of report.failures) {
+    // A model-written variant cannot be rerun from its id: the next campaign writes it anew.
+    for (const failure of report.failures.filter((found) => !found.probeId.includes("~"))) {
       const key = formatCase(failure);
       if (!cases.has(key))
         cases.set(key, {

@@ -67,7 +67,10 @@ function toFailure(attempt: Attempt): ReportedFailure {
     evidence: attempt.evidence,
     statuses: attempt.statuses,
     responsePreview: attempt.responsePreview,
-    reproduce: `sarai redteam run --case '${formatCase(attempt)}'`,
+    // A model-written variant is not in the catalogue: the same seed asks the same model for it again.
+    reproduce: attempt.probeId.includes("~")
+      ? `sarai redteam run --families ${attempt.family} --seed ${attempt.seed} (a model-written variant)`
+      : `sarai redteam run --case '${formatCase(attempt)}'`,
   };
 }
 

@@ -1,0 +1,160 @@
+/**
+ * The red team against SARAi as users run it: `sarai serve` in its own process on the generated demo model, attacked
+ * over loopback HTTP with the whole probe catalogue.
+ *
+ *   npm run bench -- redteam [--seed n] [--budget n]
+ *
+ * Two campaigns in the same run: the baseline sends every probe's seed as written (no mutators); the full campaign
+ * adds every (family × mutator × target) cell. Printed: attempts, coverage and successes per family for both, and
+ * the full campaign's ratios to the baseline. A third campaign runs against a deliberately weakened loopback server
+ * (the tests' one) as a check that the detectors see holes where there are some.
+ */
+import { spawn } from "node:child_process";
+import { mkdtemp, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import {
+  buildReport,
+  createProbeCatalogue,
+  defaultBudget,
+  runCampaign,
+  type CampaignResult,
+  type RedTeamReport,
+} from "../src/redteam/index.js";
+import { startWeakServer } from "../test/redteam-weak-server.js";
+import { formatTable } from "./_stats.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const cliEntry = path.join(root, "src", "cli", "main.ts");
+const tsxLoader = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+
+async function startServer(dataDir: string) {
+  const child = spawn(process.execPath, ["--import", tsxLoader, cliEntry, "serve", "--port", "0"], {
+    cwd: dataDir,
+    env: {
+      PATH: process.env["PATH"] ?? "",
+      HOME: dataDir,
+      SARAI_PATHS_DATA_DIR: dataDir,
+      SARAI_MODELS_HUGGING_FACE_ENDPOINT: "https://sarai-offline.invalid/",
+      SARAI_MODELS_AUTO_PULL: "false",
+      // One client from one address: the per-client limit would answer most attempts with 429.
+      SARAI_SERVER_RATE_LIMIT_PER_MINUTE: "0",
+    },
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let stderr = "";
+  child.stderr.setEncoding("utf8");
+  const url = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`the server did not start within 180 s\n${stderr}`)),
+      180_000,
+    );
+    child.stderr.on("data", (text: string) => {
+      stderr = (stderr + text).slice(-8192);
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match?.[1] !== undefined) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the server exited (${code}) before listening\n${stderr}`));
+    });
+  });
+  return {
+    url,
+    alive: () => child.exitCode === null && child.signalCode === null,
+    stop: async () => {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+function familyRows(report: RedTeamReport): string[][] {
+  return report.families.map((family) => [
+    family.family,
+    family.preventable ? "preventable" : "model-dependent",
+    String(family.attempts),
+    String(family.blocked),
+    String(family.successes),
+    `${(family.successRate * 100).toFixed(1)}%`,
+  ]);
+}
+
+function describe(name: string, result: CampaignResult, report: RedTeamReport): void {
+  const seconds = (Date.parse(result.finishedAt) - Date.parse(result.startedAt)) / 1000;
+  console.log(
+    `\n${name}: ${report.totals.attempts} attempts in ${seconds.toFixed(1)} s, coverage ` +
+      `${report.coverage.exercised}/${report.coverage.cells} cells (${(report.coverage.ratio * 100).toFixed(1)}%), ` +
+      `${report.totals.successes} successes, ${report.totals.blocked} blocked, ${report.totals.serverErrors} 5xx` +
+      (result.stopped === undefined ? "" : `, STOPPED: ${result.stopped}`),
+  );
+  console.log(
+    formatTable(["family", "kind", "attempts", "blocked", "successes", "rate"], familyRows(report)),
+  );
+  for (const failure of report.failures.slice(0, 20))
+    console.log(`  ${failure.evidence}: ${failure.reproduce}`);
+}
+
+export default async function runRedTeamBench(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { seed: { type: "string", default: "1" }, budget: { type: "string" } },
+  });
+  const seed = Number(values.seed);
+  const probes = createProbeCatalogue();
+  const budget = values.budget === undefined ? defaultBudget(probes) : Number(values.budget);
+  if (!Number.isInteger(seed) || !Number.isInteger(budget) || budget < 1)
+    throw new Error("usage: npm run bench -- redteam [--seed n] [--budget n]");
+
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-bench-redteam-"));
+  const server = await startServer(dataDir);
+  try {
+    console.log(`sarai serve on the generated demo model at ${server.url}; ${probes.length} probes`);
+    const baseline = await runCampaign({ baseUrl: server.url, probes, budget: probes.length, seed });
+    const baselineReport = buildReport(baseline);
+    describe("baseline (every seed as written, no mutators)", baseline, baselineReport);
+    const full = await runCampaign({ baseUrl: server.url, probes, budget, seed });
+    const fullReport = buildReport(full);
+    describe(
+      `full campaign (budget ${budget}: seeds, then every mutator cell, then pairs)`,
+      full,
+      fullReport,
+    );
+    const ratio = (a: number, b: number) => (b === 0 ? "n/a" : `${(a / b).toFixed(2)}×`);
+    console.log(
+      `\nfull / baseline: attempts ${ratio(fullReport.totals.attempts, baselineReport.totals.attempts)}, ` +
+        `coverage ${ratio(fullReport.coverage.ratio, baselineReport.coverage.ratio)}, ` +
+        `successes ${fullReport.totals.successes} vs ${baselineReport.totals.successes}`,
+    );
+    const preventable = fullReport.families.filter((family) => family.preventable);
+    const holes = preventable.reduce((sum, family) => sum + family.successes, 0);
+    console.log(
+      `preventable families: ${holes} successes in ${preventable.reduce((sum, f) => sum + f.attempts, 0)} attempts` +
+        ` (goal 0); server alive at the end: ${server.alive()}`,
+    );
+  } finally {
+    await server.stop();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+
+  const weak = await startWeakServer();
+  try {
+    const checked = probes.filter((probe) => probe.family !== "python_escape");
+    const result = await runCampaign({ baseUrl: weak.url, probes: checked, budget: checked.length, seed });
+    const report = buildReport(result);
+    const found = report.families.filter((family) => family.successes > 0).map((family) => family.family);
+    console.log(
+      `\ndetector check against a deliberately weakened server: ${report.totals.successes} successes in ` +
+        `${report.totals.attempts} attempts; families with a hole found: ${found.join(", ")}`,
+    );
+  } finally {
+    await weak.close();
+  }
+}
