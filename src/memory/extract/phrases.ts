@@ -427,18 +427,29 @@ const locativesEs: ReadonlyArray<readonly string[]> = [
 export function widenPlace(
   s: SentenceState,
   lex: PhraseLexicon,
-  object: ObjectPhrase,
+  read: ObjectPhrase,
   next: number,
 ): { object: ObjectPhrase; next: number } | undefined {
+  let object = read;
   const toks = s.toks;
   const before = toks[object.start - 1]?.key;
   const indefinite = before === "a" || before === "an" || before === "un" || before === "una";
+  if (!indefinite) return undefined;
+  // "a village just outside Oxford" may have been read whole: the common noun ends where a locative starts
+  const locatives = lex.lang === "en" ? locativesEn : locativesEs;
+  let headEnd = object.end;
+  for (let m = object.start + 1; m < object.end && headEnd === object.end; m++) {
+    for (const loc of locatives)
+      if (matchesSequence(toks, m, loc) && toks[m + loc.length]?.cap === true) headEnd = m;
+  }
   // "a Dutch company" is a common noun after a proper adjective; "a Tesla" is a name already
-  if (!indefinite || toks[object.end - 1]?.cap === true) return undefined;
-  const headKey = toks[object.end - 1]?.key ?? "";
-  let j = next;
+  if (toks[headEnd - 1]?.cap === true) return undefined;
+  const truncated = headEnd < read.end;
+  if (truncated) object = { ...object, end: headEnd, text: span(s, object.start, headEnd) };
+  const headKey = toks[headEnd - 1]?.key ?? "";
+  let j = truncated ? headEnd : next;
   let located: ObjectPhrase | undefined;
-  for (const loc of lex.lang === "en" ? locativesEn : locativesEs) {
+  for (const loc of locatives) {
     if (!matchesSequence(toks, j, loc) || toks[j + loc.length]?.cap !== true) continue;
     const name = readName(s, lex, j + loc.length, false);
     if (name === undefined) continue;

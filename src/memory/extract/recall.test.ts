@@ -311,6 +311,7 @@ describe("a common place widened by its name or its location", () => {
     ["vivo en un pueblo cerca de Teruel, Alcañiz", "es", [["usuario", "lives_in", "Alcañiz"]]],
     ["I work for a Swedish retailer, Ikea", "en", [["user", "works_at", "Ikea"]]],
     ["I live in a hamlet near Bath, Freshford", "en", [["user", "lives_in", "Freshford"]]],
+    ["I live in a village just outside Leeds, Horsforth", "en", [["user", "lives_in", "Horsforth"]]],
     [
       "my aunt teaches at a primary school in Derby",
       "en",
@@ -583,5 +584,42 @@ describe("a birth date, then a comma and the place", () => {
         ["user", "born_in", "Hull"],
       ],
     ],
+  ]);
+});
+
+describe("wondering whether one said it is no condition", () => {
+  check([
+    ["no sé si te lo dije, pero vivo en Zamora", "es", [["usuario", "lives_in", "Zamora"]]],
+    ["I don't know if I mentioned it, I live in Truro", "en", [["user", "lives_in", "Truro"]]],
+    ["no sé si vivir en Zamora", "es", []],
+  ]);
+});
+
+describe("trips, purchases, engagements and break-ups", () => {
+  check([
+    ["nos vamos de viaje a Marruecos en Semana Santa", "es", [["usuario", "travels_to", "Marruecos"]]],
+    ["I'm off to Lisbon next week", "en", [["user", "travels_to", "Lisbon"]]],
+    ["me he comprado una moto", "es", [["usuario", "has", "moto"]]],
+    ["I bought a van last year", "en", [["user", "has", "van"]]],
+    [
+      "mi prima Lola se casa con Andrés",
+      "es",
+      [
+        ["usuario", "cousin", "Lola"],
+        ["Lola", "partner", "Andrés"],
+      ],
+    ],
+    [
+      "my sister Bea is getting married to Tom",
+      "en",
+      [
+        ["user", "sister", "Bea"],
+        ["Bea", "partner", "Tom"],
+      ],
+    ],
+    ["ya no estoy con Hugo", "es", [["usuario", "partner", "Hugo", true]]],
+    ["I'm not with Joe anymore", "en", [["user", "partner", "Joe", true]]],
+    ["soy más de perros", "es", [["usuario", "likes", "perros"]]],
+    ["I'm a dog person", "en", [["user", "likes", "dogs"]]],
   ]);
 });

@@ -184,6 +184,35 @@ const rewritesEn: readonly Rewrite[] = [
     ["called", "named"],
   ],
   [/(\b(?:my|his|her|our)\s+|['’]s\s+)(\p{Ll}{4,9})(?=\s+is\b)/giu, attributeTypoEn, [" is"]],
+  // "not sure if I told you, my name's…": wondering whether one said it does not make it a condition
+  [
+    /(^|[.!?]\s+)(?:not sure if|i'?m not sure if|i don'?t know if|dunno if|idk if|i forget if|i can'?t remember if)\s+i\s+(?:told|mentioned|said)(?:\s+(?:this|it|that))?(?:\s+(?:to\s+)?you)?(?:\s+(?:before|already))?\s*[,:-]?\s*(?:but\s+|that\s+)?/giu,
+    "$1",
+    ["told", "mentioned", "said"],
+  ],
+  // "off to Iceland in August", "I'm off to Rome": a trip
+  [/\b(I'm|I am|im)\s+off\s+to\b/giu, "$1 travelling to", ["off to"]],
+  [/(^|[.!?]\s+)off\s+to\b/giu, "$1I'm travelling to", ["off to"]],
+  // "I bought a bike": what one bought one has
+  [
+    /\b(I|we)\s+(?:just\s+|recently\s+)?(?:bought|purchased|got myself)\s+(?=(?:a|an|my|our|two|three|some)\b)/giu,
+    "$1 have ",
+    ["bought", "purchased", "got myself"],
+  ],
+  // "my brother is getting married to Chloe", "we're engaged": a partner before the wedding
+  [/\b(is|are|am|'s|'re|'m)\s+getting\s+married\s+to\b/giu, "$1 engaged to", ["getting married"]],
+  // "I'm not with Ryan anymore": no longer the speaker's partner
+  [
+    /\b(I'm|I am|im)\s+not\s+with\s+(\p{Lu}[\p{L}'-]*)\s+(?:anymore|any more|now)\b/gu,
+    "$1 not dating $2 anymore",
+    ["not with"],
+  ],
+  // "I'm more of a cat person", "I'm a dog person": what one likes
+  [
+    /\b(I'm|I am|im)\s+(?:more\s+of\s+|really\s+|definitely\s+|totally\s+)?an?\s+(\p{Ll}+)\s+person\b/giu,
+    (_m, be: string, thing: string) => `I like ${thing.endsWith("s") ? thing : `${thing}s`}`,
+    ["person"],
+  ],
   // "my name isn't Katherine, it's Kathryn" → "…, my name is Kathryn"
   [
     /\b([Mm]y\s+[\p{L}'-]+(?:\s+[\p{L}'-]+)?)\s+(?:isn't|isn’t|is not|'s not)\s+((?:called|named)\s+)?([^,.;!?]+),\s*(?:it's|it’s|it is|she's|he's|she is|he is|just|only)\s+(?!not\b)(?:(?:called|named)\s+)?/gu,
@@ -307,6 +336,43 @@ const rewritesEs: readonly Rewrite[] = [
     new RegExp(`\\b(soy|es)\\s+(${name}),\\s+(?=(?:el|la)\\s+\\p{Ll}+\\s+de\\s)`, "gu"),
     "$1 $2, $1 ",
     ["soy ", "es "],
+  ],
+  // "no me acuerdo si te dije que me llamo Iñaki": wondering whether one said it does not make it a condition
+  [
+    /(^|[.!?]\s+)no\s+(?:me\s+acuerdo|sé|se|recuerdo)\s+si\s+(?:ya\s+)?(?:te\s+)?(?:lo\s+)?(?:dije|he\s+dicho|comenté|comente|conté|conte|había\s+dicho)(?:\s+ya)?\s*[,:]?\s*(?:que\s+|pero\s+)?/giu,
+    "$1",
+    ["dije", "dicho", "coment", "cont"],
+  ],
+  // "me voy de vacaciones a Croacia": a trip
+  [
+    /\b(?:me|nos)\s+(?:voy|vamos|iré|iremos|fui|fuimos)\s+de\s+(?:vacaciones|viaje|puente|escapada)\s+a\b/giu,
+    (m: string) => (/^nos/i.test(m) ? "viajamos a" : "viajo a"),
+    ["vacaciones", "viaje", "puente", "escapada"],
+  ],
+  // "me acabo de comprar una bici", "me compré un coche": lo que uno se compra lo tiene
+  [
+    /\b(?:me\s+)?(?:acabo\s+de\s+comprar(?:me)?|me\s+compré|me\s+compre|compré|he\s+comprado|me\s+he\s+comprado)\s+(?=(?:un|una|unos|unas|dos|tres|mi)\b)/giu,
+    "tengo ",
+    ["compr"],
+  ],
+  // "mi hermano se casa con Irene en mayo": la pareja antes de la boda
+  [
+    /\b(se|me)\s+casa(?:n)?\s+con\b/giu,
+    (_m, c: string) => `${c.toLowerCase() === "me" ? "estoy" : "está"} prometido con`,
+    ["casa"],
+  ],
+  [/\bme\s+caso\s+con\b/giu, "estoy prometido con", ["caso"]],
+  // "ya no estoy con Marcos": ya no es la pareja
+  [
+    /\bya\s+no\s+(estoy|está|esta)\s+con\s+(?=\p{Lu})/gu,
+    (_m, be: string) => `ya no ${fold(be) === "estoy" ? "salgo" : "sale"} con `,
+    ["no est"],
+  ],
+  // "soy más de gatos": lo que a uno le gusta
+  [
+    /\bsoy\s+(?:más|mas|muy)\s+de\s+(?=(?:los|las)?\s*\p{Ll})/giu,
+    "me gustan ",
+    ["mas de", "más de", "muy de"],
   ],
   // "no me llamo Juan Antonio, solo Antonio" → "…, me llamo Antonio"
   [
