@@ -250,6 +250,31 @@ describe("red team", () => {
       expect((await call("GET", "/v1/redteam/reports/latest?format=pdf")).status).toBe(400);
     });
 
+    it("refuses a key bound to one user on every red-team route", async () => {
+      const keyed = await startTestServer({
+        listen: false,
+        server: { apiKeys: [{ key: "sk-ana-0123456789abcdef", user: "ana" }] },
+      });
+      try {
+        for (const [method, url] of [
+          ["POST", "/v1/redteam/campaigns"],
+          ["GET", "/v1/redteam/campaigns/current"],
+          ["GET", "/v1/redteam/reports"],
+          ["GET", "/v1/redteam/reports/latest"],
+        ] as const) {
+          const response = await keyed.server.fastify.inject({
+            method,
+            url,
+            headers: { authorization: "Bearer sk-ana-0123456789abcdef" },
+            ...(method === "POST" ? { payload: {} } : {}),
+          });
+          expect(response.statusCode, url).toBe(403);
+        }
+      } finally {
+        await keyed.close();
+      }
+    });
+
     it("runs the weekly action from the loop against proactive.serverUrl and reports what got through", async () => {
       const queued = await call("POST", "/v1/loop/actions/redteam_campaign/run", {
         args: { families: ["sql_escape", "cross_user_leak"], budget: 0 },

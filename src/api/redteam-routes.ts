@@ -42,7 +42,10 @@ function ownAddress(request: FastifyRequest): string {
  * reports. One campaign at a time; it runs in the background and its report is saved when it ends.
  */
 export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger: Logger): void {
-  const redTeamOf = (): RedTeam => {
+  // Admin routes: a key bound to one user is refused (a campaign plants and reads red-team users' facts).
+  const redTeamOf = (request: FastifyRequest): RedTeam => {
+    if (request.sarai.boundUser !== undefined)
+      throw new AppError("FORBIDDEN", "the red team's routes need an API key that is not bound to a user");
     if (app.redteam === undefined)
       throw new AppError(
         "ROUTE_NOT_FOUND",
@@ -52,7 +55,7 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
   };
 
   fastify.post("/v1/redteam/campaigns", async (request, reply) => {
-    const redTeam = redTeamOf();
+    const redTeam = redTeamOf(request);
     const body = parse(campaignBody, request.body);
     const cases = (body.cases ?? []).map((text, index) => {
       try {
@@ -104,8 +107,8 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
     });
   });
 
-  fastify.get("/v1/redteam/campaigns/current", () => {
-    const redTeam = redTeamOf();
+  fastify.get("/v1/redteam/campaigns/current", (request) => {
+    const redTeam = redTeamOf(request);
     const running = redTeam.running;
     return {
       object: "redteam.campaign",
@@ -115,9 +118,9 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
     };
   });
 
-  fastify.get("/v1/redteam/reports", () => ({
+  fastify.get("/v1/redteam/reports", (request) => ({
     object: "list",
-    data: redTeamOf()
+    data: redTeamOf(request)
       .store.list()
       .map((id) => ({ id, object: "redteam.report" })),
   }));
@@ -125,7 +128,7 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
   fastify.get("/v1/redteam/reports/:id", (request, reply) => {
     const { id } = parse(reportParams, request.params);
     const { format } = parse(reportQuery, request.query);
-    const store = redTeamOf().store;
+    const store = redTeamOf(request).store;
     const report = id === "latest" ? store.latest() : store.get(id);
     if (report === undefined)
       throw new AppError(
