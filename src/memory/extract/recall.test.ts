@@ -623,3 +623,16 @@ describe("trips, purchases, engagements and break-ups", () => {
     ["I'm a dog person", "en", [["user", "likes", "dogs"]]],
   ]);
 });
+
+describe("what the new rewrites leave alone", () => {
+  check([
+    ["off to bed", "en", []],
+    ["I'm a people person", "en", [["user", "likes", "people"]]],
+    ["Love it!", "en", []],
+    ["Working on it", "en", []],
+    ["sorry, I forgot", "en", []],
+    ["soy más de lo que crees", "es", []],
+    ["me voy de viaje a ver a mi madre", "es", []],
+    ["viajo a ver a mi abuela", "es", []],
+  ]);
+});

@@ -191,8 +191,8 @@ const rewritesEn: readonly Rewrite[] = [
     ["told", "mentioned", "said"],
   ],
   // "off to Iceland in August", "I'm off to Rome": a trip
-  [/\b(I'm|I am|im)\s+off\s+to\b/giu, "$1 travelling to", ["off to"]],
-  [/(^|[.!?]\s+)off\s+to\b/giu, "$1I'm travelling to", ["off to"]],
+  [/\b(I'm|I’m|I am|im|Im)\s+off\s+to\s+(?=\p{Lu})/gu, "$1 travelling to ", ["off to"]],
+  [/(^|[.!?]\s+)[Oo]ff\s+to\s+(?=\p{Lu})/gu, "$1I'm travelling to ", ["off to"]],
   // "I bought a bike": what one bought one has
   [
     /\b(I|we)\s+(?:just\s+|recently\s+)?(?:bought|purchased|got myself)\s+(?=(?:a|an|my|our|two|three|some)\b)/giu,
@@ -210,7 +210,8 @@ const rewritesEn: readonly Rewrite[] = [
   // "I'm more of a cat person", "I'm a dog person": what one likes
   [
     /\b(I'm|I am|im)\s+(?:more\s+of\s+|really\s+|definitely\s+|totally\s+)?an?\s+(\p{Ll}+)\s+person\b/giu,
-    (_m, be: string, thing: string) => `I like ${thing.endsWith("s") ? thing : `${thing}s`}`,
+    (_m, _be: string, thing: string) =>
+      `I like ${thing.endsWith("s") || thing.toLowerCase() === "people" ? thing : `${thing}s`}`,
     ["person"],
   ],
   // "my name isn't Katherine, it's Kathryn" → "…, my name is Kathryn"
@@ -345,8 +346,8 @@ const rewritesEs: readonly Rewrite[] = [
   ],
   // "me voy de vacaciones a Croacia": a trip
   [
-    /\b(?:me|nos)\s+(?:voy|vamos|iré|iremos|fui|fuimos)\s+de\s+(?:vacaciones|viaje|puente|escapada)\s+a\b/giu,
-    (m: string) => (/^nos/i.test(m) ? "viajamos a" : "viajo a"),
+    /\b(?:[Mm]e|[Nn]os)\s+(?:voy|vamos|iré|iremos|fui|fuimos)\s+de\s+(?:vacaciones|viaje|puente|escapada)\s+a\s+(?=\p{Lu})/gu,
+    (m: string) => (/^nos/i.test(m) ? "viajamos a " : "viajo a "),
     ["vacaciones", "viaje", "puente", "escapada"],
   ],
   // "me acabo de comprar una bici", "me compré un coche": lo que uno se compra lo tiene
@@ -370,7 +371,7 @@ const rewritesEs: readonly Rewrite[] = [
   ],
   // "soy más de gatos": lo que a uno le gusta
   [
-    /\bsoy\s+(?:más|mas|muy)\s+de\s+(?=(?:los|las)?\s*\p{Ll})/giu,
+    /\bsoy\s+(?:más|mas|muy)\s+de\s+(?=(?:(?:los|las)\s+)?[a-zñáéíóú]+s\b)/giu,
     "me gustan ",
     ["mas de", "más de", "muy de"],
   ],

@@ -1152,6 +1152,17 @@ function prepositional(map: Record<string, string>, kind: "place" | "thing" = "p
       const head = list.objects[0]?.start ?? from;
       const only = list.objects.length === 1 && list.objects[0]?.end === head + 1;
       if (notPlaces.has(key(s, head)) || (only && s.toks[head]?.kind === "number")) continue;
+      // "viajo a ver a mi madre": an infinitive is a purpose, not a place
+      const headTok = s.toks[head];
+      if (
+        !roleLike &&
+        k === "a" &&
+        head === from &&
+        headTok?.cap === false &&
+        /^[a-zñ]+[aei]r$/.test(headTok.key) &&
+        !places.has(headTok.key)
+      )
+        continue;
       addPrepositional(s, preds, relation, list.objects);
     }
     // "vivo con mi pareja, Andrés, en Lavapiés": who one lives with lives there too
