@@ -80,7 +80,8 @@ describe("the speaker's copula carries over a comma", () => {
 
 describe("being at a workplace, or in a place for a length of time", () => {
   check([
-    ["these days I'm at Unilever", "en", [["user", "works_at", "Unilever"]]],
+    ["these days I'm still at Unilever", "en", [["user", "works_at", "Unilever"]]],
+    ["I'm at Starbucks", "en", []],
     ["I'm at the gym right now", "en", []],
     ["I've been in Lisbon for almost six years", "en", [["user", "lives_in", "Lisbon"]]],
     ["ahora trabajo en Unilever", "es", [["usuario", "works_at", "Unilever"]]],

@@ -1721,8 +1721,7 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
       ? { preds: [{ relation: "from", objects: list.objects }], next: list.next }
       : undefined;
   }
-  // "I'm at Deloitte", "been at Arup since 2016", "I'm still at the bank": a workplace; "I've been in Dublin for
-  // ten years": a home. "I'm at the gym right now", "I'm in Rome this week" say where one is, not where one works.
+  // "been at Arup since 2016", "I'm still at the bank": a workplace; "I've been in Dublin for ten years": a home. "I'm at the gym right now", "I'm in Rome this week" say where one is, not where one works.
   if (
     (k === "at" || k === "in") &&
     only !== undefined &&
@@ -1732,9 +1731,9 @@ function copula(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
     const place = readObjectList(s, lexEn, j + 1, { kind: "place" });
     const head = place.objects[0];
     if (head !== undefined && !notPlacesEn.has(fold(head.text))) {
+      // "I'm at Starbucks" alone says where one is: only a lasting stay is a workplace
       const lasting = v.perfect || key(s, j - 1) === "still";
-      const organisation = s.toks[head.start]?.cap === true && !places.has(fold(head.text));
-      if (k === "at" && (lasting || organisation))
+      if (k === "at" && lasting)
         return { preds: [{ relation: "works_at", objects: place.objects }], next: place.next };
       if (k === "in" && v.perfect && matchTime(s.toks, place.next, "en") > 0)
         return { preds: [{ relation: "lives_in", objects: place.objects }], next: place.next };
