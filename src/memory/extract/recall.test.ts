@@ -637,3 +637,38 @@ describe("what the new rewrites leave alone", () => {
     ["viajo a ver a mi abuela", "es", []],
   ]);
 });
+
+describe("a name after a coordinator and before a plural verb is another subject", () => {
+  check([
+    [
+      "mis hermanas Nuria y Elena viven en Reus",
+      "es",
+      [
+        ["usuario", "sister", "Nuria"],
+        ["usuario", "sister", "Elena"],
+        ["Nuria", "lives_in", "Reus"],
+        ["Elena", "lives_in", "Reus"],
+      ],
+    ],
+    [
+      "my sisters Nell and Tess live in Perth",
+      "en",
+      [
+        ["user", "sister", "Nell"],
+        ["user", "sister", "Tess"],
+        ["Nell", "lives_in", "Perth"],
+        ["Tess", "lives_in", "Perth"],
+      ],
+    ],
+    [
+      "mi hermano Óscar vive en Reus y Elena vive en Vic",
+      "es",
+      [
+        ["usuario", "brother", "Óscar"],
+        ["Óscar", "lives_in", "Reus"],
+        ["Elena", "lives_in", "Vic"],
+      ],
+    ],
+    ["got married last year", "en", []],
+  ]);
+});

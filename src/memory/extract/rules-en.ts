@@ -271,6 +271,10 @@ function clauseStartsAt(s: SentenceState, i: number): boolean {
   }
   if (t.cap && !knownWords.has(k)) {
     const after = verbAt(s, j + 1);
+    // "my brothers Pete and John live…": a plural verb makes the name part of a list of subjects
+    const listed = key(s, j - 1) === "and" || s.toks[j - 1]?.text === ",";
+    if (after !== undefined && listed && (after.form.person === "base" || key(s, j + 1) === "are"))
+      return false;
     if (after !== undefined && isFiniteForm(after.form)) return true;
     if (key(s, j + 1) === "is" || key(s, j + 1) === "'s" || key(s, j + 1) === "does") return true;
   }
@@ -1344,6 +1348,8 @@ const handlers: Record<string, Handler | undefined> = {
   marry(s, i, v) {
     if (!v.past && !v.perfect) return undefined;
     const j = key(s, i) === "to" ? i + 1 : i;
+    // "I got married last year": when, not to whom
+    if (matchTime(s.toks, j, "en") > 0) return undefined;
     const name = readObject(s, lexEn, j, { kind: "place" });
     return name ? { preds: [{ relation: "married_to", objects: [name] }], next: name.end } : undefined;
   },

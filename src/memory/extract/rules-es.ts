@@ -197,7 +197,12 @@ function clauseStartsAt(s: SentenceState, i: number): boolean {
     const next = key(s, j + 1);
     return ["en", "como", "de", "para", "con", "a", "al", "un", "una", "mucho"].includes(next);
   }
-  if (t.cap && verbAt(s, j + 1) !== undefined) return true;
+  if (t.cap && verbAt(s, j + 1) !== undefined) {
+    // "mis hermanos Pedro y Juan viven…": a plural verb makes the name part of a list of subjects
+    const prev = key(s, j - 1);
+    const plural = verbAt(s, j + 1)?.form.person === "3p";
+    return !(plural && (prev === "y" || prev === "e" || s.toks[j - 1]?.text === ","));
+  }
   // "… y los domingos salgo a escalar": a time, then a clause
   const time = matchTime(s.toks, j, "es");
   if (time > j && time < s.toks.length) {
