@@ -672,3 +672,33 @@ describe("a name after a coordinator and before a plural verb is another subject
     ["got married last year", "en", []],
   ]);
 });
+
+describe("a slip that sounds the same", () => {
+  check([
+    [
+      "bivo en Cáceres y trabago en Renfe",
+      "es",
+      [
+        ["usuario", "lives_in", "Cáceres"],
+        ["usuario", "works_at", "Renfe"],
+      ],
+    ],
+    ["I livve in Bury", "en", [["user", "lives_in", "Bury"]]],
+  ]);
+});
+
+describe("the team one supports", () => {
+  check([
+    ["mi equipo es el Osasuna", "es", [["usuario", "favorite_team", "Osasuna"]]],
+    ["my team is Everton", "en", [["user", "favorite_team", "Everton"]]],
+  ]);
+});
+
+describe("someone else's opinion of the speaker, and what one used to have, are no facts", () => {
+  check([
+    ["mi madre dice que soy muy desordenado", "es", []],
+    ["my sister says I'm really messy", "en", []],
+    ["de pequeño tenía un hámster", "es", []],
+    ["I had a hamster as a kid", "en", []],
+  ]);
+});

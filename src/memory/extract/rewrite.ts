@@ -231,6 +231,14 @@ const rewritesEn: readonly Rewrite[] = [
   [new RegExp(`\\b(I'm|I’m|I am|im)\\s+(${name}),\\s+(?=${cap}'s\\s+\\p{Ll})`, "gu"), "$1 $2, $1 ", ["'s"]],
   // "mum's birthday is…": a parent named by the bare noun is the speaker's
   [/(^|[.!?]\s+)(mum|mom|dad|mama|papa|mommy|daddy)(['’]s\s+)/giu, "$1my $2$3", ["'s", "’s"]],
+  // "my team is Liverpool": the team one supports
+  [/\b([Mm]y)\s+team\s+(is|'s)\s+(?=(?:the\s+)?\p{Lu})/gu, "$1 favourite team $2 ", ["team"]],
+  // "my mum says I'm lazy", "he thinks I'm rude": someone else's opinion of the speaker is no fact
+  [
+    /\b(says|said|thinks|thought|reckons|claims)\s+(?:that\s+)?(?:I'm|I am|im|I)\b[^.!?;]*/giu,
+    "$1 so",
+    ["says", "said", "thinks", "thought", "reckons", "claims"],
+  ],
   // "Save this: I live in Leeds", "Note: …", "FYI - …"
   [
     /(^|[.!?]\s+)(?:save|store|remember|note|log|record|keep)\s+(?:this|that)\s*[:,-]\s*/giu,
@@ -331,6 +339,14 @@ const rewritesEs: readonly Rewrite[] = [
     ),
     neitherNorEs,
     ["ni "],
+  ],
+  // "mi equipo es el Betis": el equipo del que uno es
+  [/\b([Mm]i)\s+equipo\s+es\s+(?=(?:el\s+)?\p{Lu})/gu, "$1 equipo favorito es ", ["equipo"]],
+  // "Dani dice que soy muy pesada": la opinión de otro sobre uno no es un hecho
+  [
+    /\b(dice|dicen|decía|decían|piensa|piensan|cree|creen|opina|opinan)\s+que\s+(?:yo\s+)?(?:soy|estoy|tengo|era|estaba)\b[^.!?;]*/giu,
+    "$1 eso",
+    ["dice", "piensa", "cree", "opina", "decía"],
   ],
   // "soy Paula, la hermana de Javier" → "soy Paula, soy la hermana de Javier": an apposition to the name
   [

@@ -133,6 +133,14 @@ function verbAt(s: SentenceState, i: number): VerbHit | undefined {
   if (form !== undefined) return { form, typo: false };
   if (knownWords.has(t.key) || firstNames.has(t.key) || nonIndicative.test(t.low) || t.key.length < 4)
     return undefined;
+  // "bivo", "trabavo": b and v sound the same and are often swapped
+  if (/[bv]/.test(t.key)) {
+    const swapped = t.key.replace(/[bv]/g, (c) => (c === "b" ? "v" : "b"));
+    for (const variant of [swapped, t.key.replace(/b/g, "v"), t.key.replace(/v/g, "b")]) {
+      const sound = verbsEs.folded.get(variant);
+      if (sound !== undefined && variant !== t.key) return { form: sound, typo: true };
+    }
+  }
   const typoForm = formForTypo(verbTypos.candidates(t.key), verbsEs.folded, typoPreferenceEs);
   return typoForm === undefined ? undefined : { form: typoForm, typo: true };
 }
@@ -1784,7 +1792,8 @@ const eventWordsEs = new Set([
 
 /** "tener": age, appointments, allergies, relatives and pets (named or not), possessions. */
 function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]): HandlerResult | undefined {
-  if (v.tense === "past" || key(s, i) === "que") return undefined;
+  // "tenía una granja": what one had is not what one has, and says nothing of now
+  if (v.tense === "past" || v.tense === "impf" || key(s, i) === "que") return undefined;
   let j = i;
   while (["tambien", "ya", "todavia", "aun", "ahora"].includes(key(s, j)) && j < i + 2) j++;
   // Age: "tengo 34 años"; "tienen 8 y 5 años", one age each
