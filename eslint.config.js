@@ -20,7 +20,7 @@ const subsystems = [
   "voice",
   "search",
 ];
-const features = [...subsystems, "skills", "proactive", "redteam"];
+const features = [...subsystems, "skills", "proactive", "redteam", "learning"];
 const layers = {
   shared: [],
   config: ["shared"],
@@ -34,6 +34,7 @@ const layers = {
   skills: subsystems,
   proactive: subsystems,
   redteam: subsystems,
+  learning: subsystems,
   assistant: features,
   app: [...features, "assistant"],
   api: [...features, "assistant", "app"],

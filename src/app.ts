@@ -41,10 +41,12 @@ import {
 import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./skills/index.js";
 import { ImageCache, VisionService } from "./vision/index.js";
 import { passThroughGuard, type WebSearch } from "./search/index.js";
+import type { FeedbackStore } from "./learning/index.js";
 import type { RedTeam } from "./redteam/index.js";
 import type { AuditSink, InjectionGuard } from "./security/index.js";
 import {
   assembleAudit,
+  assembleFeedback,
   assembleGuard,
   assembleMemoryExtractor,
   assembleRedTeam,
@@ -107,6 +109,8 @@ export interface App {
   readonly voice: VoiceService | undefined;
   /** Web search through SearXNG; undefined when `search.enabled` is false. */
   readonly search: WebSearch | undefined;
+  /** Users' ratings of answers (the learning loop's input); undefined when `learning.enabled` is false. */
+  readonly feedback: FeedbackStore | undefined;
   /** Red-team campaigns against this server over HTTP; undefined when `redteam.enabled` is false. */
   readonly redteam: RedTeam | undefined;
   readonly metrics: Metrics;
@@ -350,6 +354,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   });
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
   const redteam = assembleRedTeam(config, () => metrics, audit);
+  const feedback = assembleFeedback(config);
 
   if (config.proactive.enabled) {
     try {
@@ -380,6 +385,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         },
       });
     } catch (error) {
+      feedback?.close();
       vision?.dispose();
       factQueries?.dispose();
       await pool.dispose();
@@ -423,6 +429,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     voice,
     search,
     redteam,
+    feedback,
     models,
     listModels: () => offered,
     resolveModel(id) {
@@ -480,6 +487,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await turns.drain();
       vision?.dispose();
       search?.dispose();
+      feedback?.close();
       factQueries?.dispose();
       for (const remote of remotes) remote.dispose();
       await pool.dispose();

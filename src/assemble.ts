@@ -8,6 +8,7 @@ import { inspectModelFile, type LlmBackend, type ResolvedModels } from "./infere
 import type { JsonModel, MemoryExtractor } from "./memory/index.js";
 import type { Metrics } from "./observability/index.js";
 import { pickLoopApiKey, type RedTeamPort } from "./proactive/index.js";
+import { FeedbackStore } from "./learning/index.js";
 import { RedTeam, type RedTeamReport } from "./redteam/index.js";
 import type { Logger } from "./shared/index.js";
 import {
@@ -153,6 +154,11 @@ export function assembleAudit(config: ResolvedConfig, logger: Logger): AuditSink
     onError: (error) =>
       logger.error({ err: error, dir }, "the audit log cannot be written; events are being lost"),
   });
+}
+
+/** The feedback store from `learning.*` (the learning loop's input); undefined when learning is off. */
+export function assembleFeedback(config: ResolvedConfig): FeedbackStore | undefined {
+  return config.learning.enabled ? FeedbackStore.open({ file: config.learning.database }) : undefined;
 }
 
 /**

@@ -14,6 +14,7 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
+import { registerFeedbackRoutes } from "./feedback-routes.js";
 import { registerGuardRoutes } from "./guard-routes.js";
 import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
@@ -224,6 +225,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerSearchRoutes(fastify, app);
   registerGuardRoutes(fastify, app);
   registerRedTeamRoutes(fastify, app, logger);
+  registerFeedbackRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
   return {
@@ -336,6 +338,8 @@ function auditedCall(method: string, route: string): { type: string; target: str
     return { type, target: route };
   }
   if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
+  if (route.startsWith("/v1/feedback"))
+    return { type: method === "DELETE" ? "feedback.delete" : "feedback.write", target: route };
   if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam"))
     return { type: "admin.call", target: route };
   return undefined;

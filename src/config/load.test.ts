@@ -180,6 +180,7 @@ describe("config", () => {
           allowPrivateAddresses: false,
           cacheFile: expect.stringMatching(/search-cache\.db$/) as unknown,
         },
+        learning: { enabled: true, database: expect.stringMatching(/state\/learning\.db$/) as unknown },
         redteam: {
           enabled: true,
           dir: expect.stringMatching(/state\/redteam$/) as unknown,

@@ -583,6 +583,15 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const learning = z
+    .object({
+      /** Keep users' thumbs up/down and corrections (`POST /v1/feedback`) for the learning loop. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** The feedback database. Default: `<stateDir>/learning.db`. */
+      database: z.string().min(1).optional(),
+    })
+    .strict();
+
   const redteam = z
     .object({
       /** Allow red-team campaigns: `POST /v1/redteam/campaigns` and the weekly `redteam_campaign` action. Default: `true`. */
@@ -625,6 +634,7 @@ function createConfigObjectSchema(system: SystemContext) {
       security: security.prefault({}),
       voice: voice.prefault({}),
       search: search.prefault({}),
+      learning: learning.prefault({}),
       redteam: redteam.prefault({}),
       web: web.prefault({}),
     })
@@ -769,6 +779,13 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
         parsed.search.cacheFile === undefined
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "search-cache.db")
           : resolveDir(parsed.search.cacheFile),
+    },
+    learning: {
+      ...parsed.learning,
+      database:
+        parsed.learning.database === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "learning.db")
+          : resolveDir(parsed.learning.database),
     },
     redteam: {
       ...parsed.redteam,

@@ -1,0 +1,1 @@
+export { FeedbackStore, type Feedback, type NewFeedback, type Rating } from "./feedback-store.js";
