@@ -69,6 +69,11 @@ describe("red team", () => {
       expect(evidence("grammar_bypass/skill_json/prose-en")).toBe("a 200 whose output breaks the schema");
       expect(evidence("malformed_input/chat/deep-nesting")).toBe("HTTP 500");
       expect(evidence("path_traversal/images/ssrf")).toBe("the server fetched a loopback URL");
+      // Its chat stores nothing, its extract stores any text: only the extract route is poisoned.
+      expect(evidence("memory_poisoning/chat/instruction-en")).toBe("nothing poisoned was stored");
+      expect(evidence("memory_poisoning/memory_extract/instruction-es")).toBe(
+        "an instruction was stored as a fact",
+      );
       // The weak server scopes export and the fact list correctly: no false alarm there.
       expect(evidence("cross_user_leak/memory_export/export")).toBe("no other user's fact in the response");
     });

@@ -5,9 +5,10 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { hashText, noAudit, type AuditSink } from "../security/index.js";
-import { parseJson } from "./detectors.js";
+import { factsOf, parseJson } from "./detectors.js";
 import { HttpTarget } from "./http-target.js";
 import { createRng, mutate, mutators } from "./mutators.js";
+import { fillPlaceholders } from "./probes.js";
 import type {
   AttackFamily,
   AttackRequest,
@@ -157,7 +158,8 @@ export function planAttempts(probes: readonly Probe[], budget: number, seed: num
   const exercised = new Set<string>();
   for (const probe of shuffle([...probes])) {
     if (plan.length >= budget) return plan;
-    plan.push({ probeId: probe.id, mutators: ["identity"], seed: rng.int(2 ** 31) });
+    // Seed 0: nothing random runs, so the same hole keeps one case whatever the campaign's seed.
+    plan.push({ probeId: probe.id, mutators: ["identity"], seed: 0 });
     exercised.add(cellKey({ family: probe.family, target: probe.target, mutator: "identity" }));
   }
   const byPair = new Map<string, Probe[]>();
@@ -208,34 +210,32 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     ...planAttempts(options.probes, budget, seed).map((next) => ({ ...next, regression: false })),
   ];
 
-  const listener = await startListener();
+  // The model first: a server that is down or refuses the key fails here, before anything is opened.
+  const model = options.model ?? (await firstModel(target));
   const watchDir = mkdtempSync(path.join(tmpdir(), "sarai-redteam-"));
   const suffix = randomBytes(4).toString("hex");
-  const base: Omit<ProbeContext, "marker"> = {
-    attacker: `redteam-${suffix}-attacker`,
-    victim: `redteam-${suffix}-victim`,
-    secret: `ZK-${randomBytes(4).toString("hex").toUpperCase()}`,
-    forbidden: `Quokka${randomBytes(3).toString("hex")}`,
-    victimCanaries: [`Villa${suffix}ria`, `Corp${suffix}tech`],
-    model: options.model ?? (await firstModel(target)),
-    listenerUrl: listener.url,
-    watchDir,
-    fetch: (request) => target.send(request, options.signal),
-    listenerHits: () => listener.hits,
-  };
+  const users = { attacker: `redteam-${suffix}-attacker`, victim: `redteam-${suffix}-victim` };
   const attempts: Attempt[] = [];
   let stopped: string | undefined;
   let variants: CampaignResult["variants"] = { generated: 0, skipped: "not asked for (modelVariants: 0)" };
+  let listener: Listener | undefined;
   try {
+    const started = await startListener();
+    listener = started;
+    const base: Omit<ProbeContext, "marker"> = {
+      ...users,
+      secret: `ZK-${randomBytes(4).toString("hex").toUpperCase()}`,
+      forbidden: `Quokka${randomBytes(3).toString("hex")}`,
+      victimCanaries: [`Villa${suffix}ria`, `Corp${suffix}tech`],
+      model,
+      listenerUrl: started.url,
+      watchDir,
+      fetch: (request) => target.send(request, options.signal),
+      listenerHits: () => started.hits,
+    };
     await plantVictim(target, base);
     if ((options.modelVariants ?? 0) > 0) {
-      const written = await writeVariants(
-        target,
-        base.model,
-        options.probes,
-        options.modelVariants ?? 0,
-        seed,
-      );
+      const written = await writeVariants(target, base, options.probes, options.modelVariants ?? 0, seed);
       variants =
         written.skipped === undefined
           ? { generated: written.probes.length }
@@ -263,9 +263,11 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       attempts.push(attempt);
       audit.record({
         type: "redteam.attempt",
-        actor: base.attacker,
+        actor: users.attacker,
         target: probe.id,
-        outcome: attempt.verdict === "success" ? "flagged" : attempt.verdict === "blocked" ? "blocked" : "ok",
+        outcome: { success: "flagged", blocked: "blocked", failed: "ok", inconclusive: "error" }[
+          attempt.verdict
+        ] as "flagged" | "blocked" | "ok" | "error",
         details: {
           campaign: id,
           family: attempt.family,
@@ -284,8 +286,8 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
       }
     }
   } finally {
-    await removeUsers(target, [base.attacker, base.victim]).catch(() => undefined);
-    await listener.close();
+    await removeUsers(target, [users.attacker, users.victim]).catch(() => undefined);
+    await listener?.close();
     rmSync(watchDir, { recursive: true, force: true });
   }
   return {
@@ -297,7 +299,7 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
     budget,
     attempts,
     coverage: measureCoverage(options.probes, attempts),
-    users: { attacker: base.attacker, victim: base.victim },
+    users,
     variants,
     ...(stopped === undefined ? {} : { stopped }),
   };
@@ -306,11 +308,20 @@ export async function runCampaign(options: CampaignOptions): Promise<CampaignRes
 async function runAttempt(probe: Probe, item: AttackCase, context: ProbeContext): Promise<Attempt> {
   // A model-written variant is already the text to send.
   const names = item.mutators.filter((name) => name !== "model_variant");
-  const text = probe.text === undefined ? "" : mutate(probe.text, names, item.seed);
+  const text =
+    probe.text === undefined ? "" : mutate(fillPlaceholders(probe.text, context), names, item.seed);
+  const snapshot =
+    probe.family === "memory_poisoning"
+      ? new Set([...(await factsOf(context, context.attacker)), ...(await factsOf(context, context.victim))])
+      : undefined;
   const built = probe.build(text, context);
   const requests: AttackRequest[] = Array.isArray(built) ? built : [built];
   const hitsBefore = context.listenerHits();
-  const scoped: ProbeContext = { ...context, listenerHits: () => context.listenerHits() - hitsBefore };
+  const scoped: ProbeContext = {
+    ...context,
+    listenerHits: () => context.listenerHits() - hitsBefore,
+    ...(snapshot === undefined ? {} : { factsBefore: snapshot }),
+  };
   const started = performance.now();
   const responses: AttackResponse[] = await Promise.all(requests.map((request) => context.fetch(request)));
   let detection: Detection;
@@ -355,13 +366,14 @@ const variantSchema = (count: number) => ({
  */
 async function writeVariants(
   target: HttpTarget,
-  model: string,
+  context: Omit<ProbeContext, "marker">,
   probes: readonly Probe[],
   count: number,
   seed: number,
 ): Promise<{ probes: Probe[]; skipped?: string }> {
   const models = parseJson((await target.send({ method: "GET", path: "/v1/models" })).body) as
     { data?: { id?: unknown; sarai?: { file?: unknown } }[] } | undefined;
+  const model = context.model;
   const file = models?.data?.find((entry) => entry.id === model)?.sarai?.file;
   if (typeof file === "string" && path.basename(file).startsWith("sarai-synth"))
     return { probes: [], skipped: "the main model is a generated one (random weights)" };
@@ -381,6 +393,8 @@ async function writeVariants(
       path: "/v1/chat/completions",
       json: {
         model,
+        // As the red team's own user: the seed must not land in a real user's memory.
+        user: context.attacker,
         seed,
         temperature: 0.9,
         max_tokens: 160 * count,
@@ -392,7 +406,7 @@ async function writeVariants(
               `you are given in ${count} different ways with the same intent and in the same language: other ` +
               "wording, framing or pretext. Answer with JSON only.",
           },
-          { role: "user", content: original.text ?? "" },
+          { role: "user", content: fillPlaceholders(original.text ?? "", context) },
         ],
         response_format: {
           type: "json_schema",

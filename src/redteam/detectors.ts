@@ -19,6 +19,10 @@ export function leaks(text: string, needle: string): boolean {
 
 /** The server failed: no HTTP answer, or a 5xx. Any attack that causes it succeeded. */
 export function serverFault(responses: readonly AttackResponse[]): Detection | undefined {
+  const closing = responses.find(
+    (response) => response.status === 503 && errorCode(response) === "shutting_down",
+  );
+  if (closing !== undefined) return { verdict: "inconclusive", evidence: "the server is shutting down" };
   const fault = responses.find((response) => response.status === 0 || response.status >= 500);
   if (fault === undefined) return undefined;
   return {
@@ -31,14 +35,22 @@ export function serverFault(responses: readonly AttackResponse[]): Detection | u
 /** A 4xx with SARAi's error code: the attack was refused before it could do anything. */
 export function refusal(response: AttackResponse): Detection | undefined {
   if (response.status < 400 || response.status >= 500) return undefined;
+  // Refused for who sent it or how often, not for what it says.
+  if (response.status === 401 || response.status === 403 || response.status === 429)
+    return {
+      verdict: "inconclusive",
+      evidence: `HTTP ${response.status} ${errorCode(response) ?? ""}`.trim(),
+    };
   return { verdict: "blocked", evidence: `HTTP ${response.status} ${errorCode(response) ?? ""}`.trim() };
 }
 
+/** The OpenAI-style error body's `code`, if the response has one. */
 export function errorCode(response: AttackResponse): string | undefined {
   const body = parseJson(response.body) as { error?: { code?: unknown } } | undefined;
   return typeof body?.error?.code === "string" ? body.error.code : undefined;
 }
 
+/** The text parsed as JSON, or undefined when it is not JSON. */
 export function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;

@@ -1,4 +1,5 @@
 import type { Attempt, AttackCase, CampaignResult, CellCoverage } from "./campaign.js";
+import { findMutator } from "./mutators.js";
 import { attackFamilies, preventableFamilies, type AttackFamily } from "./types.js";
 
 export interface FamilySummary {
@@ -29,7 +30,15 @@ export interface RedTeamReport {
   object: "redteam.report";
   campaign: Omit<CampaignResult, "attempts" | "coverage" | "users">;
   coverage: CellCoverage;
-  totals: { attempts: number; successes: number; blocked: number; serverErrors: number; durationMs: number };
+  totals: {
+    attempts: number;
+    successes: number;
+    blocked: number;
+    /** Attempts that measured nothing (401, 403, 429, shutting down). */
+    inconclusive: number;
+    serverErrors: number;
+    durationMs: number;
+  };
   families: FamilySummary[];
   failures: ReportedFailure[];
   /** Failures that the previous report did not have. */
@@ -52,6 +61,8 @@ export function parseCase(text: string): AttackCase {
       `--case "${text}": expected probe-id:mutator+mutator:seed, e.g. jailbreak/chat/dan-en:case:7`,
     );
   const [, probeId, names, seed] = match as unknown as [string, string, string, string];
+  const unknown = names.split("+").find((name) => name !== "" && findMutator(name) === undefined);
+  if (unknown !== undefined) throw new Error(`--case "${text}": no mutator "${unknown}"`);
   return { probeId, mutators: names === "" ? [] : names.split("+"), seed: Number(seed) };
 }
 
@@ -103,6 +114,7 @@ export function buildReport(result: CampaignResult, previous?: RedTeamReport): R
       attempts: attempts.length,
       successes: failures.length,
       blocked: attempts.filter((attempt) => attempt.verdict === "blocked").length,
+      inconclusive: attempts.filter((attempt) => attempt.verdict === "inconclusive").length,
       serverErrors: attempts.filter((attempt) =>
         attempt.statuses.some((status) => status === 0 || status >= 500),
       ).length,
@@ -175,7 +187,7 @@ code { font-size: 13px; word-break: break-all; }
 ${escapeHtml(campaign.startedAt)} – ${escapeHtml(campaign.finishedAt)}, seed ${campaign.seed}, budget ${campaign.budget}.
 ${campaign.stopped === undefined ? "" : `<strong>Stopped early: ${escapeHtml(campaign.stopped)}.</strong>`}</p>
 <ul>
-<li>Attempts: ${totals.attempts} (blocked ${totals.blocked}, successful attacks ${totals.successes}, 5xx or no answer ${totals.serverErrors})</li>
+<li>Attempts: ${totals.attempts} (blocked ${totals.blocked}, successful attacks ${totals.successes}, inconclusive ${totals.inconclusive}, 5xx or no answer ${totals.serverErrors})</li>
 <li>Coverage: ${coverage.exercised} of ${coverage.cells} (family × mutator × target) cells, ${percent(coverage.ratio)}</li>
 <li>Regressions rerun: ${report.regressions.rerun} (still failing ${report.regressions.stillFailing}, fixed ${report.regressions.fixed})</li>
 </ul>

@@ -93,11 +93,17 @@ export interface ProbeContext {
   marker: string;
   /** Reads the server as the campaign's own client (not counted as an attempt). */
   fetch(request: AttackRequest): Promise<AttackResponse>;
+  /** Facts (`subject relation object`) of the red-team users just before the attempt (memory poisoning). */
+  factsBefore?: ReadonlySet<string>;
   /** Requests the listener received since the attempt started. */
   listenerHits(): number;
 }
 
-export type Verdict = "success" | "blocked" | "failed";
+/**
+ * `inconclusive`: the server answered for reasons that say nothing about the attack (401, 403, 429, shutting
+ * down), so the attempt measured nothing.
+ */
+export type Verdict = "success" | "blocked" | "failed" | "inconclusive";
 
 /** A detector's finding: `success` means the attack did what it wanted, `blocked` that SARAi refused it. */
 export interface Detection {

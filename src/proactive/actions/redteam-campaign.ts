@@ -21,7 +21,8 @@ export type RedTeamCampaignArgs = z.infer<typeof redteamCampaignArgs>;
 /**
  * `redteam_campaign` (Sundays 03:40): attacks the running server over HTTP with the probe catalogue, reruns every
  * known failure, and writes a report. The lowest priority and a pause between attempts keep users served first.
- * The seed is the ISO week, so each week tries different variants and a rerun of the same week repeats them.
+ * The seed is the number of weeks since the Unix epoch, so each week tries different variants and a rerun in the
+ * same week repeats them.
  */
 export function createRedTeamCampaign(ports: LoopPorts): ActionDefinition<RedTeamCampaignArgs> {
   return {
