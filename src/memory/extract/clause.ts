@@ -226,3 +226,38 @@ export function inverseKin(relation: string, gender?: "f" | "m"): string | undef
       return undefined;
   }
 }
+
+/** One item of a list after "tengo" / "I have", as `respectiveNames` reads it. */
+export interface ListedItem {
+  preds: readonly { objects: ObjectPhrase[] }[];
+  /** A relative or pet: how many ("dos perros" → 2) and what relation, and whether names followed it. */
+  kin?: { relation: string; count: number; named: boolean } | undefined;
+}
+
+/**
+ * "un gato y dos perros, Michi, Rex y Bruno": names given at once to several relatives or pets go to them in
+ * order, as many to each as it counts (Michi the cat, Rex and Bruno the dogs).
+ */
+export function respectiveNames(
+  items: readonly ListedItem[],
+): { relation: string; objects: ObjectPhrase[]; untimed: true }[] | undefined {
+  const last = items[items.length - 1];
+  if (items.length < 2 || last?.kin?.named !== true) return undefined;
+  const names = last.preds[0]?.objects ?? [];
+  const before = items.slice(0, -1);
+  if (!before.every((item) => item.kin !== undefined && !item.kin.named)) return undefined;
+  const total = items.reduce((sum, item) => sum + (item.kin?.count ?? 0), 0);
+  if (total !== names.length) return undefined;
+  const preds: { relation: string; objects: ObjectPhrase[]; untimed: true }[] = [];
+  let at = 0;
+  for (const item of items) {
+    const count = item.kin?.count ?? 0;
+    preds.push({
+      relation: item.kin?.relation ?? "pet",
+      objects: names.slice(at, at + count),
+      untimed: true,
+    });
+    at += count;
+  }
+  return preds;
+}

@@ -9,6 +9,7 @@ import {
   emitFacts,
   nameSubject,
   possessedSubject,
+  respectiveNames,
   userSubject,
   type ObjectPhrase,
   type SentenceState,
@@ -1515,32 +1516,6 @@ function having(s: SentenceState, i: number, v: VerbState, subjects: Subject[]):
   if (shared !== undefined) return { preds: shared, next: at, emitted };
   if (preds.length === 0 && !emitted) return undefined;
   return { preds, next: at, emitted };
-}
-
-/**
- * "un gato y dos perros, Michi, Rex y Bruno": names given at once to several relatives or pets go to them in
- * order, as many to each as it counts (Michi the cat, Rex and Bruno the dogs).
- */
-function respectiveNames(items: readonly OwnedItem[]): Pred[] | undefined {
-  const last = items[items.length - 1];
-  if (items.length < 2 || last?.kin?.named !== true) return undefined;
-  const names = last.preds[0]?.objects ?? [];
-  const before = items.slice(0, -1);
-  if (!before.every((item) => item.kin !== undefined && !item.kin.named)) return undefined;
-  const total = items.reduce((sum, item) => sum + (item.kin?.count ?? 0), 0);
-  if (total !== names.length) return undefined;
-  const preds: Pred[] = [];
-  let at = 0;
-  for (const item of items) {
-    const count = item.kin?.count ?? 0;
-    preds.push({
-      relation: item.kin?.relation ?? "pet",
-      objects: names.slice(at, at + count),
-      untimed: true,
-    });
-    at += count;
-  }
-  return preds;
 }
 
 /** A lowercase word that can describe a noun: not a function word, verb, relative or time. */
