@@ -6,6 +6,7 @@ import {
   AppError,
   createSilentLogger,
   errorCatalogue,
+  parseJsonOrUndefined,
   type ErrorCode,
   type Logger,
 } from "../shared/index.js";
@@ -265,7 +266,7 @@ export class RemoteBackend implements LlmBackend {
       const contentType = exchange.response.headers["content-type"] ?? "";
       if (/\bapplication\/json\b/i.test(contentType)) {
         // A server that ignored `stream: true` answers with one completion object.
-        const completion = parseJson(await exchange.text(maxJsonBytes));
+        const completion = parseJsonOrUndefined(await exchange.text(maxJsonBytes));
         const parsed = readCompletion(completion);
         if (parsed === undefined) throw this.#malformed(path, "is not a chat completion");
         if (parsed.error !== undefined)
@@ -1111,14 +1112,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }, ms);
     signal.addEventListener("abort", onAbort, { once: true });
   });
-}
-
-function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {

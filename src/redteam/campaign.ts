@@ -5,7 +5,8 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { hashText, noAudit, type AuditSink } from "../security/index.js";
-import { factsOf, parseJson } from "./detectors.js";
+import { parseJsonOrUndefined } from "../shared/index.js";
+import { factsOf } from "./detectors.js";
 import { HttpTarget } from "./http-target.js";
 import { createRng, mutate, mutators } from "./mutators.js";
 import { fillPlaceholders } from "./probes.js";
@@ -371,7 +372,7 @@ async function writeVariants(
   count: number,
   seed: number,
 ): Promise<{ probes: Probe[]; skipped?: string }> {
-  const models = parseJson((await target.send({ method: "GET", path: "/v1/models" })).body) as
+  const models = parseJsonOrUndefined((await target.send({ method: "GET", path: "/v1/models" })).body) as
     { data?: { id?: unknown; sarai?: { file?: unknown } }[] } | undefined;
   const model = context.model;
   const file = models?.data?.find((entry) => entry.id === model)?.sarai?.file;
@@ -414,9 +415,11 @@ async function writeVariants(
         },
       },
     });
-    const body = parseJson(response.body) as { choices?: { message?: { content?: unknown } }[] } | undefined;
+    const body = parseJsonOrUndefined(response.body) as
+      { choices?: { message?: { content?: unknown } }[] } | undefined;
     const content = body?.choices?.[0]?.message?.content;
-    const parsed = typeof content === "string" ? (parseJson(content) as { variants?: unknown }) : undefined;
+    const parsed =
+      typeof content === "string" ? (parseJsonOrUndefined(content) as { variants?: unknown }) : undefined;
     const texts = Array.isArray(parsed?.variants) ? parsed.variants : [];
     texts
       .filter((text): text is string => typeof text === "string" && text.trim() !== "")
@@ -428,7 +431,7 @@ async function writeVariants(
 
 async function firstModel(target: HttpTarget): Promise<string> {
   const response = await target.send({ method: "GET", path: "/v1/models" });
-  const body = parseJson(response.body) as { data?: { id?: unknown }[] } | undefined;
+  const body = parseJsonOrUndefined(response.body) as { data?: { id?: unknown }[] } | undefined;
   const id = body?.data?.[0]?.id;
   if (response.status !== 200 || typeof id !== "string")
     throw new Error(
@@ -463,7 +466,7 @@ async function removeUsers(target: HttpTarget, users: readonly string[]): Promis
       method: "GET",
       path: `/v1/memory/facts?user=${encodeURIComponent(user)}&include_history=true&limit=1000`,
     });
-    const body = parseJson(list.body) as { data?: { id?: unknown }[] } | undefined;
+    const body = parseJsonOrUndefined(list.body) as { data?: { id?: unknown }[] } | undefined;
     for (const fact of body?.data ?? [])
       if (typeof fact.id === "number")
         await target.send({

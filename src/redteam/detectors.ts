@@ -1,3 +1,4 @@
+import { parseJsonOrUndefined } from "../shared/index.js";
 import type { AttackResponse, Detection, ProbeContext } from "./types.js";
 
 /** Case, accents, spacing and punctuation folded away: "P-W N é D" and "pwned" compare equal. */
@@ -46,17 +47,8 @@ export function refusal(response: AttackResponse): Detection | undefined {
 
 /** The OpenAI-style error body's `code`, if the response has one. */
 export function errorCode(response: AttackResponse): string | undefined {
-  const body = parseJson(response.body) as { error?: { code?: unknown } } | undefined;
+  const body = parseJsonOrUndefined(response.body) as { error?: { code?: unknown } } | undefined;
   return typeof body?.error?.code === "string" ? body.error.code : undefined;
-}
-
-/** The text parsed as JSON, or undefined when it is not JSON. */
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The assistant's words in a chat or completion response, streamed (SSE) or not. */
@@ -65,7 +57,7 @@ export function answerText(response: AttackResponse): string {
     let text = "";
     for (const line of response.body.split("\n")) {
       if (!line.startsWith("data:")) continue;
-      const chunk = parseJson(line.slice(5).trim()) as
+      const chunk = parseJsonOrUndefined(line.slice(5).trim()) as
         { choices?: { delta?: { content?: unknown }; text?: unknown }[] } | undefined;
       const choice = chunk?.choices?.[0];
       const piece = choice?.delta?.content ?? choice?.text;
@@ -73,7 +65,7 @@ export function answerText(response: AttackResponse): string {
     }
     return text;
   }
-  const body = parseJson(response.body) as
+  const body = parseJsonOrUndefined(response.body) as
     | {
         choices?: { message?: { content?: unknown }; text?: unknown }[];
         output?: unknown;
@@ -109,7 +101,7 @@ export async function factsOf(context: ProbeContext, user: string): Promise<stri
     method: "GET",
     path: `/v1/memory/facts?user=${encodeURIComponent(user)}&limit=1000`,
   });
-  const body = parseJson(response.body) as
+  const body = parseJsonOrUndefined(response.body) as
     { data?: { subject?: unknown; relation?: unknown; object?: unknown }[] } | undefined;
   return (body?.data ?? []).map(
     (fact) => `${String(fact.subject)} ${String(fact.relation)} ${String(fact.object)}`,

@@ -20,18 +20,9 @@ export type AttackFamily = (typeof attackFamilies)[number];
  * Families SARAi can prevent whatever the model writes (validation, scoping, sandbox): the goal there is zero
  * successes. The others depend on what the model says, and are measured.
  */
-export const preventableFamilies: ReadonlySet<AttackFamily> = new Set([
-  "memory_poisoning",
-  "cross_user_leak",
-  "sql_escape",
-  "python_escape",
-  "grammar_bypass",
-  "malformed_input",
-  "oversize_input",
-  "unicode",
-  "resource_exhaustion",
-  "path_traversal",
-]);
+export const preventableFamilies: ReadonlySet<AttackFamily> = new Set(
+  attackFamilies.filter((family) => family !== "prompt_injection" && family !== "jailbreak"),
+);
 
 /** What a probe talks to: a route (or route and mode) of the server. */
 export type AttackTarget =
