@@ -270,6 +270,19 @@ describe("config", () => {
         expect(readFileSync(file, "utf8")).not.toContain("threads: 3");
       });
 
+      it("withdraws an in-memory patch so the file decides again, keeping the other patched leaves", () => {
+        writeFileSync(file, "inference:\n  threads: 2\n  batchSize: 256\n");
+        const { store, calls } = openStore();
+        store.apply({ inference: { threads: 3, batchSize: 128 } });
+        const result = store.withdraw({ inference: { threads: 0 } });
+        expect(result.ok).toBe(true);
+        expect(store.current.inference).toMatchObject({ threads: 2, batchSize: 128 });
+        expect(calls).toHaveLength(2);
+        writeFileSync(file, "inference:\n  threads: 4\n  batchSize: 256\n");
+        store.reload();
+        expect(store.current.inference).toMatchObject({ threads: 4, batchSize: 128 });
+      });
+
       it("writes a persisted patch into the file, keeping its comments, without a second notification", async () => {
         const original = [
           "# SARAi config",

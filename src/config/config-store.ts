@@ -261,6 +261,31 @@ export class ConfigStore {
     return { ok: true, value: this.#swap(next) };
   }
 
+  /**
+   * Takes back the leaves an earlier in-memory `apply()` set (the values in `patch` are ignored, only its shape
+   * counts), so the file and env vars decide them again. Subscribers are notified when the config changes.
+   */
+  withdraw(patch: ConfigPatch): ConfigResult<ConfigChange> {
+    if (this.#disposed) return this.#rejectDisposed();
+    const remaining = removeLeafPaths(this.#patch, listLeafPaths(patch as Record<string, unknown>));
+    const file = this.#loaded.file;
+    let next: LoadedConfig;
+    try {
+      const text = this.#acceptedText;
+      const accepted =
+        file === undefined
+          ? undefined
+          : text === undefined
+            ? readConfigFile(this.#loadedLocation(file))
+            : { ...this.#loadedLocation(file), text };
+      next = this.#build(accepted, remaining);
+    } catch (error) {
+      return { ok: false, error: toAppError(error) };
+    }
+    this.#patch = remaining;
+    return { ok: true, value: this.#swap(next) };
+  }
+
   /** Stops watching and drops subscribers. Idempotent. */
   dispose(): void {
     if (this.#disposed) return;

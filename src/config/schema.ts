@@ -322,6 +322,8 @@ function createConfigObjectSchema(system: SystemContext) {
       extractor: z.enum(["rules", "model", "both"]).optional(),
       /** Deprecated: `true` means `extractor: both`; `extractor` wins when both are given. */
       modelExtraction: z.boolean().optional(),
+      /** How long a write waits for another connection's lock before it fails as busy, in ms. Default: `5000`. */
+      busyTimeoutMs: z.int().min(0).max(600_000).default(5_000),
       /** Days after which unpinned facts not seen again are removed by `rotate`. Default: `365`. */
       retentionDays: z.int().min(1).max(36_500).default(365),
     })
@@ -611,6 +613,66 @@ function createConfigObjectSchema(system: SystemContext) {
     })
     .strict();
 
+  const repairThresholds = z
+    .object({
+      /** RSS over this share of `inference.ramBudgetMb` is RAM pressure, 0.1–1. Default: `0.9`. */
+      ramShare: z.number().min(0.1).max(1).default(0.9),
+      /** The same error (overflow, timeout, busy database, failed load) this many times in the window is a fault. Default: `3`. */
+      errorsInWindow: z.int().min(1).max(10_000).default(3),
+      /** Free disk under this many MiB is a nearly full disk. Default: `512`. */
+      minFreeDiskMb: z.int().min(1).max(1_048_576).default(512),
+      /** An image-cache hit rate under this share, over at least `minCacheLookups` lookups, is thrash, 0–1. Default: `0.2`. */
+      cacheHitRate: z.number().min(0).max(1).default(0.2),
+      /** Lookups before the cache's hit rate is judged. Default: `20`. */
+      minCacheLookups: z.int().min(1).max(1_000_000).default(20),
+      /** A draft acceptance under this share, over at least `minDraftedTokens`, is low acceptance, 0–1. Default: `0.3`. */
+      acceptanceFloor: z.number().min(0).max(1).default(0.3),
+      /** Drafted tokens before acceptance is judged. Default: `64`. */
+      minDraftedTokens: z.int().min(1).max(1_000_000).default(64),
+    })
+    .strict();
+
+  const repair = z
+    .object({
+      /** Watch the server for faults and repair them. Default: `true`. */
+      enabled: z.boolean().default(true),
+      /** Repair what is found (levels 1 and 3); `false` only diagnoses and notifies. Default: `true`. */
+      autoApply: z.boolean().default(true),
+      /** How often the detectors run, in ms. Default: `10000`. */
+      intervalMs: z.int().min(100).max(3_600_000).default(10_000),
+      /** How far back the log and metric detectors look, in ms. Default: `60000`. */
+      windowMs: z.int().min(100).max(86_400_000).default(60_000),
+      /** How long a repair has to clear its fault before it is reverted, in ms. Default: `15000`. */
+      verifyMs: z.int().min(0).max(3_600_000).default(15_000),
+      /** A fault repaired (or not) is not tried again on the same target before this, in ms. Default: `300000`. */
+      cooldownMs: z.int().min(0).max(86_400_000).default(300_000),
+      /** Repair history and patch work. Default: `<stateDir>/repair`. */
+      dir: z.string().min(1).optional(),
+      /** Who gets a notification for each repair. Default: `admin`. */
+      notifyUser: z.string().trim().min(1).max(128).default("admin"),
+      thresholds: repairThresholds.prefault({}),
+      patches: z
+        .object({
+          /** Accept signed patches (`sarai repair apply`, the watched folder). Default: `true`. */
+          enabled: z.boolean().default(true),
+          /** A folder watched for `*.diff` + `*.diff.asc` pairs; none when absent. */
+          watchDir: z.string().min(1).optional(),
+          /** The git checkout patches apply to. Default: the installed package's root. */
+          installDir: z.string().min(1).optional(),
+          /** The test command run on the patched copy, under bubblewrap. Default: `["npx", "vitest", "run"]`. */
+          testCommand: z.array(z.string().min(1)).min(1).default(["npx", "vitest", "run"]),
+          /** Longest the tests may run, in ms. Default: `600000`. */
+          testTimeoutMs: z.int().min(1000).max(7_200_000).default(600_000),
+          /** Memory the tests may use, in MiB. Default: `4096`. */
+          testMemoryMb: z.int().min(256).max(1_048_576).default(4096),
+          /** How long health must hold after a patch is switched in, in ms. Default: `5000`. */
+          healthWindowMs: z.int().min(0).max(600_000).default(5_000),
+        })
+        .strict()
+        .prefault({}),
+    })
+    .strict();
+
   const web = z
     .object({
       /** Serve the web UI at `/`. Default: `true`. */
@@ -636,6 +698,7 @@ function createConfigObjectSchema(system: SystemContext) {
       search: search.prefault({}),
       learning: learning.prefault({}),
       redteam: redteam.prefault({}),
+      repair: repair.prefault({}),
       web: web.prefault({}),
     })
     .strict();
@@ -793,6 +856,22 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
         parsed.redteam.dir === undefined
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "redteam")
           : resolveDir(parsed.redteam.dir),
+    },
+    repair: {
+      ...parsed.repair,
+      dir:
+        parsed.repair.dir === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "repair")
+          : resolveDir(parsed.repair.dir),
+      patches: {
+        ...parsed.repair.patches,
+        ...(parsed.repair.patches.watchDir === undefined
+          ? {}
+          : { watchDir: resolveDir(parsed.repair.patches.watchDir) }),
+        ...(parsed.repair.patches.installDir === undefined
+          ? {}
+          : { installDir: resolveDir(parsed.repair.patches.installDir) }),
+      },
     },
     web: parsed.web,
     log: parsed.log,
