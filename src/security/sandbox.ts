@@ -14,6 +14,31 @@ export interface SandboxRunOptions {
   timeoutMs?: number;
   /** Bytes of stdout and of stderr kept (the rest is dropped). Default 64 KiB. */
   maxOutputBytes?: number;
+  /** The working directory inside the sandbox. Default `/tmp` (the private one). */
+  chdir?: string;
+  /** Variables set over the default environment (`PATH=/usr/local/bin:/usr/bin:/bin`, `LANG=C.UTF-8`). */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * Host paths mounted at the same place after the private /tmp (so a folder under /tmp stays visible), in
+   * order: a later bind may sit inside an earlier one. Read-only unless `writable`.
+   */
+  binds?: readonly SandboxBind[];
+  /**
+   * Caps each process's data memory (RLIMIT_DATA, set with the shell's `ulimit -d` before the program starts),
+   * in MiB. Not the address-space limit (`prlimit --as`, `ulimit -v`): V8 reserves far more address space than
+   * it touches (a WebAssembly memory alone reserves gigabytes), so a cap low enough to matter makes Node fail
+   * with little memory in use. RLIMIT_DATA counts writable private mappings only as they are made, so an
+   * allocation past the cap fails while reservations do not count. It is per process: a program that starts
+   * workers can use a multiple of it. Default: no cap.
+   */
+  memoryMb?: number;
+}
+
+/** A host path made visible inside the sandbox. */
+export interface SandboxBind {
+  path: string;
+  /** Default `false`: read-only. */
+  writable?: boolean;
 }
 
 export interface SandboxResult {
@@ -36,30 +61,36 @@ export function sandboxAvailable(): boolean {
   return available;
 }
 
-const bwrapArgs = [
-  "--ro-bind",
-  "/",
-  "/",
-  "--dev",
-  "/dev",
-  "--proc",
-  "/proc",
-  "--tmpfs",
-  "/tmp",
-  "--unshare-all",
-  "--new-session",
-  "--die-with-parent",
-  "--chdir",
-  "/tmp",
-  "--",
-];
+function bwrapArgs(options: SandboxRunOptions): string[] {
+  const binds = (options.binds ?? []).flatMap((bind) => [
+    bind.writable === true ? "--bind" : "--ro-bind",
+    bind.path,
+    bind.path,
+  ]);
+  return [
+    ...["--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"],
+    ...binds,
+    ...["--unshare-all", "--new-session", "--die-with-parent", "--chdir", options.chdir ?? "/tmp", "--"],
+  ];
+}
+
+function limitedCommand(options: SandboxRunOptions): readonly string[] {
+  const { memoryMb } = options;
+  if (memoryMb === undefined) return options.command;
+  if (!Number.isInteger(memoryMb) || memoryMb <= 0) {
+    throw new TypeError(`memoryMb must be a positive integer, not ${memoryMb}`);
+  }
+  // `ulimit -d` takes KiB; `exec` keeps the program as the process the limit and the signals apply to.
+  return ["/bin/sh", "-c", `ulimit -d ${memoryMb * 1024} && exec "$@"`, "sh", ...options.command];
+}
 
 export function runSandboxed(options: SandboxRunOptions): Promise<SandboxResult> {
   const { timeoutMs = 5000, maxOutputBytes = 64 * 1024 } = options;
+  const args = [...bwrapArgs(options), ...limitedCommand(options)];
   return new Promise((resolve) => {
-    const child = spawn("bwrap", [...bwrapArgs, ...options.command], {
+    const child = spawn("bwrap", args, {
       stdio: ["pipe", "pipe", "pipe"],
-      env: { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" },
+      env: { PATH: "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8", ...options.env },
     });
     let timedOut = false;
     const timer = setTimeout(() => {
