@@ -33,6 +33,9 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return result;
 }
 
+/** Client-side statuses that say the server is short of something (queue, context, time), not that the client erred. */
+const operationalCodes: ReadonlySet<string> = new Set(["QUEUE_FULL", "CONTEXT_OVERFLOW", "REQUEST_TIMEOUT"]);
+
 /**
  * The one function that turns any error into an HTTP response: OpenAI-style body, the catalogue's status,
  * never a stack trace or a path. Unexpected errors are a generic 500 naming the request id; their details go
@@ -42,8 +45,16 @@ export function sendError(error: unknown, request: FastifyRequest, reply: Fastif
   const appError = classify(error, request);
   if (appError.code === "INTERNAL") {
     request.log.error({ err: error }, "unexpected error");
-  } else if (appError.status >= 500) {
-    request.log.warn({ code: appError.code, message: appError.message }, "request failed");
+  } else if (appError.status >= 500 || operationalCodes.has(appError.code)) {
+    // Structured (code and param, never the prompt): the self-repair detectors count these.
+    request.log.warn(
+      {
+        code: appError.code,
+        message: appError.message,
+        ...(appError.param === undefined ? {} : { param: appError.param }),
+      },
+      "request failed",
+    );
   }
   const message =
     appError.code === "INTERNAL"

@@ -48,6 +48,9 @@ export interface Metrics {
   readonly redteamCoverage: Gauge;
   /** When the last red-team report was written, Unix seconds. */
   readonly redteamLastReport: Gauge;
+  readonly repairAttempts: Counter;
+  readonly repairRollbacks: Counter;
+  readonly repairFaults: Gauge;
 }
 
 /** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
@@ -379,6 +382,23 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
     redteamLastReport: new Gauge({
       name: "sarai_redteam_last_report_timestamp_seconds",
       help: "When the last red-team report was written, in Unix seconds",
+      registers,
+    }),
+    repairAttempts: new Counter({
+      name: "sarai_repair_attempts_total",
+      help: "Self-repair attempts by level (0 none, 1 config, 2 signed patch, 3 model) and result",
+      labelNames: ["level", "result"],
+      registers,
+    }),
+    repairRollbacks: new Counter({
+      name: "sarai_repair_rollbacks_total",
+      help: "Repairs undone because the fault did not clear or health degraded after them",
+      registers,
+    }),
+    repairFaults: new Gauge({
+      name: "sarai_repair_faults",
+      help: "Faults the self-repair detectors found on their last pass, by fault",
+      labelNames: ["fault"],
       registers,
     }),
     diskFreeBytes: new Gauge({

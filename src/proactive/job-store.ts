@@ -570,6 +570,22 @@ export class JobStore {
       .immediate();
   }
 
+  /** Adds a notification whatever the user is doing (operational news for admins: repairs). */
+  notify(notification: Omit<Notification, "id">): Notification {
+    const { id } = this.#db
+      .prepare<unknown[], { id: number }>(
+        `INSERT INTO notifications (user_id, kind, text, data, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`,
+      )
+      .get(
+        notification.userId,
+        notification.kind,
+        notification.text,
+        JSON.stringify(notification.data ?? null),
+        notification.createdAt,
+      ) as { id: number };
+    return { ...notification, id };
+  }
+
   /** A user's notifications after `afterId`, oldest first. */
   notifications(userId: string, afterId = 0, limit = 100): Notification[] {
     return this.#db

@@ -182,6 +182,11 @@ export class LoopService {
     return runs;
   }
 
+  /** Notifies a user at once, idle or not (a repair's outcome for the admin). */
+  notify(userId: string, kind: string, text: string, data?: unknown): Notification {
+    return this.store.notify({ userId, kind, text, data: data ?? null, createdAt: this.#clock.now() });
+  }
+
   notifications(userId: string, afterId = 0, limit = 100): Notification[] {
     return this.store.notifications(userId, afterId, limit);
   }

@@ -17,6 +17,8 @@ export interface LoggerOptions {
   maxSizeMb: number;
   /** Keep at most this many rotated files. */
   maxFiles: number;
+  /** Also receives every JSON line at warn and above (the self-repair detectors read the log through it). */
+  tap?: { write(line: string): void } | undefined;
 }
 
 export interface AppLogger {
@@ -61,6 +63,7 @@ export async function createLogger(options: LoggerOptions): Promise<AppLogger> {
     });
     streams.push({ level: "trace", stream: fileStream });
   }
+  if (options.tap !== undefined) streams.push({ level: "warn", stream: options.tap });
   const logger = pino(
     {
       level: options.level,
