@@ -15,6 +15,13 @@ const mib = 2 ** 20;
 const timeoutCodes = new Set(["REQUEST_TIMEOUT", "MODEL_TIMEOUT", "UPSTREAM_TIMEOUT"]);
 /** SQLite result codes (better-sqlite3's `code`) that mean another connection holds the lock. */
 const busyCodes = new Set(["SQLITE_BUSY", "SQLITE_BUSY_SNAPSHOT", "SQLITE_BUSY_TIMEOUT", "SQLITE_LOCKED"]);
+/** Error codes that mean a model could not be loaded (a file that is corrupt is reported as that instead). */
+const loadFailureCodes = new Set([
+  "MODEL_LOAD_FAILED",
+  "MODEL_TOO_LARGE",
+  "MODEL_INVALID_FILE",
+  "MODEL_TRUNCATED",
+]);
 /** SQLite result codes that mean the file is damaged. */
 const corruptCodes = new Set(["SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_CORRUPT_INDEX"]);
 
@@ -100,7 +107,10 @@ const modelLoadFailure: Detector = (observation, thresholds) => {
       evidence: { file: probe.file, detail: probe.detail },
     });
   }
-  const logged = countBy(observation.logs, (entry) => entry.code === "MODEL_LOAD_FAILED");
+  const logged = countBy(
+    observation.logs,
+    (entry) => entry.code !== undefined && loadFailureCodes.has(entry.code),
+  );
   for (const [target, count] of logged) {
     if (count < Math.min(thresholds.errorsInWindow, 2)) continue;
     const role = observation.models.find((probe) => probe.file === target || probe.role === target)?.role;

@@ -205,6 +205,11 @@ function modelRemedies(diagnosis: Diagnosis, actions: RepairActions): RepairPlan
       description: `serve the ${role} role with the fallback model`,
       act: () => swap(role),
       ...(endSwap === undefined ? {} : { undo: () => endSwap(role) }),
+      workaround: {
+        verify: (observation) =>
+          (observation.redirects ?? []).some((r) => r.from === role && r.to === "fallback") &&
+          observation.models.find((m) => m.role === "fallback")?.status !== "corrupt",
+      },
     });
   }
   return plans;

@@ -45,11 +45,16 @@ export interface RepairStatus {
   /** The faults the last pass found. */
   readonly faults: readonly Diagnosis[];
   /** Config patches repairs hold in memory now. */
-  readonly heldPatches: readonly {
-    readonly fault: FaultKind;
-    readonly target: string;
-    readonly description: string;
-  }[];
+  readonly heldPatches: readonly HeldRepair[];
+  /** Workarounds in force while their fault lasts (a model role served by the fallback). */
+  readonly workarounds: readonly HeldRepair[];
+}
+
+/** A repair that stays in force. */
+export interface HeldRepair {
+  readonly fault: FaultKind;
+  readonly target: string;
+  readonly description: string;
 }
 
 /** Faults read from the current state: a repair clears them as soon as a probe shows it. */
@@ -76,6 +81,11 @@ export class Repairer {
   readonly #firstSeen = new Map<string, number>();
   readonly #lastTried = new Map<string, number>();
   readonly #held: { fault: FaultKind; target: string; description: string; patch: ConfigPatch }[] = [];
+  /** Workarounds in force, by fault key: undone once their fault is gone. */
+  readonly #workarounds = new Map<
+    string,
+    { description: string; undo?: (() => Promise<string>) | undefined }
+  >();
   readonly #unsubscribe: () => void;
   #faults: Diagnosis[] = [];
   #lastCheckAt: number | undefined;
@@ -134,6 +144,10 @@ export class Repairer {
       lastCheckAt: this.#lastCheckAt,
       faults: this.#faults,
       heldPatches: this.#held.map(({ fault, target, description }) => ({ fault, target, description })),
+      workarounds: [...this.#workarounds].map(([key, { description }]) => {
+        const [fault, target] = key.split("\u0000") as [FaultKind, string];
+        return { fault, target, description };
+      }),
     };
   }
 
@@ -141,6 +155,7 @@ export class Repairer {
   record(record: Omit<RepairRecord, "id">): RepairRecord {
     const stored = this.#options.history.add(record);
     this.#options.onRecord?.(stored);
+    this.#options.notify?.(`${record.action}: ${record.result} (${record.summary})`, stored);
     return stored;
   }
 
@@ -165,9 +180,11 @@ export class Repairer {
     this.#options.onCheck?.(this.#faults);
     const seen = new Set(this.#faults.map(keyOf));
     for (const key of this.#firstSeen.keys()) if (!seen.has(key)) this.#firstSeen.delete(key);
+    await this.#releaseWorkarounds(seen);
     const records: RepairRecord[] = [];
     for (const diagnosis of this.#faults) {
       const key = keyOf(diagnosis);
+      if (this.#workarounds.has(key)) continue;
       if (!this.#firstSeen.has(key)) this.#firstSeen.set(key, now);
       const last = this.#lastTried.get(key);
       if (last !== undefined && now - last < settings.cooldownMs) continue;
@@ -176,6 +193,21 @@ export class Repairer {
       records.push(await this.#repair(diagnosis));
     }
     return records;
+  }
+
+  /** Undoes the workarounds whose fault the last pass no longer found (someone fixed the file). */
+  async #releaseWorkarounds(seen: ReadonlySet<string>): Promise<void> {
+    for (const [key, workaround] of [...this.#workarounds]) {
+      if (seen.has(key)) continue;
+      this.#workarounds.delete(key);
+      let detail = "the fault is gone";
+      try {
+        if (workaround.undo !== undefined) detail = await workaround.undo();
+      } catch (error) {
+        detail = `ending the workaround failed: ${errorText(error)}`;
+      }
+      this.#logger.warn({ key: key.replace("\u0000", ":"), detail }, "workaround ended");
+    }
   }
 
   async #repair(diagnosis: Diagnosis): Promise<RepairRecord> {
@@ -217,7 +249,7 @@ export class Repairer {
       this.#options.onRecord?.({
         ...this.#skeleton(diagnosis, startedAt, plan),
         result: outcome.result,
-        rolledBack: outcome.result === "reverted",
+        rolledBack: outcome.result === "reverted" && undoable(plan),
         detail: outcome.detail,
         id: 0,
       });
@@ -228,7 +260,7 @@ export class Repairer {
       last?.plan,
       last?.result ?? "failed",
       tried.join("; "),
-      last?.result === "reverted",
+      last?.result === "reverted" && undoable(last.plan),
       false,
     );
   }
@@ -257,7 +289,15 @@ export class Repairer {
       }
     }
     // Judged on what happens after the change: from the next millisecond on (log times have no finer grain).
-    if (await this.#cleared(diagnosis, Math.max(started, this.#now()) + 1)) {
+    const since = Math.max(started, this.#now()) + 1;
+    const workaround = plan.workaround;
+    if (workaround !== undefined) {
+      const observation = await this.#options.observe(since);
+      if (workaround.verify(observation)) {
+        this.#workarounds.set(keyOf(diagnosis), { description: plan.description, undo: plan.undo });
+        return { result: "repaired", detail: `${details.join("; ")}; in force until the fault is fixed` };
+      }
+    } else if (await this.#cleared(diagnosis, since)) {
       if (plan.patch !== undefined && plan.persist !== true)
         this.#held.push({
           fault: diagnosis.fault,
@@ -388,6 +428,11 @@ export class Repairer {
       },
     });
   }
+}
+
+/** Whether reverting the plan undoes something (a patch or an action with an undo), i.e. is a rollback. */
+function undoable(plan: RepairPlan): boolean {
+  return plan.patch !== undefined || plan.undo !== undefined;
 }
 
 function keyOf(diagnosis: Pick<Diagnosis, "fault" | "target">): string {

@@ -71,6 +71,8 @@ export interface Observation {
   readonly imageCache?: { readonly lookups: number; readonly hits: number } | undefined;
   /** Drafted and accepted tokens inside the window; absent without a draft model or with speculation off. */
   readonly speculative?: { readonly drafted: number; readonly accepted: number } | undefined;
+  /** Model roles served by another role's model (a level-3 swap). */
+  readonly redirects?: readonly { readonly from: string; readonly to: string }[] | undefined;
   /** The proactive loop's processes; absent when the loop is off. */
   readonly loop?: { readonly alive: boolean; readonly detail: string } | undefined;
 }
@@ -99,6 +101,12 @@ export interface RepairPlan {
   readonly act?: (() => Promise<string>) | undefined;
   /** Undoes `act` when the fault did not clear, if it can be undone. */
   readonly undo?: (() => Promise<string>) | undefined;
+  /**
+   * A workaround: the fault stays (a corrupt local file) but stops hurting. `verify` says whether the workaround
+   * is in force; it is kept while the fault lasts, is not tried again meanwhile, and is undone once the fault is
+   * gone (the file was fixed).
+   */
+  readonly workaround?: { readonly verify: (observation: Observation) => boolean } | undefined;
 }
 
 /** How a repair ended. */
