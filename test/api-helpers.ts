@@ -1,10 +1,16 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { expect } from "vitest";
 import { createServer, type Server } from "../src/api/index.js";
 import { createApp, type App, type AppOptions } from "../src/app.js";
-import { loadConfig, type ConfigPatch } from "../src/config/index.js";
+import {
+  createConfigStore,
+  loadConfig,
+  type ConfigPatch,
+  type ConfigStore,
+  type LoadConfigOptions,
+} from "../src/config/index.js";
 import { createSilentLogger } from "../src/shared/index.js";
 import { ensureTestModel, getTestLlama, slowModelOptions } from "./models.js";
 
@@ -39,6 +45,12 @@ export interface TestServerOptions {
   security?: NonNullable<ConfigPatch["security"]>;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];
+  /**
+   * A `sarai.yaml` written into the data directory (a function gets the directory). The app then follows it
+   * through a config store, as `sarai serve` does, which self-repair needs (`app.repair`). Options above win
+   * over the file.
+   */
+  configYaml?: string | ((dataDir: string) => string);
 }
 
 export interface TestServer {
@@ -48,6 +60,10 @@ export interface TestServer {
   readonly url: string;
   /** The id `/v1/models` lists for the main model. */
   readonly modelId: string;
+  /** The temporary data directory (removed by `close()`). */
+  readonly dataDir: string;
+  /** The config store following `configYaml`; undefined without it. */
+  readonly configStore: ConfigStore | undefined;
   /** Closes the server, disposes the app and removes the data directory; idempotent. */
   close(): Promise<void>;
 }
@@ -56,7 +72,7 @@ export interface TestServer {
 export async function startTestServer(options: TestServerOptions = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-api-"));
   const source = await ensureTestModel(options.slow === true ? slowModelOptions : undefined);
-  const { config } = loadConfig({
+  const loadOptions: LoadConfigOptions = {
     env: { HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir },
     cwd: dataDir,
     overrides: {
@@ -76,11 +92,20 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.search === undefined ? {} : { search: options.search }),
       ...(options.security === undefined ? {} : { security: options.security }),
     },
-  });
+  };
+  let configStore: ConfigStore | undefined;
+  if (options.configYaml !== undefined) {
+    const file = path.join(dataDir, "sarai.yaml");
+    const yaml = typeof options.configYaml === "function" ? options.configYaml(dataDir) : options.configYaml;
+    await writeFile(file, yaml);
+    configStore = createConfigStore({ ...loadOptions, file, logger: createSilentLogger() });
+  }
+  const config = configStore?.current ?? loadConfig(loadOptions).config;
   const app = await createApp({
     config,
     logger: createSilentLogger(),
     llama: await getTestLlama(),
+    ...(configStore === undefined ? {} : { configStore }),
     ...(options.loop === undefined ? {} : { loop: options.loop }),
   });
   const server = await createServer({ app, logger: createSilentLogger() });
@@ -91,10 +116,13 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     server,
     url,
     modelId: path.basename(options.main ?? source, ".gguf"),
+    dataDir,
+    configStore,
     close() {
       closed ??= (async () => {
         await server.close();
         await app.dispose();
+        configStore?.dispose();
         await rm(dataDir, { recursive: true, force: true });
       })();
       return closed;

@@ -1,3 +1,4 @@
 export { createServer } from "./server.js";
 export type { Server, ServerOptions } from "./server.js";
 export type { SaraiImage, SaraiReflection } from "./wire.js";
+export { toRepairRecordWire } from "./repair-routes.js";

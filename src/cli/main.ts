@@ -39,6 +39,7 @@ import { registerLoopCommands } from "./loop-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
 import { registerRedTeamCommands } from "./redteam-commands.js";
+import { registerRepairCommands } from "./repair-commands.js";
 import { registerSkillCommands } from "./skill-commands.js";
 import { registerVoiceSearchCommands } from "./voice-search-commands.js";
 import { createProgressBar } from "./progress-bar.js";
@@ -679,6 +680,7 @@ function buildProgram(): Command {
   registerGuardCommands(program, () => loadConfigFor(global()));
   registerKeysCommands(program, () => loadConfigFor(global()));
   registerRedTeamCommands(program, () => loadConfigFor(global()));
+  registerRepairCommands(program, () => loadConfigFor(global()));
   registerSkillCommands(program, {
     loadConfigured: () => loadConfigFor(global()),
     withApp: (flags, body) => withApp(global(), flags, body),
