@@ -1,6 +1,8 @@
 import net from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createServer } from "../src/api/index.js";
+import { createSilentLogger } from "../src/shared/index.js";
 import {
   expectErrorBody,
   mainPoolStatus,
@@ -566,6 +568,35 @@ describe("api", () => {
         expect(performance.now() - started).toBeLessThan(6_000);
         await waitFor("the sequence to be freed", async () => (await mainPoolStatus(ts.app)).active === 0);
       } finally {
+        await ts.close();
+      }
+    });
+
+    it("reads a live time limit as each request arrives", async () => {
+      const ts = await startTestServer({ slow: true });
+      let limitMs = 120_000;
+      const server = await createServer({
+        app: ts.app,
+        logger: createSilentLogger(),
+        requestTimeoutMs: () => limitMs,
+      });
+      try {
+        const url = await server.listen();
+        const before = await postJson(url, { ...longGeneration, max_tokens: 8 });
+        expect(before.status).toBe(200);
+        limitMs = 1_000;
+        const started = performance.now();
+        const cut = await postJson(url, { ...longGeneration, max_tokens: 4000 });
+        expect(cut.status).toBe(408);
+        expect(expectErrorBody(await cut.json(), "request_timeout").error.message).toMatch(/\(1000 ms\)/);
+        expect(performance.now() - started).toBeLessThan(6_000);
+        await waitFor("the sequence to be freed", async () => (await mainPoolStatus(ts.app)).active === 0);
+        limitMs = 120_000;
+        const after = await postJson(url, { ...longGeneration, max_tokens: 8 });
+        expect(after.status).toBe(200);
+        expect(await after.json()).toMatchObject({ usage: { completion_tokens: 8 } });
+      } finally {
+        await server.close();
         await ts.close();
       }
     });

@@ -20,7 +20,6 @@ import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
 import { registerRedTeamRoutes } from "./redteam-routes.js";
-import { registerRepairRoutes } from "./repair-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
 import { registerSearchRoutes } from "./search-routes.js";
 import { registerVoiceRoutes } from "./voice-routes.js";
@@ -29,6 +28,12 @@ import { buildErrorBody, sendError } from "./errors.js";
 export interface ServerOptions {
   app: App;
   logger: Logger;
+  /**
+   * The time limit of the next request, generation included, in ms, read as each request arrives (a hot-patched
+   * `server.requestTimeoutMs` applies to the next request; requests already running keep theirs). Default: the
+   * static `server.requestTimeoutMs`. Node's own limit on receiving a request stays the static value.
+   */
+  requestTimeoutMs?: () => number;
 }
 
 export interface Server {
@@ -64,6 +69,7 @@ const requestIdPattern = /^[A-Za-z0-9._:-]{1,128}$/;
 export async function createServer(options: ServerOptions): Promise<Server> {
   const { app, logger } = options;
   const config = app.config.server;
+  const requestTimeoutMs = options.requestTimeoutMs ?? (() => config.requestTimeoutMs);
   const fastify = Fastify({
     // Fastify's logger type is pino's base logger; ours is a full pino logger.
     loggerInstance: logger as unknown as FastifyBaseLogger,
@@ -120,10 +126,11 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     inFlight.add(controller);
     request.sarai = { signal: controller.signal };
     // Node's requestTimeout only bounds receiving the request; server.requestTimeoutMs bounds generation too.
+    const limitMs = requestTimeoutMs();
     const timeout = setTimeout(() => {
-      const message = `the request took longer than server.requestTimeoutMs (${config.requestTimeoutMs} ms)`;
+      const message = `the request took longer than server.requestTimeoutMs (${limitMs} ms)`;
       controller.abort(new AppError("REQUEST_TIMEOUT", message));
-    }, config.requestTimeoutMs);
+    }, limitMs);
     timeout.unref();
     // The socket closing before the response finished means the client went away: stop its generation.
     reply.raw.on("close", () => {
@@ -226,7 +233,6 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerSearchRoutes(fastify, app);
   registerGuardRoutes(fastify, app);
   registerRedTeamRoutes(fastify, app, logger);
-  registerRepairRoutes(fastify, app);
   registerFeedbackRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
@@ -323,8 +329,8 @@ function authenticate(
 }
 
 /**
- * The calls the audit log records: what writes memory, runs a skill or administers the loop, the red team or
- * self-repair (reads and chat turns are not calls; what a turn stores is recorded as `memory.learn`).
+ * The calls the audit log records: what writes memory, runs a skill or administers the loop (reads and chat
+ * turns are not calls; what a turn stores is recorded as `memory.learn`).
  */
 function auditedCall(method: string, route: string): { type: string; target: string } | undefined {
   if (method === "GET" || method === "HEAD" || method === "OPTIONS") return undefined;
@@ -342,7 +348,7 @@ function auditedCall(method: string, route: string): { type: string; target: str
   if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
   if (route.startsWith("/v1/feedback"))
     return { type: method === "DELETE" ? "feedback.delete" : "feedback.write", target: route };
-  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam") || route.startsWith("/v1/repair"))
+  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam"))
     return { type: "admin.call", target: route };
   return undefined;
 }

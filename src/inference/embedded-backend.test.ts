@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ensureTestModel, getTestLlama, slowModelOptions } from "../../test/models.js";
 import { AbortedError } from "../shared/index.js";
-import { EmbeddedBackend } from "./embedded-backend.js";
+import { EmbeddedBackend, type SpeculativeOptions } from "./embedded-backend.js";
 import { ModelPool, type ModelPoolOptions } from "./model-pool.js";
 import type { ChatRequest, ChatResponse } from "./types.js";
 
@@ -284,6 +284,137 @@ describe("inference", () => {
       const { pool, backend } = await createBackend(await ensureTestModel());
       try {
         await expect(backend.chat(hello, AbortSignal.abort())).rejects.toBeInstanceOf(AbortedError);
+      } finally {
+        await pool.dispose();
+      }
+    });
+  });
+});
+
+describe("inference", () => {
+  describe("EmbeddedBackend live settings", () => {
+    const codePrompt = "def main():\n    print(";
+    const greedy = (maxTokens: number) => ({ prompt: codePrompt, sampling: { temperature: 0, maxTokens } });
+
+    async function createPair(
+      main: string,
+      draft: string,
+      speculative: Partial<SpeculativeOptions> = {},
+    ): Promise<{ pool: ModelPool; backend: EmbeddedBackend }> {
+      const pool = new ModelPool({
+        roles: { main: { file: main }, draft: { file: draft } },
+        threads: 1,
+        batchSize: 512,
+        contextSize: 1024,
+        sequences: 1,
+        ramBudgetBytes: 4 * 2 ** 30,
+        llama: await getTestLlama(),
+      });
+      return { pool, backend: new EmbeddedBackend({ pool, speculative }) };
+    }
+
+    it("decodes without the draft from the next request once speculation is turned off, and with it again", async () => {
+      const main = await ensureTestModel();
+      const { pool, backend } = await createPair(main, await ensureTestModel({ draftFor: main }));
+      try {
+        const drafted = await backend.complete(greedy(48), never);
+        expect(drafted.timings.speculative?.drafted).toBeGreaterThan(0);
+        expect(backend.updateSpeculative({ enabled: false })).toMatchObject({ enabled: false });
+        expect(backend.speculative.enabled).toBe(false);
+        const plain = await backend.complete(greedy(48), never);
+        expect(plain.timings.speculative).toBeUndefined();
+        expect(plain.text).toBe(drafted.text);
+        backend.updateSpeculative({ enabled: true });
+        expect((await backend.complete(greedy(48), never)).timings.speculative?.drafted).toBeGreaterThan(0);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("applies a new acceptance floor and fallbackAfter to the next request", async () => {
+      const main = await ensureTestModel();
+      // Same byte vocabulary, unrelated weights: it never guesses right.
+      const unrelated = await ensureTestModel({ seed: 5, layers: 1 });
+      const { pool, backend } = await createPair(main, unrelated, {
+        acceptanceFloor: 0,
+        windowTokens: 8,
+        fallbackAfter: 3,
+        cooldownMs: 60_000,
+      });
+      try {
+        const kept = await backend.complete(greedy(32), never);
+        expect(kept.timings.speculative).toMatchObject({ fellBack: false, accepted: 0 });
+        backend.updateSpeculative({ acceptanceFloor: 0.6, fallbackAfter: 1 });
+        const fell = await backend.complete(greedy(32), never);
+        expect(fell.timings.speculative?.fellBack).toBe(true);
+        // One request under the floor now pauses the pair (three would have before).
+        expect(backend.draftPair.state.state).toBe("paused");
+        const paused = await backend.complete(greedy(32), never);
+        expect(paused.timings.speculative?.skipped).toMatch(/under the floor for 1 requests/);
+        expect(paused.text).toBe(kept.text);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("fails a speculative request that outlives a lowered stall timeout, and not once it is raised", async () => {
+      const main = await ensureTestModel(slowModelOptions);
+      const { pool, backend } = await createPair(main, await ensureTestModel({ draftFor: main }), {
+        cooldownMs: 0,
+      });
+      try {
+        backend.updateSpeculative({ stallTimeoutMs: 1 });
+        await expect(backend.complete(greedy(16), never)).rejects.toThrow(
+          /did not finish within 1 ms \(inference\.speculative\.stallTimeoutMs\)/,
+        );
+        expect(backend.updateSpeculative({ stallTimeoutMs: 30_000 }).stallTimeoutMs).toBe(30_000);
+        const response = await backend.complete(greedy(16), never);
+        expect(response.timings.speculative?.drafted).toBeGreaterThan(0);
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("refuses settings out of range and keeps the ones in force", async () => {
+      const { pool, backend } = await createBackend(await ensureTestModel());
+      try {
+        expect(() => backend.updateSpeculative({ acceptanceFloor: 2 })).toThrow(RangeError);
+        expect(() => backend.updateSpeculative({ minDraftTokens: 9, maxDraftTokens: 4 })).toThrow(
+          /minDraftTokens must not exceed maxDraftTokens/,
+        );
+        expect(backend.speculative).toMatchObject({
+          acceptanceFloor: 0.6,
+          minDraftTokens: 1,
+          maxDraftTokens: 8,
+        });
+      } finally {
+        await pool.dispose();
+      }
+    });
+
+    it("finishes a generation in flight on its context when the pool is reconfigured, and loads the next with the new size", async () => {
+      const { pool, backend } = await createBackend(await ensureTestModel(slowModelOptions), {
+        sequences: 1,
+        contextSize: 1024,
+      });
+      try {
+        const request: ChatRequest = { ...hello, sampling: { temperature: 0, maxTokens: 48 } };
+        const reference = await backend.chat(request, never);
+        let text = "";
+        let done: ChatResponse | undefined;
+        let reconfigured: Promise<unknown> | undefined;
+        for await (const chunk of backend.chatStream(request, never)) {
+          if (chunk.type === "done") done = chunk.response;
+          else text += chunk.text;
+          if (reconfigured === undefined && text.length > 0)
+            reconfigured = pool.reconfigure({ contextSize: 512 });
+        }
+        expect(await reconfigured).toMatchObject({ replacing: ["main"] });
+        expect(done?.text).toBe(reference.text);
+        expect(done?.usage).toEqual(reference.usage);
+        const next = await backend.chat({ ...hello, sampling: { temperature: 0, maxTokens: 4 } }, never);
+        expect(next.usage.completionTokens).toBeGreaterThan(0);
+        expect((await pool.detailedStatus())[0]).toMatchObject({ contextSize: 512, activeSequences: 0 });
       } finally {
         await pool.dispose();
       }

@@ -97,7 +97,10 @@ export class EmbeddedBackend implements LlmBackend {
   readonly #logger: Logger;
   readonly #grammars = new Map<string, Promise<LlamaGrammar>>();
   readonly #grammarCacheSize: number;
-  readonly #speculative: SpeculativeOptions;
+  /** Replaced whole by `updateSpeculative`, never changed in place: a request reads it once. */
+  #speculative: Readonly<SpeculativeOptions>;
+  /** The pair reads these on every request, so `updateSpeculative` changes them in place. */
+  readonly #pairOptions: { fallbackAfter: number; cooldownMs: number };
   readonly #onSpeculative: ((event: SpeculativeEvent) => void) | undefined;
   readonly #pair: DraftPair;
   #pairChecked: Promise<string | undefined> | undefined;
@@ -106,18 +109,39 @@ export class EmbeddedBackend implements LlmBackend {
     this.#pool = options.pool;
     this.#logger = options.logger ?? createSilentLogger();
     this.#grammarCacheSize = options.grammarCacheSize ?? 32;
-    this.#speculative = {
+    this.#speculative = checkSpeculative({
       ...defaultSpeculativeSettings,
       enabled: true,
       fallbackAfter: 3,
       cooldownMs: 60_000,
       ...options.speculative,
-    };
+    });
     this.#onSpeculative = options.onSpeculative;
-    this.#pair = new DraftPair({
+    this.#pairOptions = {
       fallbackAfter: this.#speculative.fallbackAfter,
       cooldownMs: this.#speculative.cooldownMs,
-    });
+    };
+    this.#pair = new DraftPair(this.#pairOptions);
+  }
+
+  /** The speculative-decoding settings the next request uses. */
+  get speculative(): Readonly<SpeculativeOptions> {
+    return this.#speculative;
+  }
+
+  /**
+   * Changes speculative decoding from the next request on (a generation in flight keeps the settings it
+   * started with): `enabled: false` decodes without the draft, and the floor, window, draft lengths and stall
+   * timeout apply to the next speculative request. The pair's rolling figures and pause are kept. Returns the
+   * settings now in force; a `RangeError` for values out of range (the config schema refuses them first).
+   */
+  updateSpeculative(changes: Partial<SpeculativeOptions>): Readonly<SpeculativeOptions> {
+    const defined = Object.fromEntries(Object.entries(changes).filter(([, value]) => value !== undefined));
+    const next = checkSpeculative({ ...this.#speculative, ...defined });
+    this.#speculative = next;
+    this.#pairOptions.fallbackAfter = next.fallbackAfter;
+    this.#pairOptions.cooldownMs = next.cooldownMs;
+    return next;
   }
 
   /** The main/draft pair's state and rolling figures (status, metrics). */
@@ -226,7 +250,9 @@ export class EmbeddedBackend implements LlmBackend {
     const validate = schema === undefined ? undefined : compileJsonSchemaValidator(schema);
     const grammar = await this.#grammarFor(llama, request);
     const sampling = { ...defaultSampling, ...request.sampling };
-    const pairInUse = role === "main" && this.#speculative.enabled && this.#pool.hasRole("draft");
+    // One snapshot per request: an update while it runs applies to the next one.
+    const speculativeSettings = this.#speculative;
+    const pairInUse = role === "main" && speculativeSettings.enabled && this.#pool.hasRole("draft");
     const skipped = pairInUse ? await this.#whyNotSpeculate(grammar, sampling) : undefined;
     const lease = await this.#pool.acquire(role, signal);
     let draftLease: SequenceLease | undefined;
@@ -305,10 +331,11 @@ export class EmbeddedBackend implements LlmBackend {
             firstTokenAt = performance.now();
           },
           signal,
-          settings: this.#speculative,
+          settings: speculativeSettings,
           tokenProbabilities: ownLoop,
         });
-        const room = draftSide === undefined ? 0 : sampling.maxTokens + this.#speculative.maxDraftTokens + 1;
+        const room =
+          draftSide === undefined ? 0 : sampling.maxTokens + speculativeSettings.maxDraftTokens + 1;
         if (
           draftSide !== undefined &&
           draftLease !== undefined &&
@@ -409,7 +436,7 @@ export class EmbeddedBackend implements LlmBackend {
       } catch (error) {
         if (error instanceof SpeculativeStallError) {
           stalled = true;
-          this.#pair.pause(this.#speculative.cooldownMs, error.message);
+          this.#pair.pause(speculativeSettings.cooldownMs, error.message);
           this.#onSpeculative?.({ kind: "stalled", reason: error.message });
         }
         if (isAppError(error)) throw error;
@@ -523,6 +550,25 @@ export class EmbeddedBackend implements LlmBackend {
     }
     return pending;
   }
+}
+
+/** The settings, frozen, or a `RangeError` naming the first one out of range. */
+function checkSpeculative(settings: SpeculativeOptions): Readonly<SpeculativeOptions> {
+  const draftTokens = (value: number) => Number.isInteger(value) && value >= 1 && value <= 16;
+  const problems: [boolean, string][] = [
+    [draftTokens(settings.minDraftTokens), "minDraftTokens must be an integer from 1 to 16"],
+    [draftTokens(settings.maxDraftTokens), "maxDraftTokens must be an integer from 1 to 16"],
+    [settings.minDraftTokens <= settings.maxDraftTokens, "minDraftTokens must not exceed maxDraftTokens"],
+    [settings.acceptanceFloor >= 0 && settings.acceptanceFloor <= 1, "acceptanceFloor must be from 0 to 1"],
+    [Number.isInteger(settings.windowTokens) && settings.windowTokens >= 1, "windowTokens must be ≥ 1"],
+    [settings.stallTimeoutMs > 0, "stallTimeoutMs must be positive"],
+    [Number.isInteger(settings.fallbackAfter) && settings.fallbackAfter >= 1, "fallbackAfter must be ≥ 1"],
+    [settings.cooldownMs >= 0, "cooldownMs must be ≥ 0"],
+    [settings.baselineEvery >= 0, "baselineEvery must be ≥ 0"],
+  ];
+  const problem = problems.find(([ok]) => !ok);
+  if (problem !== undefined) throw new RangeError(`speculative.${problem[1]}`);
+  return Object.freeze({ ...settings });
 }
 
 type Prompt =

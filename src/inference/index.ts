@@ -36,6 +36,9 @@ export { ModelPool, resolveThreadCount } from "./model-pool.js";
 export type {
   MemoryEstimate,
   ModelPoolOptions,
+  ModelPoolSettings,
+  PoolReconfiguration,
+  ReloadOutcome,
   RoleModelOptions,
   RoleStatus,
   SequenceLease,
@@ -49,6 +52,7 @@ export type { ModelSource } from "./model-source.js";
 export { RemoteBackend } from "./remote-backend.js";
 export type { RemoteBackendOptions, RemoteModelInfo } from "./remote-backend.js";
 export { RoleRouter } from "./role-router.js";
+export type { RoleRedirect, RoleRouterOptions } from "./role-router.js";
 export { defaultSampling, modelRoles } from "./types.js";
 export type {
   ChatImage,

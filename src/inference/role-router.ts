@@ -17,13 +17,21 @@ export interface RoleRouterOptions {
   onModelError?: (error: AppError, role: ModelRole) => void;
 }
 
+/** Requests for `from` are served as `to` (see {@link RoleRouter.redirect}). */
+export interface RoleRedirect {
+  from: ModelRole;
+  to: ModelRole;
+}
+
 /**
  * One `LlmBackend` over several: each model role is served by its own backend (the embedded one, or a remote
- * OpenAI-compatible server), chosen by the request's `role` (default `main`).
+ * OpenAI-compatible server), chosen by the request's `role` (default `main`). A role can be redirected to
+ * another one while the server runs (the self-repair does so when a model keeps failing).
  */
 export class RoleRouter implements LlmBackend {
   readonly #backends: ReadonlyMap<ModelRole, LlmBackend>;
   readonly #onModelError: ((error: AppError, role: ModelRole) => void) | undefined;
+  readonly #redirects = new Map<ModelRole, ModelRole>();
 
   constructor(backends: ReadonlyMap<ModelRole, LlmBackend>, options: RoleRouterOptions = {}) {
     this.#backends = backends;
@@ -41,10 +49,35 @@ export class RoleRouter implements LlmBackend {
     return backend;
   }
 
+  /**
+   * Serves the requests for `from` with `to`'s backend, as requests for `to` (so the embedded backend uses
+   * `to`'s model, and `response.model` names the file that really answered); `to` undefined (or `from`
+   * itself) clears the redirect. Applies from the next request on; one hop only: a request for `from` goes to
+   * `to`'s own backend even when `to` is redirected too. `MODEL_NOT_FOUND` when no backend serves `to`.
+   */
+  redirect(from: ModelRole, to: ModelRole | undefined): void {
+    if (to === undefined || to === from) {
+      this.#redirects.delete(from);
+      return;
+    }
+    this.backendFor(to);
+    this.#redirects.set(from, to);
+  }
+
+  /** The redirects in force. */
+  redirects(): RoleRedirect[] {
+    return [...this.#redirects].map(([from, to]) => ({ from, to }));
+  }
+
+  /** The role whose backend and model serve a request for `role`: its redirect, or itself. */
+  servingRole(role: ModelRole): ModelRole {
+    return this.#redirects.get(role) ?? role;
+  }
+
   async chat(request: ChatRequest, signal: AbortSignal): Promise<ChatResponse> {
-    const role = request.role ?? "main";
+    const role = this.servingRole(request.role ?? "main");
     try {
-      return await this.backendFor(role).chat(request, signal);
+      return await this.backendFor(role).chat(this.#as(request, role), signal);
     } catch (error) {
       this.#report(error, role);
       throw error;
@@ -55,13 +88,18 @@ export class RoleRouter implements LlmBackend {
     request: ChatRequest,
     signal: AbortSignal,
   ): AsyncGenerator<ChatStreamChunk, void, undefined> {
-    const role = request.role ?? "main";
+    const role = this.servingRole(request.role ?? "main");
     try {
-      yield* this.backendFor(role).chatStream(request, signal);
+      yield* this.backendFor(role).chatStream(this.#as(request, role), signal);
     } catch (error) {
       this.#report(error, role);
       throw error;
     }
+  }
+
+  /** The request as one for `role` (unchanged when it already is). */
+  #as(request: ChatRequest, role: ModelRole): ChatRequest {
+    return (request.role ?? "main") === role ? request : { ...request, role };
   }
 
   #report(error: unknown, role: ModelRole): void {

@@ -363,5 +363,56 @@ describe("memory", () => {
         expect(store.stats().sizeMb).toBeGreaterThan(0);
       });
     });
+
+    describe("busy timeout", () => {
+      /** How long a write waits while another connection holds the write lock, and what it fails with. */
+      function blockedWrite(): { ms: number; error: unknown } {
+        const other = new Database(store.file);
+        try {
+          other.exec("BEGIN IMMEDIATE");
+          const started = performance.now();
+          const error = (() => {
+            try {
+              store.remember(fact({ object: `Sitio ${started}` }));
+              return undefined;
+            } catch (caught) {
+              return caught;
+            }
+          })();
+          return { ms: performance.now() - started, error };
+        } finally {
+          other.close();
+        }
+      }
+
+      it("is 5000 ms unless opened with another, and changes live", () => {
+        expect(store.busyTimeoutMs).toBe(5000);
+        const other = EntityStore.open({ file: store.file, busyTimeoutMs: 750 });
+        try {
+          expect(other.busyTimeoutMs).toBe(750);
+        } finally {
+          other.close();
+        }
+        store.setBusyTimeout(1234);
+        expect(store.busyTimeoutMs).toBe(1234);
+        expect(() => store.setBusyTimeout(-1)).toThrow(RangeError);
+        expect(() => store.setBusyTimeout(1.5)).toThrow(RangeError);
+        expect(store.busyTimeoutMs).toBe(1234);
+      });
+
+      it("makes a write wait that long for another connection's lock before SQLITE_BUSY", () => {
+        store.setBusyTimeout(400);
+        const waited = blockedWrite();
+        expect(waited.error).toMatchObject({ code: "SQLITE_BUSY" });
+        expect(waited.ms).toBeGreaterThanOrEqual(350);
+        expect(waited.ms).toBeLessThan(4000);
+        store.setBusyTimeout(0);
+        const immediate = blockedWrite();
+        expect(immediate.error).toMatchObject({ code: "SQLITE_BUSY" });
+        expect(immediate.ms).toBeLessThan(350);
+        // The lock is gone: the write goes through.
+        expect(store.remember(fact()).outcome).toBe("inserted");
+      });
+    });
   });
 });

@@ -114,6 +114,21 @@ export interface EntityStoreOptions {
   now?: () => number;
   /** Open read-only (no migrations, no writes). */
   readonly?: boolean;
+  /**
+   * How long a statement waits for another connection's lock before it fails with `SQLITE_BUSY` (SQLite's
+   * `busy_timeout`), in ms; {@link EntityStore.setBusyTimeout} changes it later. Default: `5000`.
+   */
+  busyTimeoutMs?: number;
+}
+
+const defaultBusyTimeoutMs = 5000;
+
+/** The timeout itself when it is a whole number of ms SQLite takes (it is written into the pragma's text). */
+function checkBusyTimeout(ms: number): number {
+  if (!Number.isInteger(ms) || ms < 0 || ms > 2 ** 31 - 1) {
+    throw new RangeError(`busy timeout must be a whole number of ms from 0 to 2147483647, not ${ms}`);
+  }
+  return ms;
 }
 
 /** Longest subject or object stored, in characters. */
@@ -195,7 +210,7 @@ export class EntityStore {
       });
     }
     try {
-      db.pragma("busy_timeout = 5000");
+      db.pragma(`busy_timeout = ${checkBusyTimeout(options.busyTimeoutMs ?? defaultBusyTimeoutMs)}`);
       if (options.readonly !== true) {
         db.pragma("journal_mode = WAL");
         db.pragma(`synchronous = ${options.synchronous === "full" ? "FULL" : "NORMAL"}`);
@@ -223,13 +238,15 @@ export class EntityStore {
    */
   remember(input: NewFact): RememberResult {
     const fact = validateNewFact(input);
-    return this.#db.transaction(() => this.#remember(fact))();
+    // IMMEDIATE: the write lock is taken first. A deferred transaction that reads and then writes fails with
+    // SQLITE_BUSY at once when another connection writes, without waiting the busy timeout.
+    return this.#db.transaction(() => this.#remember(fact)).immediate();
   }
 
   /** Stores many facts in one transaction: all of them or, on an error, none. */
   rememberMany(inputs: readonly NewFact[]): RememberResult[] {
     const facts = inputs.map((input, index) => validateNewFact(input, `facts[${index}]`));
-    return this.#db.transaction(() => facts.map((fact) => this.#remember(fact)))();
+    return this.#db.transaction(() => facts.map((fact) => this.#remember(fact))).immediate();
   }
 
   #remember(fact: ValidFact): RememberResult {
@@ -464,9 +481,9 @@ export class EntityStore {
     };
   }
 
-  /** Runs `fn` in one transaction (all or nothing). */
+  /** Runs `fn` in one write transaction (all or nothing), waiting up to the busy timeout for the lock. */
   transaction<T>(fn: () => T): T {
-    return this.#db.transaction(fn)();
+    return this.#db.transaction(fn).immediate();
   }
 
   /**
@@ -491,6 +508,19 @@ export class EntityStore {
     return (this.#db.pragma("integrity_check") as { integrity_check: string }[])
       .map((row) => row.integrity_check)
       .join("\n");
+  }
+
+  /** How long a statement waits for another connection's lock, in ms (read back from the connection). */
+  get busyTimeoutMs(): number {
+    return this.#db.pragma("busy_timeout", { simple: true }) as number;
+  }
+
+  /**
+   * Changes how long a statement waits for another connection's lock before it fails with `SQLITE_BUSY`, in ms;
+   * from the next statement on. A `RangeError` for a negative or fractional value.
+   */
+  setBusyTimeout(ms: number): void {
+    this.#db.pragma(`busy_timeout = ${checkBusyTimeout(ms)}`);
   }
 
   /** Closes the database; idempotent. */

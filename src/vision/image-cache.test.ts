@@ -128,6 +128,40 @@ describe("vision", () => {
       });
     });
 
+    describe("setMaxBytes", () => {
+      it("evicts the least recently used entries down to the new bound at once, and puts follow it", () => {
+        const clock = { now: Date.UTC(2026, 0, 1) };
+        const cache = openCache(clock, { maxBytes: 10_000 });
+        for (const name of ["a", "b", "c"]) {
+          cache.put(image(name, `000000000000000${name}`), grey, profile);
+          clock.now += 1000;
+        }
+        // "a" becomes the most recently used: "b" is the oldest now.
+        expect(cache.getExact(image("a", "0").sha256, profile)?.cache).toBe("exact");
+        expect(cache.setMaxBytes(2000)).toEqual({ removed: 1, freedBytes: 1000 });
+        expect(cache.maxBytes).toBe(2000);
+        expect(databaseTotals()).toEqual({ entries: 2, bytes: 2000 });
+        expect(cache.stats()).toMatchObject(databaseTotals());
+        expect(cache.getExact(image("b", "0").sha256, profile)).toBeUndefined();
+        expect(cache.setMaxBytes(2000)).toEqual({ removed: 0, freedBytes: 0 });
+        clock.now += 1000;
+        cache.put(image("d", "ffffffffffffffff"), grey, profile);
+        expect(databaseTotals()).toEqual({ entries: 2, bytes: 2000 });
+        expect(cache.setMaxBytes(50_000)).toEqual({ removed: 0, freedBytes: 0 });
+        cache.put(image("e", "ffffffff00000000"), grey, profile);
+        expect(databaseTotals()).toEqual({ entries: 3, bytes: 3000 });
+        expect(() => cache.setMaxBytes(0)).toThrow(RangeError);
+        expect(cache.maxBytes).toBe(50_000);
+      });
+
+      it("only records the bound on a closed cache", () => {
+        const cache = openCache({ now: 0 });
+        cache.close();
+        expect(cache.setMaxBytes(1)).toEqual({ removed: 0, freedBytes: 0 });
+        expect(cache.maxBytes).toBe(1);
+      });
+    });
+
     describe("failed transactions", () => {
       it("leaves memory as the database is when an eviction or an expiry is rolled back", () => {
         const clock = { now: Date.UTC(2026, 0, 1) };

@@ -9,7 +9,7 @@ export interface ImageCacheOptions {
   dir: string;
   /** Entries not used for this long are removed by {@link ImageCache.expire}, in milliseconds. */
   ttlMs: number;
-  /** Total WebP bytes kept; past it the least recently used entries are evicted. */
+  /** Total WebP bytes kept; past it the least recently used entries are evicted. {@link ImageCache.setMaxBytes} changes it. */
   maxBytes: number;
   /** Largest Hamming distance between perceptual hashes that counts as the same image, 0–64. */
   hammingThreshold: number;
@@ -143,6 +143,7 @@ function isCorruption(error: unknown): boolean {
 export class ImageCache {
   readonly #options: ImageCacheOptions;
   readonly #now: () => number;
+  #maxBytes: number;
   #db: Database.Database | undefined;
   readonly #index = new Map<number, IndexEntry>();
   #bytes = 0;
@@ -155,6 +156,7 @@ export class ImageCache {
   private constructor(options: ImageCacheOptions, db: Database.Database) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
+    this.#maxBytes = options.maxBytes;
     this.#db = db;
   }
 
@@ -441,32 +443,63 @@ export class ImageCache {
       })();
       const [high, low] = splitHash(image.phash);
       this.#remember(id, { high, low, meanColour, bytes: image.data.length, profile });
-      for (const victim of evicted) this.#forget(victim);
+      for (const victim of evicted) this.#forget(victim.id);
     } catch (error) {
       this.#warn("storing a prepared image failed; it is not cached", error);
     }
   }
 
-  /** Deletes least recently used rows while the database's total is over `maxBytes`; returns their ids. */
-  #evictInTransaction(): number[] {
+  /** The total WebP bytes kept (as opened, or as {@link setMaxBytes} last set it). */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /**
+   * Changes the total WebP bytes kept and evicts the least recently used entries at once while the database holds
+   * more (one transaction; memory follows once it commits). Later puts evict against the new bound. Returns what
+   * the eviction removed; a `RangeError` for a bound that is not a positive number.
+   */
+  setMaxBytes(bytes: number): { removed: number; freedBytes: number } {
+    if (!(bytes > 0) || !Number.isFinite(bytes))
+      throw new RangeError(`maxBytes must be positive, not ${bytes}`);
+    this.#maxBytes = bytes;
+    if (this.#db === undefined) return { removed: 0, freedBytes: 0 };
+    const db = this.#database();
+    try {
+      this.#refresh();
+      const evicted = db.transaction(() => this.#evictInTransaction())();
+      let freedBytes = 0;
+      for (const victim of evicted) {
+        this.#forget(victim.id);
+        freedBytes += victim.bytes;
+      }
+      return { removed: evicted.length, freedBytes };
+    } catch (error) {
+      this.#warn("evicting down to a new size failed; the next put tries again", error);
+      return { removed: 0, freedBytes: 0 };
+    }
+  }
+
+  /** Deletes least recently used rows while the database's total is over `maxBytes`; returns them. */
+  #evictInTransaction(): { id: number; bytes: number }[] {
     const db = this.#database();
     const { total } = db.prepare("SELECT COALESCE(SUM(bytes), 0) AS total FROM images").get() as {
       total: number;
     };
-    let over = total - this.#options.maxBytes;
+    let over = total - this.#maxBytes;
     if (over <= 0) return [];
-    const victims: number[] = [];
+    const victims: { id: number; bytes: number }[] = [];
     // Collected first: better-sqlite3 runs nothing else on the connection while a statement iterates.
     const oldest = db
       .prepare("SELECT id, bytes FROM images ORDER BY last_used_at ASC, id ASC")
       .iterate() as IterableIterator<{ id: number; bytes: number }>;
     for (const row of oldest) {
       if (over <= 0) break;
-      victims.push(row.id);
+      victims.push({ id: row.id, bytes: row.bytes });
       over -= row.bytes;
     }
     const remove = db.prepare("DELETE FROM images WHERE id = ?");
-    for (const id of victims) remove.run(id);
+    for (const { id } of victims) remove.run(id);
     return victims;
   }
 

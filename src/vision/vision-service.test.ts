@@ -209,6 +209,22 @@ describe("vision", () => {
       expect((await service.prepare(b, "b")).cache).toBe("miss");
     });
 
+    it("shrinks its cache live through setCacheMaxBytes", async () => {
+      const inputs = await Promise.all([40, 41].map(async (seed) => photo(seed).jpeg().toBuffer()));
+      expect(new VisionService(preprocess).setCacheMaxBytes(1)).toBeUndefined();
+      const cache = openCache();
+      const service = new VisionService({ ...preprocess, cache });
+      const [a, b] = inputs as [Buffer, Buffer];
+      await service.prepare(a, "a");
+      clock += 1000;
+      const newer = await service.prepare(b, "b");
+      const result = service.setCacheMaxBytes(newer.data.length);
+      expect(result).toMatchObject({ removed: 1 });
+      expect(service.stats()).toMatchObject({ entries: 1, bytes: newer.data.length });
+      expect((await service.prepare(b, "b")).cache).toBe("exact");
+      expect((await service.prepare(a, "a")).cache).toBe("miss");
+    });
+
     it("expires entries unused for longer than the TTL (injected clock)", async () => {
       const cache = openCache({ ttlMs: 7 * day });
       const service = new VisionService({ ...preprocess, cache });

@@ -55,6 +55,14 @@ export class VisionService {
     return this.#cache?.hitRate();
   }
 
+  /**
+   * Changes the cache's size bound, evicting down to it at once (see {@link ImageCache.setMaxBytes}); `undefined`
+   * without a cache.
+   */
+  setCacheMaxBytes(bytes: number): { removed: number; freedBytes: number } | undefined {
+    return this.#cache?.setMaxBytes(bytes);
+  }
+
   /** Expires unused cache entries (the proactive loop calls this); nothing to do without a cache. */
   expire(): { removed: number; freedBytes: number } {
     return this.#cache === undefined || this.#disposed ? { removed: 0, freedBytes: 0 } : this.#cache.expire();
