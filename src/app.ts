@@ -44,6 +44,9 @@ import { passThroughGuard, type WebSearch } from "./search/index.js";
 import type { FeedbackStore } from "./learning/index.js";
 import type { RedTeam } from "./redteam/index.js";
 import type { AuditSink, InjectionGuard } from "./security/index.js";
+import type { LogTap } from "./repair/index.js";
+import { assembleRepair, type RepairService } from "./assemble-repair.js";
+import { applyLiveConfig } from "./live-config.js";
 import {
   assembleAudit,
   assembleFeedback,
@@ -72,6 +75,8 @@ export interface AppOptions {
   onNotice?: (message: string) => void;
   /** The proactive loop's clock and machine readings (simulated days in tests and benchmarks). */
   loop?: { clock?: Clock; readings?: SystemReadings };
+  /** The logger's warn-and-above lines, for the self-repair detectors (see `createLogger`'s `tap`). */
+  logTap?: LogTap;
 }
 
 /** A model the API offers, by the id clients use. */
@@ -113,6 +118,8 @@ export interface App {
   readonly feedback: FeedbackStore | undefined;
   /** Red-team campaigns against this server over HTTP; undefined when `redteam.enabled` is false. */
   readonly redteam: RedTeam | undefined;
+  /** Self-repair and signed patches (started by `sarai serve`); undefined when off or without a config store. */
+  readonly repair: RepairService | undefined;
   readonly metrics: Metrics;
   readonly models: ResolvedModels;
   /** The models clients can ask for: one per configured role. */
@@ -202,6 +209,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       store = EntityStore.open({
         file: config.memory.database,
         synchronous: config.memory.synchronous,
+        busyTimeoutMs: config.memory.busyTimeoutMs,
         // A simulated day (tests, bench/proactive) dates facts on its own clock, so "tomorrow" means its tomorrow.
         ...(clock === undefined ? {} : { now: () => clock.now() }),
       });
@@ -394,7 +402,55 @@ export async function createApp(options: AppOptions): Promise<App> {
     }
   }
 
+  const readiness = async (): Promise<Readiness> => {
+    const components: Record<string, ComponentHealth> = {};
+    const statuses = await pool.detailedStatus();
+    const main = statuses.find((s) => s.role === "main");
+    const remoteMain = config.models.main?.remote;
+    components["model"] =
+      remoteMain !== undefined
+        ? { status: "ok", detail: `remote ${remoteMain.model} at ${remoteMain.baseUrl}` }
+        : main === undefined
+          ? { status: "failed", detail: "no main model" }
+          : main.loaded
+            ? { status: models.demoModel ? "degraded" : "ok", detail: main.file }
+            : { status: "failed", detail: `${main.file} is not loaded` };
+    const waiting = statuses.reduce((sum, s) => sum + (s.waiting ?? 0), 0);
+    const queueFull = statuses.some((s) => (s.waiting ?? 0) >= pool.settings.maxQueue);
+    components["queue"] = queueFull
+      ? {
+          status: "degraded",
+          detail: `overloaded: ${waiting} requests waiting (server.maxQueue ${pool.settings.maxQueue})`,
+        }
+      : { status: "ok", detail: `${waiting} waiting` };
+    if (pool.hasRole("draft")) components["draft"] = draftHealth(embedded.draftPair);
+    components["stateDir"] = await checkWritableDir(config.paths.stateDir);
+    if (store !== undefined) components["memory"] = checkMemory(memoryStats);
+    components["disk"] = await checkFreeDisk(config.paths.stateDir, minFreeDiskMb);
+    return summariseReadiness(components, models.degraded);
+  };
+
+  const repair =
+    options.configStore === undefined
+      ? undefined
+      : assembleRepair({
+          configStore: options.configStore,
+          logTap: options.logTap,
+          logger,
+          audit,
+          metrics: () => metrics,
+          pool,
+          router: backend,
+          models,
+          loop,
+          vision: imageCache,
+          memoryFile: store?.file,
+          readiness,
+        });
+
   const unsubscribe = options.configStore?.subscribe((next, previous) => {
+    const live = applyLiveConfig(next, previous, { pool, embedded, store, imageCache, logger });
+    if (live.length > 0) logger.info({ settings: live }, "config applied while running");
     if (next.log.level !== previous.log.level) {
       logger.level = next.log.level;
       logger.info({ level: next.log.level }, "log level changed");
@@ -429,6 +485,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     voice,
     search,
     redteam,
+    repair,
     feedback,
     models,
     listModels: () => offered,
@@ -452,37 +509,12 @@ export async function createApp(options: AppOptions): Promise<App> {
       if (response.usage.completionTokens > 1)
         metrics.tokensPerSecond.observe({ role }, response.timings.tokensPerSecond);
     },
-    async readiness() {
-      const components: Record<string, ComponentHealth> = {};
-      const statuses = await pool.detailedStatus();
-      const main = statuses.find((s) => s.role === "main");
-      const remoteMain = config.models.main?.remote;
-      components["model"] =
-        remoteMain !== undefined
-          ? { status: "ok", detail: `remote ${remoteMain.model} at ${remoteMain.baseUrl}` }
-          : main === undefined
-            ? { status: "failed", detail: "no main model" }
-            : main.loaded
-              ? { status: models.demoModel ? "degraded" : "ok", detail: main.file }
-              : { status: "failed", detail: `${main.file} is not loaded` };
-      const waiting = statuses.reduce((sum, s) => sum + (s.waiting ?? 0), 0);
-      const queueFull = statuses.some((s) => (s.waiting ?? 0) >= config.server.maxQueue);
-      components["queue"] = queueFull
-        ? {
-            status: "degraded",
-            detail: `overloaded: ${waiting} requests waiting (server.maxQueue ${config.server.maxQueue})`,
-          }
-        : { status: "ok", detail: `${waiting} waiting` };
-      if (pool.hasRole("draft")) components["draft"] = draftHealth(embedded.draftPair);
-      components["stateDir"] = await checkWritableDir(config.paths.stateDir);
-      if (store !== undefined) components["memory"] = checkMemory(memoryStats);
-      components["disk"] = await checkFreeDisk(config.paths.stateDir, minFreeDiskMb);
-      return summariseReadiness(components, models.degraded);
-    },
+    readiness,
     async dispose() {
       if (disposed) return;
       disposed = true;
       unsubscribe?.();
+      await repair?.dispose();
       await loop?.close();
       await turns.drain();
       vision?.dispose();

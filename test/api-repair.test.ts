@@ -179,6 +179,7 @@ describe("api", () => {
           last_check_at: null,
           faults: [],
           held_patches: [],
+          workarounds: [],
           patches_enabled: true,
         });
       });

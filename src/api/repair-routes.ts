@@ -5,7 +5,13 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { App } from "../app.js";
 import type { RepairService } from "../assemble-repair.js";
-import { RepairHistory, type PatchOutcome, type RepairRecord, type RepairStatus } from "../repair/index.js";
+import {
+  RepairHistory,
+  type HeldRepair,
+  type PatchOutcome,
+  type RepairRecord,
+  type RepairStatus,
+} from "../repair/index.js";
 import { AppError } from "../shared/index.js";
 import { toValidationError } from "./errors.js";
 
@@ -93,13 +99,14 @@ function toStatusWire(status: RepairStatus, patchesEnabled: boolean) {
       summary: f.summary,
       evidence: f.evidence,
     })),
-    held_patches: status.heldPatches.map((held) => ({
-      fault: held.fault,
-      target: held.target,
-      description: held.description,
-    })),
+    held_patches: status.heldPatches.map(toHeldWire),
+    workarounds: status.workarounds.map(toHeldWire),
     patches_enabled: patchesEnabled,
   };
+}
+
+function toHeldWire(held: HeldRepair) {
+  return { fault: held.fault, target: held.target, description: held.description };
 }
 
 function toPatchOutcomeWire(outcome: PatchOutcome) {

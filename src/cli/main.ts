@@ -42,6 +42,7 @@ import { registerRedTeamCommands } from "./redteam-commands.js";
 import { registerRepairCommands } from "./repair-commands.js";
 import { registerSkillCommands } from "./skill-commands.js";
 import { registerVoiceSearchCommands } from "./voice-search-commands.js";
+import { LogTap } from "../repair/index.js";
 import { createProgressBar } from "./progress-bar.js";
 import { runRepl } from "./repl.js";
 import { UsageError } from "./usage-error.js";
@@ -196,6 +197,7 @@ async function createCliLogger(
   loaded: LoadedConfig,
   global: GlobalOptions,
   console: "stdout" | "stderr",
+  tap?: LogTap,
 ): Promise<AppLogger> {
   const { log, paths } = loaded.config;
   return createLogger({
@@ -205,6 +207,7 @@ async function createCliLogger(
     dir: log.file ? paths.logDir : undefined,
     maxSizeMb: log.maxSizeMb,
     maxFiles: log.maxFiles,
+    tap,
   });
 }
 
@@ -702,7 +705,9 @@ async function runServe(
     };
   }
   const loaded = loadConfigFor(global, overrides);
-  const appLogger = await createCliLogger(loaded, global, "stdout");
+  // The self-repair detectors read the log's warn-and-above lines through this tap.
+  const logTap = new LogTap();
+  const appLogger = await createCliLogger(loaded, global, "stdout", logTap);
   const logger = appLogger.logger;
   const store = new ConfigStore({ logger, initial: loaded, file: global.config, overrides });
   store.watch();
@@ -711,6 +716,7 @@ async function runServe(
     config: loaded.config,
     logger,
     configStore: store,
+    logTap,
     onPullProgress: (p) => progress.update(p),
     onNotice: (message) => {
       progress.done();
@@ -740,13 +746,19 @@ async function runServe(
       "draft model failed to load",
     );
   }
-  const server = await createServer({ app, logger });
+  // A hot-reloaded (or repaired) timeout applies to the next request.
+  const server = await createServer({
+    app,
+    logger,
+    requestTimeoutMs: () => store.current.server.requestTimeoutMs,
+  });
   const address = await server.listen();
   process.stderr.write(`sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1)\n`);
   if (app.loop !== undefined && loaded.config.proactive.inServer) {
     const starts = app.loop.start();
     logger.info({ starts, database: loaded.config.proactive.database }, "proactive loop started");
   }
+  app.repair?.start();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, "shutting down");

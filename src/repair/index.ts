@@ -20,6 +20,7 @@ export {
   Repairer,
   type RepairConfigPort,
   type RepairerOptions,
+  type HeldRepair,
   type RepairStatus,
 } from "./repairer.js";
 export { CounterWindow } from "./counter-window.js";
