@@ -20,6 +20,7 @@ import { registerLoopRoutes } from "./loop-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
 import { registerRedTeamRoutes } from "./redteam-routes.js";
+import { registerRepairRoutes } from "./repair-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
 import { registerSearchRoutes } from "./search-routes.js";
 import { registerVoiceRoutes } from "./voice-routes.js";
@@ -233,6 +234,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerSearchRoutes(fastify, app);
   registerGuardRoutes(fastify, app);
   registerRedTeamRoutes(fastify, app, logger);
+  registerRepairRoutes(fastify, app);
   registerFeedbackRoutes(fastify, app);
 
   let closed: Promise<void> | undefined;
@@ -329,8 +331,8 @@ function authenticate(
 }
 
 /**
- * The calls the audit log records: what writes memory, runs a skill or administers the loop (reads and chat
- * turns are not calls; what a turn stores is recorded as `memory.learn`).
+ * The calls the audit log records: what writes memory, runs a skill or administers the loop, the red team or
+ * self-repair (reads and chat turns are not calls; what a turn stores is recorded as `memory.learn`).
  */
 function auditedCall(method: string, route: string): { type: string; target: string } | undefined {
   if (method === "GET" || method === "HEAD" || method === "OPTIONS") return undefined;
@@ -348,7 +350,7 @@ function auditedCall(method: string, route: string): { type: string; target: str
   if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
   if (route.startsWith("/v1/feedback"))
     return { type: method === "DELETE" ? "feedback.delete" : "feedback.write", target: route };
-  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam"))
+  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam") || route.startsWith("/v1/repair"))
     return { type: "admin.call", target: route };
   return undefined;
 }
