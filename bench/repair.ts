@@ -556,10 +556,10 @@ async function runPatches(models: Models, mirror: FakeHfMirror): Promise<PatchRo
       const text = await readFile(configFile, "utf8");
       rows.push({
         patch: name,
-        status: outcome.status ?? `HTTP ${response.status}`,
-        reason: (outcome.reason ?? JSON.stringify(outcome)).slice(0, 60),
+        status: outcome.status ?? `refused (HTTP ${response.status})`,
+        reason: (outcome.reason ?? JSON.stringify(outcome)).replace(/\s+/g, " ").slice(0, 60),
         durationMs: outcome.duration_ms ?? 0,
-        rollbackMs: outcome.rollback_ms,
+        rollbackMs: outcome.status === "rolled_back" ? outcome.rollback_ms : undefined,
         configAfter: text === yaml ? "unchanged" : text.includes('level: "debug"') ? "patched" : "other",
       });
     }
@@ -642,7 +642,7 @@ export default async function main(args: string[]): Promise<void> {
     if (!values["no-baseline"]) {
       const baseline: Outcome[] = [];
       for (const scenario of chosen)
-        baseline.push(await runScenario(scenario, models, mirror, false, 12_000));
+        baseline.push(await runScenario(scenario, models, mirror, false, 20_000));
       const stillBroken = baseline.filter((o) => o.detected).length;
       console.log(
         `baseline (repair.autoApply: false, same faults): ${stillBroken}/${baseline.length} still faulty after the wait, ` +
