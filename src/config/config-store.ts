@@ -267,7 +267,7 @@ export class ConfigStore {
    */
   withdraw(patch: ConfigPatch): ConfigResult<ConfigChange> {
     if (this.#disposed) return this.#rejectDisposed();
-    const remaining = removeLeafPaths(this.#patch, listLeafPaths(patch as Record<string, unknown>));
+    const remaining = removeLeafPaths(this.#patch, listLeafPaths(patch));
     const file = this.#loaded.file;
     let next: LoadedConfig;
     try {
