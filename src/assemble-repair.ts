@@ -143,6 +143,25 @@ function assembleRepairer(parts: RepairParts): Repairer | undefined {
   };
   void sampleCounters(Date.now());
 
+  // The loop is expected to run when this server runs it, or once a loop process was seen alive beside it: one
+  // that has not started yet (supervisor starts it after the server) is not a crash.
+  let loopSeenAlive = false;
+  const observeLoop = (current: ResolvedConfig): Observation["loop"] => {
+    const status = parts.loop?.status();
+    if (status === undefined) return undefined;
+    const alive = liveLoopProcesses(status).length > 0;
+    loopSeenAlive ||= alive;
+    if (!current.proactive.inServer && !loopSeenAlive) return undefined;
+    const last = status.processes[0];
+    return {
+      alive,
+      detail:
+        last === undefined
+          ? "no loop process has started"
+          : `last heartbeat ${Math.round((status.now - last.heartbeatAt) / 1000)} s ago (pid ${last.pid})`,
+    };
+  };
+
   const observe = async (since: number): Promise<Observation> => {
     const current = parts.configStore.current;
     const now = Date.now();
@@ -150,7 +169,7 @@ function assembleRepairer(parts: RepairParts): Repairer | undefined {
     const delta = counters.delta(since);
     const disk = await statfs(current.paths.stateDir);
     const statuses = await parts.pool.detailedStatus();
-    const loopStatus = parts.loop?.status();
+    const loop = observeLoop(current);
     const speculating =
       current.inference.speculative.enabled &&
       parts.pool.hasRole("draft") &&
@@ -174,17 +193,7 @@ function assembleRepairer(parts: RepairParts): Repairer | undefined {
       ...(speculating && delta !== undefined
         ? { speculative: { drafted: delta.drafted, accepted: delta.accepted } }
         : {}),
-      ...(loopStatus === undefined
-        ? {}
-        : {
-            loop: {
-              alive: liveLoopProcesses(loopStatus).length > 0,
-              detail:
-                loopStatus.processes.length === 0
-                  ? "no loop process has started"
-                  : `last heartbeat ${Math.round((loopStatus.now - (loopStatus.processes[0]?.heartbeatAt ?? 0)) / 1000)} s ago`,
-            },
-          }),
+      ...(loop === undefined ? {} : { loop }),
     };
   };
 

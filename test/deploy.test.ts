@@ -112,6 +112,7 @@ describe("deploy", () => {
         "SaraiHigh5xx",
         "SaraiDiskLow",
         "SaraiDiskCritical",
+        "SaraiFaultUnrepaired",
       ]);
       for (const rule of rules) {
         expect(rule.annotations.summary, rule.alert).toBeTruthy();
@@ -230,6 +231,8 @@ describe("deploy", () => {
         "sarai_image_cache_hit_rate",
         "sarai_disk_free_bytes",
         "sarai_injection_detections_total",
+        "sarai_repair_attempts_total",
+        "sarai_repair_faults",
       ]) {
         expect(text, metric).toContain(metric);
       }

@@ -52,7 +52,7 @@ afterEach(async () => {
   await rm(current.dataDir, { recursive: true, force: true });
 });
 
-async function start(main: (dataDir: string) => string, yaml = ""): Promise<Running> {
+async function start(main: (dataDir: string) => string, yaml = "", startLoop = true): Promise<Running> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-repair-"));
   const mirror = await startFakeHfMirror(new Map([[hfPath, tiny]]));
   const configFile = path.join(dataDir, "sarai.yaml");
@@ -96,7 +96,7 @@ async function start(main: (dataDir: string) => string, yaml = ""): Promise<Runn
   });
   const url = await server.listen();
   // As `sarai serve` does with proactive.inServer: a loop that never started would itself be a fault.
-  app.loop?.start();
+  if (startLoop) app.loop?.start();
   running = { app, server, url, dataDir, configFile, store, logger, mirror };
   return running;
 }
@@ -244,6 +244,14 @@ describe("self-repair on a running server", () => {
     const [nothing] = await app.repair!.repairer.check();
     expect(nothing).toMatchObject({ fault: "disk_full", result: "reverted", rolledBack: false });
     expect(app.loop!.notifications("admin").at(-1)?.text).toContain("Could not repair disk_full");
+  });
+
+  it("does not take over a loop that never started beside it (proactive.inServer: false)", async () => {
+    const { app } = await start(() => tiny, "proactive:\n  inServer: false", false);
+    expect(app.loop!.status().processes).toEqual([]);
+    const records = await app.repair!.repairer.check();
+    expect(records.map((r) => r.fault)).toEqual([]);
+    expect(app.loop!.running).toBe(false);
   });
 
   it("only diagnoses with repair.autoApply off", async () => {
