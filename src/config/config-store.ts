@@ -240,7 +240,20 @@ export class ConfigStore {
       };
     }
     if (options.persist === true) return this.#applyPersisted(patch);
-    const combined = mergeDeep(this.#patch, patch);
+    return this.#replacePatch(mergeDeep(this.#patch, patch));
+  }
+
+  /**
+   * Takes back the leaves an earlier in-memory `apply()` set (the values in `patch` are ignored, only its shape
+   * counts), so the file and env vars decide them again. Subscribers are notified when the config changes.
+   */
+  withdraw(patch: ConfigPatch): ConfigResult<ConfigChange> {
+    if (this.#disposed) return this.#rejectDisposed();
+    return this.#replacePatch(removeLeafPaths(this.#patch, listLeafPaths(patch)));
+  }
+
+  /** Rebuilds the config with `patch` as the whole in-memory layer, over the text behind the running config. */
+  #replacePatch(patch: Record<string, unknown>): ConfigResult<ConfigChange> {
     const file = this.#loaded.file;
     let next: LoadedConfig;
     try {
@@ -252,37 +265,12 @@ export class ConfigStore {
           : text === undefined
             ? readConfigFile(this.#loadedLocation(file))
             : { ...this.#loadedLocation(file), text };
-      next = this.#build(accepted, combined);
+      next = this.#build(accepted, patch);
       this.#acceptedText = accepted?.text;
     } catch (error) {
       return { ok: false, error: toAppError(error) };
     }
-    this.#patch = combined;
-    return { ok: true, value: this.#swap(next) };
-  }
-
-  /**
-   * Takes back the leaves an earlier in-memory `apply()` set (the values in `patch` are ignored, only its shape
-   * counts), so the file and env vars decide them again. Subscribers are notified when the config changes.
-   */
-  withdraw(patch: ConfigPatch): ConfigResult<ConfigChange> {
-    if (this.#disposed) return this.#rejectDisposed();
-    const remaining = removeLeafPaths(this.#patch, listLeafPaths(patch));
-    const file = this.#loaded.file;
-    let next: LoadedConfig;
-    try {
-      const text = this.#acceptedText;
-      const accepted =
-        file === undefined
-          ? undefined
-          : text === undefined
-            ? readConfigFile(this.#loadedLocation(file))
-            : { ...this.#loadedLocation(file), text };
-      next = this.#build(accepted, remaining);
-    } catch (error) {
-      return { ok: false, error: toAppError(error) };
-    }
-    this.#patch = remaining;
+    this.#patch = patch;
     return { ok: true, value: this.#swap(next) };
   }
 
