@@ -2,7 +2,8 @@
  * The composition root's self-repair: the repairer from `repair.*`, reading the running parts (log tap, metrics,
  * pool, files) and repairing through them (config store, pool, role router, loop, caches).
  */
-import { readdir, rename, rm, stat, statfs } from "node:fs/promises";
+import { spawn } from "node:child_process";
+import { readdir, readFile, rename, rm, stat, statfs, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import type { ConfigStore, ResolvedConfig } from "./config/index.js";
@@ -22,6 +23,8 @@ import {
   ModelWatch,
   PatchApplier,
   probeDatabase,
+  restoreSnapshotDir,
+  snapshotDirFor,
   Repairer,
   RepairHistory,
   type Observation,
@@ -63,8 +66,13 @@ export interface RepairService {
   readonly patches: PatchApplier | undefined;
   /** Applies a signed patch and keeps its outcome in the repair history; `NOT_FOUND` when patches are off. */
   applyPatch(request: PatchRequest): Promise<PatchOutcome>;
-  /** Starts the repair passes and the watched patch folder (`sarai serve` does). */
+  /** Starts the repair passes and the watched patch folder, and confirms a code patch after a restart. */
   start(): void;
+  /**
+   * A code patch applied with `repair.patches.restartCommand` left `pending.json`: healthy now keeps it,
+   * unhealthy restores its snapshot, rebuilds and restarts. `start()` calls it after `healthWindowMs`.
+   */
+  confirmPending(): Promise<void>;
   dispose(): Promise<void>;
 }
 
@@ -72,17 +80,91 @@ export interface RepairService {
 export function assembleRepair(parts: RepairParts): RepairService | undefined {
   const repairer = assembleRepairer(parts);
   if (repairer === undefined) return undefined;
-  // A patched config file in the install is re-read at once; code takes effect at the next (supervised) start.
+  const settings = parts.configStore.current.repair.patches;
+  const installDir = settings.installDir ?? packageRoot;
+  const workDir = path.join(parts.configStore.current.repair.dir, "patches");
+  const pendingFile = path.join(workDir, "pending.json");
+  // A patched config file is re-read at once; changed code is built, then runs after a restart.
+  const switchIn = async (files: readonly string[]): Promise<void> => {
+    const reloaded = parts.configStore.reload();
+    if (!reloaded.ok) throw reloaded.error;
+    if (files.some(isCode) && settings.buildCommand.length > 0)
+      await runCommand(settings.buildCommand, installDir, 15 * 60_000);
+  };
   const patches = assemblePatches(
     parts.configStore.current,
     parts.audit,
     () => patchHealth(parts.readiness),
-    () => {
-      const reloaded = parts.configStore.reload();
-      return reloaded.ok ? Promise.resolve() : Promise.reject(reloaded.error);
-    },
+    switchIn,
   );
+  const restart = (): void => {
+    const command = settings.restartCommand;
+    if (command === undefined) return;
+    // After the response that reported the patch has gone out.
+    setTimeout(() => {
+      spawn(command[0]!, command.slice(1), { cwd: installDir, detached: true, stdio: "ignore" }).unref();
+    }, 1000).unref();
+  };
   let stopWatching: (() => Promise<void>) | undefined;
+  let confirmTimer: NodeJS.Timeout | undefined;
+  const afterApply = async (outcome: PatchOutcome, diffFile: string): Promise<void> => {
+    recordPatchOutcome(repairer, outcome, diffFile);
+    if (outcome.status !== "applied" || !outcome.files.some(isCode) || settings.restartCommand === undefined)
+      return;
+    await writeFile(
+      pendingFile,
+      JSON.stringify({ id: outcome.id, files: outcome.files, diff: path.basename(diffFile) }),
+    );
+    restart();
+  };
+  /** After a restart for a code patch: healthy through the window keeps it, else the snapshot comes back. */
+  const confirmPending = async (): Promise<void> => {
+    const pending = await readFile(pendingFile, "utf8")
+      .then((text) => JSON.parse(text) as { id: string; files: string[]; diff: string })
+      .catch(() => undefined);
+    if (pending === undefined) return;
+    const health = await patchHealth(parts.readiness);
+    await rm(pendingFile, { force: true });
+    const startedAt = Date.now();
+    const base = {
+      fault: "patch" as const,
+      target: pending.diff,
+      level: 2 as const,
+      evidence: { id: pending.id },
+    };
+    if (health.ok) {
+      repairer.record({
+        ...base,
+        action: `confirm ${pending.diff} after the restart`,
+        result: "applied",
+        summary: "the new code started and stayed healthy",
+        detail: health.detail,
+        startedAt,
+        finishedAt: Date.now(),
+        rolledBack: false,
+      });
+      return;
+    }
+    let detail = `unhealthy after the restart: ${health.detail}`;
+    try {
+      await restoreSnapshotDir(snapshotDirFor(workDir, pending.id));
+      if (settings.buildCommand.length > 0) await runCommand(settings.buildCommand, installDir, 15 * 60_000);
+      detail += "; the snapshot is restored and built";
+      restart();
+    } catch (error) {
+      detail += `; restoring failed: ${error instanceof Error ? error.message : String(error)}`;
+    }
+    repairer.record({
+      ...base,
+      action: `roll back ${pending.diff} after the restart`,
+      result: "rolled_back",
+      summary: "the new code was unhealthy",
+      detail,
+      startedAt,
+      finishedAt: Date.now(),
+      rolledBack: true,
+    });
+  };
   return {
     repairer,
     patches,
@@ -90,22 +172,52 @@ export function assembleRepair(parts: RepairParts): RepairService | undefined {
       if (patches === undefined)
         throw new AppError("NOT_FOUND", "signed patches are off (repair.patches.enabled)");
       const outcome = await patches.apply(request);
-      recordPatchOutcome(repairer, outcome, request.diffFile);
+      await afterApply(outcome, request.diffFile);
       return outcome;
     },
+    confirmPending,
     start() {
       repairer.start();
-      const watchDir = parts.configStore.current.repair.patches.watchDir;
+      confirmTimer = setTimeout(() => void confirmPending(), settings.healthWindowMs);
+      confirmTimer.unref();
+      const watchDir = settings.watchDir;
       if (patches !== undefined && watchDir !== undefined && stopWatching === undefined)
-        stopWatching = patches.watch(watchDir, (outcome, diffFile) =>
-          recordPatchOutcome(repairer, outcome, diffFile),
-        );
+        stopWatching = patches.watch(watchDir, (outcome, diffFile) => void afterApply(outcome, diffFile));
     },
     async dispose() {
+      clearTimeout(confirmTimer);
       await stopWatching?.();
       await repairer.dispose();
     },
   };
+}
+
+/** Files whose change needs a build and a restart to take effect. */
+function isCode(file: string): boolean {
+  return (
+    /^(src|web)\//.test(file) || /^package(-lock)?\.json$/.test(file) || /^tsconfig[^/]*\.json$/.test(file)
+  );
+}
+
+/** Runs a command in `cwd`; rejects with its output's tail when it fails or outlives `timeoutMs`. */
+function runCommand(command: readonly string[], cwd: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command[0]!, command.slice(1), {
+      cwd,
+      stdio: ["ignore", "pipe", "pipe"],
+      timeout: timeoutMs,
+    });
+    let output = "";
+    const keep = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-2000));
+    child.stdout.on("data", keep);
+    child.stderr.on("data", keep);
+    child.once("error", reject);
+    child.once("close", (code, signal) =>
+      code === 0
+        ? resolve()
+        : reject(new Error(`${command.join(" ")} failed (${signal ?? code}): ${output.trim().slice(-500)}`)),
+    );
+  });
 }
 
 /** A patch keeps the server healthy while nothing failed (degraded is how the demo model runs). */
@@ -387,7 +499,7 @@ export function assemblePatches(
   config: ResolvedConfig,
   audit: AuditSink,
   health: () => Promise<PatchHealth>,
-  switchIn?: () => Promise<void>,
+  switchIn?: (files: readonly string[]) => Promise<void>,
 ): PatchApplier | undefined {
   const settings = config.repair.patches;
   if (!config.repair.enabled || !settings.enabled) return undefined;

@@ -2,6 +2,7 @@
  * Self-repair on a running server: a real app and HTTP server over loopback, the main model downloaded from a
  * Hugging Face mirror on loopback, a real pino logger feeding the detectors, real files broken under it.
  */
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { statfsSync } from "node:fs";
@@ -12,6 +13,7 @@ import { createServer, type Server } from "../src/api/index.js";
 import { createApp, type App } from "../src/app.js";
 import { createConfigStore, type ConfigStore } from "../src/config/index.js";
 import { LogTap } from "../src/repair/index.js";
+import { generateSigningKey, loadSigningKey, signFile } from "../src/security/index.js";
 import { createLogger, type AppLogger } from "../src/shared/index.js";
 import { startFakeHfMirror, type FakeHfMirror } from "./fake-hf-mirror.js";
 import { ensureTestModel, getTestLlama } from "./models.js";
@@ -52,7 +54,12 @@ afterEach(async () => {
   await rm(current.dataDir, { recursive: true, force: true });
 });
 
-async function start(main: (dataDir: string) => string, yaml = "", startLoop = true): Promise<Running> {
+async function start(
+  main: (dataDir: string) => string,
+  yaml = "",
+  startLoop = true,
+  repairYaml = "",
+): Promise<Running> {
   const dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-repair-"));
   const mirror = await startFakeHfMirror(new Map([[hfPath, tiny]]));
   const configFile = path.join(dataDir, "sarai.yaml");
@@ -63,7 +70,7 @@ async function start(main: (dataDir: string) => string, yaml = "", startLoop = t
       "log:\n  level: info\n  file: false",
       `models:\n  main: ${main(dataDir)}\n  huggingFaceEndpoint: ${mirror.endpoint}\n  fallback: ${fallback}`,
       "redteam:\n  enabled: false",
-      "repair:\n  verifyMs: 1500\n  cooldownMs: 0\n  windowMs: 60000",
+      `repair:\n  verifyMs: 1500\n  cooldownMs: 0\n  windowMs: 60000\n${repairYaml}`,
       yaml,
     ].join("\n") + "\n",
   );
@@ -252,6 +259,89 @@ describe("self-repair on a running server", () => {
     const records = await app.repair!.repairer.check();
     expect(records.map((r) => r.fault)).toEqual([]);
     expect(app.loop!.running).toBe(false);
+  });
+
+  it("builds a signed code patch, restarts, keeps it when healthy after the restart and rolls it back when not", async () => {
+    const install = await mkdtemp(path.join(os.tmpdir(), "sarai-install-"));
+    try {
+      const git = (...args: string[]) =>
+        execFileSync("git", ["-C", install, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+          encoding: "utf8",
+        });
+      await mkdir(path.join(install, "src"));
+      await writeFile(path.join(install, "src", "answer.ts"), "export const answer = 1;\n");
+      git("init", "-q");
+      git("add", ".");
+      git("commit", "-qm", "install");
+      const keys = await generateSigningKey();
+      await writeFile(path.join(install, "..", `${path.basename(install)}.key`), keys.privateKey, {
+        mode: 0o600,
+      });
+      const publicKey = path.join(install, "..", `${path.basename(install)}.pub`);
+      await writeFile(publicKey, keys.publicKey);
+      const node = (code: string) => JSON.stringify(["node", "-e", code]);
+      const { app } = await start(
+        () => tiny,
+        `security:\n  signatures:\n    publicKey: ${publicKey}`,
+        true,
+        [
+          "  patches:",
+          `    installDir: ${install}`,
+          `    testCommand: ${node("process.exit(0)")}`,
+          `    buildCommand: ${node("require('fs').copyFileSync('src/answer.ts', 'built.js')")}`,
+          `    restartCommand: ${node("require('fs').appendFileSync('restarts.txt', 'x')")}`,
+          "    healthWindowMs: 100",
+        ].join("\n"),
+      );
+      const signed = async (value: number) => {
+        await writeFile(path.join(install, "src", "answer.ts"), `export const answer = ${value};\n`);
+        const diff = git("diff");
+        git("checkout", "--", "src/answer.ts");
+        const diffFile = path.join(install, "..", `${path.basename(install)}-${value}.diff`);
+        await writeFile(diffFile, diff);
+        await signFile(
+          diffFile,
+          await loadSigningKey(path.join(install, "..", `${path.basename(install)}.key`)),
+        );
+        return { diffFile, signatureFile: `${diffFile}.asc` };
+      };
+      const restarts = async () =>
+        (await readFile(path.join(install, "restarts.txt"), "utf8").catch(() => "")).length;
+
+      await app.pool.load("main"); // as `sarai serve` does at start: a ready server
+      const first = await app.repair!.applyPatch(await signed(2));
+      expect(first.status, JSON.stringify(first.steps)).toBe("applied");
+      expect(await readFile(path.join(install, "built.js"), "utf8")).toBe("export const answer = 2;\n");
+      await expect.poll(restarts, { timeout: 5000 }).toBe(1);
+      // What the restarted process does: healthy, so the patch stays.
+      await app.repair!.confirmPending();
+
+      git("add", ".");
+      git("commit", "-qm", "answer 2");
+      await app.pool.load("main");
+      const second = await app.repair!.applyPatch(await signed(3));
+      expect(second.status).toBe("applied");
+      await expect.poll(restarts, { timeout: 5000 }).toBe(2);
+      // The restarted process is not ready (its model does not load): the snapshot comes back, built, restarted.
+      await app.pool.unloadIdle();
+      await app.repair!.confirmPending();
+      expect(await readFile(path.join(install, "src", "answer.ts"), "utf8")).toBe(
+        "export const answer = 2;\n",
+      );
+      expect(await readFile(path.join(install, "built.js"), "utf8")).toBe("export const answer = 2;\n");
+      await expect.poll(restarts, { timeout: 5000 }).toBe(3);
+      const actions = app.repair!.repairer.history().map((r) => [r.action, r.result]);
+      expect(actions.slice(0, 2)).toEqual([
+        [expect.stringMatching(/^roll back .*-3\.diff after the restart$/), "rolled_back"],
+        [expect.stringMatching(/^apply .*-3\.diff/), "applied"],
+      ]);
+      expect(actions).toContainEqual([
+        expect.stringMatching(/^confirm .*-2\.diff after the restart$/),
+        "applied",
+      ]);
+    } finally {
+      await rm(install, { recursive: true, force: true });
+    }
   });
 
   it("only diagnoses with repair.autoApply off", async () => {

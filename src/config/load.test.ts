@@ -215,9 +215,10 @@ describe("config", () => {
             testTimeoutMs: 600_000,
             testMemoryMb: 4096,
             healthWindowMs: 5_000,
+            buildCommand: ["npm", "run", "build"],
           },
         },
-        web: { enabled: true },
+        web: { enabled: true, database: expect.stringMatching(/state\/web\.db$/) as unknown },
       });
     });
 

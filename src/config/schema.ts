@@ -667,6 +667,14 @@ function createConfigObjectSchema(system: SystemContext) {
           testMemoryMb: z.int().min(256).max(1_048_576).default(4096),
           /** How long health must hold after a patch is switched in, in ms. Default: `5000`. */
           healthWindowMs: z.int().min(0).max(600_000).default(5_000),
+          /** Run in the install after a patch that changes code (`src/`, `web/`, `package.json`). Default: `["npm", "run", "build"]`. */
+          buildCommand: z.array(z.string().min(1)).default(["npm", "run", "build"]),
+          /**
+           * Restarts SARAi after a code patch, e.g. `["supervisorctl", "restart", "sarai-serve"]`; the new process
+           * watches its health for `healthWindowMs` and rolls the patch back (and restarts again) if it fails. None:
+           * the new code runs after the next start.
+           */
+          restartCommand: z.array(z.string().min(1)).min(1).optional(),
         })
         .strict()
         .prefault({}),
@@ -675,8 +683,10 @@ function createConfigObjectSchema(system: SystemContext) {
 
   const web = z
     .object({
-      /** Serve the web UI at `/`. Default: `true`. */
+      /** Serve the web UI at `/` and its conversation routes (`/v1/conversations`). Default: `true`. */
       enabled: z.boolean().default(true),
+      /** The web UI's conversations. Default: `<stateDir>/web.db`. */
+      database: z.string().min(1).optional(),
     })
     .strict();
 
@@ -873,7 +883,13 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
           : { installDir: resolveDir(parsed.repair.patches.installDir) }),
       },
     },
-    web: parsed.web,
+    web: {
+      ...parsed.web,
+      database:
+        parsed.web.database === undefined
+          ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "web.db")
+          : resolveDir(parsed.web.database),
+    },
     log: parsed.log,
     inference: {
       ...parsed.inference,

@@ -29,6 +29,8 @@ export { probeDatabase } from "./database-probe.js";
 export {
   PatchApplier,
   parsePatchFiles,
+  restoreSnapshotDir,
+  snapshotDirFor,
   type PatchApplierOptions,
   type PatchFilesResult,
   type PatchHealth,

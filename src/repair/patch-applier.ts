@@ -857,3 +857,30 @@ function clip(text: string, length: number): string {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/** Where the snapshot of patch `id` is kept (`<workDir>/snapshot-<id>`): after an applied patch, until confirmed. */
+export function snapshotDirFor(workDir: string, id: string): string {
+  return path.join(workDir, `snapshot-${id}`);
+}
+
+/**
+ * Restores the install from a snapshot written by an apply (its `snapshot.json`): the bytes and modes of the
+ * files as they were, files the patch created removed. Used to roll back a patch after a restart, when the
+ * in-memory snapshot is gone. Returns the files restored.
+ */
+export async function restoreSnapshotDir(dir: string): Promise<string[]> {
+  const manifest = JSON.parse(await readFile(path.join(dir, "snapshot.json"), "utf8")) as {
+    root: string;
+    files: { file: string; mode?: number; base64?: string }[];
+  };
+  await restoreSnapshot(manifest.root, {
+    dir,
+    entries: manifest.files.map((entry) => ({
+      file: entry.file,
+      ...(entry.base64 === undefined ? {} : { bytes: Buffer.from(entry.base64, "base64") }),
+      ...(entry.mode === undefined ? {} : { mode: entry.mode }),
+      createdDirs: [],
+    })),
+  });
+  return manifest.files.map((entry) => entry.file);
+}

@@ -151,6 +151,11 @@ export class Repairer {
     };
   }
 
+  /** The repairs kept in the history, newest first. */
+  history(options: { limit?: number; since?: number } = {}): RepairRecord[] {
+    return this.#options.history.list(options);
+  }
+
   /** Records a step done elsewhere (a signed patch) in the same history, audit log and metrics. */
   record(record: Omit<RepairRecord, "id">): RepairRecord {
     const stored = this.#options.history.add(record);
@@ -291,13 +296,24 @@ export class Repairer {
     // Judged on what happens after the change: from the next millisecond on (log times have no finer grain).
     const since = Math.max(started, this.#now()) + 1;
     const workaround = plan.workaround;
-    if (workaround !== undefined) {
-      const observation = await this.#options.observe(since);
-      if (workaround.verify(observation)) {
-        this.#workarounds.set(keyOf(diagnosis), { description: plan.description, undo: plan.undo });
-        return { result: "repaired", detail: `${details.join("; ")}; in force until the fault is fixed` };
-      }
-    } else if (await this.#cleared(diagnosis, since)) {
+    let verdict: "in_force" | "cleared" | "not_cleared";
+    try {
+      if (workaround !== undefined)
+        verdict = workaround.verify(await this.#options.observe(since)) ? "in_force" : "not_cleared";
+      else verdict = (await this.#cleared(diagnosis, since)) ? "cleared" : "not_cleared";
+    } catch (error) {
+      // Unjudged is not kept: the change is taken back as if it had not worked.
+      await this.#takeBack(plan, previous, details);
+      return {
+        result: "failed",
+        detail: `${details.join("; ")}; checking the repair failed (${errorText(error)}), reverted`,
+      };
+    }
+    if (verdict === "in_force") {
+      this.#workarounds.set(keyOf(diagnosis), { description: plan.description, undo: plan.undo });
+      return { result: "repaired", detail: `${details.join("; ")}; in force until the fault is fixed` };
+    }
+    if (verdict === "cleared") {
       if (plan.patch !== undefined && plan.persist !== true)
         this.#held.push({
           fault: diagnosis.fault,
@@ -307,6 +323,15 @@ export class Repairer {
         });
       return { result: "repaired", detail: details.join("; ") };
     }
+    await this.#takeBack(plan, previous, details);
+    return {
+      result: "reverted",
+      detail: `${details.join("; ")}; the fault did not clear within ${this.#settings.verifyMs} ms, reverted`,
+    };
+  }
+
+  /** Reverts the plan's patch and runs its undo, adding what the undo said (or how it failed) to `details`. */
+  async #takeBack(plan: RepairPlan, previous: ConfigPatch | undefined, details: string[]): Promise<void> {
     if (plan.patch !== undefined) this.#revertPatch(plan, previous);
     if (plan.undo !== undefined) {
       try {
@@ -315,10 +340,6 @@ export class Repairer {
         details.push(`undo failed: ${errorText(error)}`);
       }
     }
-    return {
-      result: "reverted",
-      detail: `${details.join("; ")}; the fault did not clear within ${this.#settings.verifyMs} ms, reverted`,
-    };
   }
 
   #revertPatch(plan: RepairPlan, previous: ConfigPatch | undefined): void {
