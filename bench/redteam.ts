@@ -9,11 +9,9 @@
  * the full campaign's ratios to the baseline. A third campaign runs against a deliberately weakened loopback server
  * (the tests' one) as a check that the detectors see holes where there are some.
  */
-import { spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import {
   buildReport,
@@ -24,56 +22,21 @@ import {
   type RedTeamReport,
 } from "../src/redteam/index.js";
 import { startWeakServer } from "../test/redteam-weak-server.js";
+import { startCliServer } from "./_server.js";
 import { formatTable } from "./_stats.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cliEntry = path.join(root, "src", "cli", "main.ts");
-const tsxLoader = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
-
-async function startServer(dataDir: string) {
-  const child = spawn(process.execPath, ["--import", tsxLoader, cliEntry, "serve", "--port", "0"], {
-    cwd: dataDir,
+function startServer(dataDir: string) {
+  return startCliServer({
+    dataDir,
+    args: ["serve", "--port", "0"],
     env: {
-      PATH: process.env["PATH"] ?? "",
-      HOME: dataDir,
-      SARAI_PATHS_DATA_DIR: dataDir,
       SARAI_MODELS_HUGGING_FACE_ENDPOINT: "https://sarai-offline.invalid/",
       SARAI_MODELS_AUTO_PULL: "false",
       // One client from one address: the per-client limit would answer most attempts with 429.
       SARAI_SERVER_RATE_LIMIT_PER_MINUTE: "0",
     },
-    stdio: ["ignore", "ignore", "pipe"],
+    startTimeoutMs: 180_000,
   });
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`the server did not start within 180 s\n${stderr}`)),
-      180_000,
-    );
-    child.stderr.on("data", (text: string) => {
-      stderr = (stderr + text).slice(-8192);
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before listening\n${stderr}`));
-    });
-  });
-  return {
-    url,
-    alive: () => child.exitCode === null && child.signalCode === null,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
 }
 
 function familyRows(report: RedTeamReport): string[][] {

@@ -15,18 +15,17 @@ import { copyFile, mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } fr
 import { statfsSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import Database from "better-sqlite3";
 import { ensureSynthesizedModel } from "../src/inference/index.js";
 import { RepairHistory, type RepairRecord } from "../src/repair/index.js";
 import { generateSigningKey, loadSigningKey, signFile } from "../src/security/index.js";
 import { startFakeHfMirror, type FakeHfMirror } from "../test/fake-hf-mirror.js";
+import { cliArgs, cliEnv, startCliServer, type CliServer } from "./_server.js";
 import { formatTable } from "./_stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cliEntry = path.join(root, "src", "cli", "main.ts");
-const tsxLoader = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const modelCache = path.join(root, ".cache", "bench-models");
 const hfFile = "sarai-bench/tiny-GGUF/sarai-bench-main-q8_0.gguf";
 
@@ -37,12 +36,9 @@ interface Models {
   badDraft: string;
 }
 
-interface Server {
-  url: string;
+interface Server extends CliServer {
   dataDir: string;
   configFile: string;
-  child: ChildProcess;
-  stop(): Promise<void>;
 }
 
 interface Context {
@@ -121,40 +117,12 @@ function baseConfig(mirror: FakeHfMirror, autoApply: boolean): Record<string, un
 }
 
 async function startServer(dataDir: string, configFile: string): Promise<Server> {
-  const child = spawn(process.execPath, ["--import", tsxLoader, cliEntry, "--config", configFile, "serve"], {
-    cwd: dataDir,
-    env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no server within 120 s\n${stderr}`)), 120_000);
-    child.stderr.on("data", (text: string) => {
-      stderr = (stderr + text).slice(-8192);
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match?.[1] !== undefined) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`the server exited (${code}) before listening\n${stderr}`));
-    });
-  });
-  return {
-    url,
+  const server = await startCliServer({
     dataDir,
-    configFile,
-    child,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
-  };
+    args: ["--config", configFile, "serve"],
+    startTimeoutMs: 120_000,
+  });
+  return { ...server, dataDir, configFile };
 }
 
 async function chat(url: string, content: string, maxTokens = 8, signal?: AbortSignal): Promise<number> {
@@ -332,9 +300,9 @@ const scenarios: Scenario[] = [
 let loopProcess: ChildProcess | undefined;
 
 function startLoop(dataDir: string, configFile: string): ChildProcess {
-  return spawn(process.execPath, ["--import", tsxLoader, cliEntry, "--config", configFile, "loop"], {
+  return spawn(process.execPath, cliArgs("--config", configFile, "loop"), {
     cwd: dataDir,
-    env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir },
+    env: cliEnv(dataDir),
     stdio: "ignore",
   });
 }
@@ -405,11 +373,12 @@ async function runScenario(
   await writeFile(configFile, `${toYaml(config)}\n`);
   const controller = new AbortController();
   const background: Promise<unknown>[] = [];
-  await scenario.setup?.({ models, signal: controller.signal, background, dataDir, configFile });
-  const server = await startServer(dataDir, configFile);
-  const context: Context = { server, models, signal: controller.signal, background };
   const historyFile = path.join(dataDir, "state", "repair", "repair.db");
+  let server: Server | undefined;
   try {
+    await scenario.setup?.({ models, signal: controller.signal, background, dataDir, configFile });
+    server = await startServer(dataDir, configFile);
+    const context: Context = { server, models, signal: controller.signal, background };
     await storeFacts(server.url);
     // The model files are hashed in the background at start; let that and a first pass finish.
     await sleep(1500);
@@ -453,7 +422,7 @@ async function runScenario(
     controller.abort();
     loopProcess?.kill("SIGKILL");
     loopProcess = undefined;
-    await server.stop();
+    await server?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 }
@@ -517,7 +486,7 @@ async function runPatches(models: Models, mirror: FakeHfMirror): Promise<PatchRo
   git(install, "init", "-q");
   git(install, "add", ".");
   git(install, "commit", "-qm", "install");
-  const server = await startServer(dataDir, configFile);
+  let server: Server | undefined;
   const makePatch = async (
     name: string,
     edit: (text: string) => string,
@@ -540,6 +509,7 @@ async function runPatches(models: Models, mirror: FakeHfMirror): Promise<PatchRo
   ];
   const rows: PatchRow[] = [];
   try {
+    server = await startServer(dataDir, configFile);
     for (const [name, edit, signer] of cases) {
       const patch = await makePatch(name.replace(/\W+/g, "-"), edit, signer);
       const response = await fetch(`${server.url}/v1/repair/patches`, {
@@ -564,7 +534,7 @@ async function runPatches(models: Models, mirror: FakeHfMirror): Promise<PatchRo
       });
     }
   } finally {
-    await server.stop();
+    await server?.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
   return rows;

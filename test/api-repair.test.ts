@@ -1,37 +1,20 @@
-import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  generateSigningKey,
-  loadSigningKey,
-  resolveAuditPaths,
-  signFile,
-  tailAuditLog,
-  type SigningKey,
-} from "../src/security/index.js";
+import { resolveAuditPaths, tailAuditLog, type SigningKey } from "../src/security/index.js";
 import { expectErrorBody, startTestServer, type TestServer } from "./api-helpers.js";
+import {
+  appliedSteps,
+  createGitInstall,
+  createPatchKeys,
+  git,
+  modify,
+  writeSignedPatch,
+} from "./repair-fixtures.js";
 
 const adminKey = "repair-test-admin-0001";
 const boundKey = "repair-test-bound-0002";
-
-// The install's test: fails on "bad", prints what it saw.
-const checkScript = `import { readFileSync } from "node:fs";
-const value = readFileSync("value.txt", "utf8").trim();
-console.log("value=" + value + " args=" + process.argv.slice(2).join(","));
-if (value === "bad") { console.error("check: value is bad"); process.exit(1); }
-`;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", cwd, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
-    encoding: "utf8",
-  });
-}
-
-function modify(file: string, from: string, to: string): string {
-  return `diff --git a/${file} b/${file}\n--- a/${file}\n+++ b/${file}\n@@ -1 +1 @@\n-${from}\n+${to}\n`;
-}
 
 interface RecordJson {
   id: number;
@@ -101,30 +84,18 @@ describe("api", () => {
 
     /** A diff and its armored signature by `key`, as the patch route takes them. */
     const signed = async (diff: string, key: SigningKey) => {
-      const dir = await mkdtemp(path.join(root, "patch-"));
-      const file = path.join(dir, "fix.diff");
-      await writeFile(file, diff);
-      return { diff, signature: await readFile(await signFile(file, key), "utf8") };
+      const file = await writeSignedPatch(root, diff, key);
+      return { diff, signature: await readFile(`${file}.asc`, "utf8") };
     };
 
     beforeAll(async () => {
       root = await mkdtemp(path.join(os.tmpdir(), "sarai-api-repair-"));
-      const pair = await generateSigningKey();
-      const other = await generateSigningKey({ name: "someone else" });
-      await writeFile(path.join(root, "key.asc"), pair.privateKey);
-      await writeFile(path.join(root, "other.asc"), other.privateKey);
-      const publicKey = path.join(root, "key.pub.asc");
-      await writeFile(publicKey, pair.publicKey);
-      signer = await loadSigningKey(path.join(root, "key.asc"));
-      otherSigner = await loadSigningKey(path.join(root, "other.asc"));
+      const keys = await createPatchKeys(root);
+      const publicKey = keys.publicKeyFile;
+      ({ signer, otherSigner } = keys);
 
       install = path.join(root, "install");
-      await mkdir(install);
-      await writeFile(path.join(install, "value.txt"), "1\n");
-      await writeFile(path.join(install, "check.mjs"), checkScript);
-      git(install, "init", "-q", "-b", "main");
-      git(install, "add", ".");
-      git(install, "commit", "-q", "-m", "init");
+      await createGitInstall(install);
 
       // The loop is off: a loop opened and never started would be a loop_down fault of its own.
       [faulty, healthy, off] = await Promise.all([
@@ -409,15 +380,7 @@ describe("api", () => {
         });
         expect(outcome.id).toMatch(/^\S+-[0-9a-f]{6}$/);
         expect(outcome.duration_ms).toBeGreaterThanOrEqual(0);
-        expect(outcome.steps.map((s) => [s.step, s.ok])).toEqual([
-          ["verify", true],
-          ["parse", true],
-          ["worktree", true],
-          ["test", true],
-          ["cleanup", true],
-          ["switch", true],
-          ["health", true],
-        ]);
+        expect(outcome.steps.map((s) => [s.step, s.ok])).toEqual(appliedSteps);
         expect(outcome.steps.find((s) => s.step === "test")?.detail).toContain("value=2 args=extra.test.ts");
         await expect(readFile(path.join(install, "value.txt"), "utf8")).resolves.toBe("2\n");
         expect(git(install, "status", "--porcelain")).toBe(" M value.txt\n");

@@ -1,30 +1,14 @@
-import { execFileSync } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../src/config/index.js";
 import { RepairHistory } from "../src/repair/index.js";
-import { generateSigningKey, loadSigningKey, signFile, type SigningKey } from "../src/security/index.js";
+import type { SigningKey } from "../src/security/index.js";
 import { waitFor } from "./api-helpers.js";
 import { createCliRunner, expectNoStackTrace, spawnCli } from "./cli-helpers.js";
 import { ensureTestModel } from "./models.js";
-
-const checkScript = `import { readFileSync } from "node:fs";
-const value = readFileSync("value.txt", "utf8").trim();
-console.log("value=" + value + " args=" + process.argv.slice(2).join(","));
-if (value === "bad") { console.error("check: value is bad"); process.exit(1); }
-`;
-
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", cwd, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
-    encoding: "utf8",
-  });
-}
-
-function modify(file: string, from: string, to: string): string {
-  return `diff --git a/${file} b/${file}\n--- a/${file}\n+++ b/${file}\n@@ -1 +1 @@\n-${from}\n+${to}\n`;
-}
+import { createGitInstall, createPatchKeys, git, modify, writeSignedPatch } from "./repair-fixtures.js";
 
 describe("cli", () => {
   describe("repair", () => {
@@ -32,42 +16,24 @@ describe("cli", () => {
     let install: string;
     let signer: SigningKey;
     let otherSigner: SigningKey;
-    let counter = 0;
     const cli = createCliRunner(() => dataDir);
     const env = { SARAI_LOG_FILE: "false" };
 
     /** A diff in its own folder, signed by `key` (or not at all); returns the diff's path. */
-    const writePatch = async (diff: string, key: SigningKey | null): Promise<string> => {
-      const dir = path.join(dataDir, `patch-${++counter}`);
-      await mkdir(dir);
-      const file = path.join(dir, "fix.diff");
-      await writeFile(file, diff);
-      if (key !== null) await signFile(file, key);
-      return file;
-    };
+    const writePatch = (diff: string, key: SigningKey | null) => writeSignedPatch(dataDir, diff, key);
 
     beforeAll(async () => {
       dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-cli-repair-"));
-      const pair = await generateSigningKey();
-      const other = await generateSigningKey({ name: "someone else" });
-      await writeFile(path.join(dataDir, "key.asc"), pair.privateKey);
-      await writeFile(path.join(dataDir, "other.asc"), other.privateKey);
-      await writeFile(path.join(dataDir, "key.pub.asc"), pair.publicKey);
-      signer = await loadSigningKey(path.join(dataDir, "key.asc"));
-      otherSigner = await loadSigningKey(path.join(dataDir, "other.asc"));
+      const keys = await createPatchKeys(dataDir);
+      ({ signer, otherSigner } = keys);
 
       install = path.join(dataDir, "install");
-      await mkdir(install);
-      await writeFile(path.join(install, "value.txt"), "1\n");
-      await writeFile(path.join(install, "check.mjs"), checkScript);
-      git(install, "init", "-q", "-b", "main");
-      git(install, "add", ".");
-      git(install, "commit", "-q", "-m", "init");
+      await createGitInstall(install);
       // Read from the working directory by every command (and by `sarai serve`).
       await writeFile(
         path.join(dataDir, "sarai.yaml"),
         [
-          `security: { signatures: { publicKey: ${JSON.stringify(path.join(dataDir, "key.pub.asc"))} } }`,
+          `security: { signatures: { publicKey: ${JSON.stringify(keys.publicKeyFile)} } }`,
           "repair:",
           "  patches:",
           `    installDir: ${JSON.stringify(install)}`,

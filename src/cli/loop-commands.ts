@@ -17,6 +17,7 @@ import {
   type RunRecord,
 } from "../proactive/index.js";
 import { AppError, createLogger, isAppError } from "../shared/index.js";
+import { printTable } from "./print-table.js";
 import { UsageError } from "./usage-error.js";
 
 interface RunFlags {
@@ -412,16 +413,6 @@ function printHistory(runs: RunRecord[]): void {
       truncate(run.error ?? JSON.stringify(run.result) ?? "", 80),
     ]),
   );
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const format = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  process.stdout.write(`${format(header)}\n${rows.map(format).join("\n")}\n`);
 }
 
 function printJson(value: unknown): void {

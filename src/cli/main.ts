@@ -44,6 +44,7 @@ import { registerSkillCommands } from "./skill-commands.js";
 import { registerVoiceSearchCommands } from "./voice-search-commands.js";
 import { LogTap } from "../repair/index.js";
 import { createProgressBar } from "./progress-bar.js";
+import { printTable } from "./print-table.js";
 import { runRepl } from "./repl.js";
 import { UsageError } from "./usage-error.js";
 
@@ -789,16 +790,6 @@ async function runChat(app: App, flags: GenerationFlags): Promise<void> {
     sampling: samplingFrom(flags),
     interactive: process.stdin.isTTY,
   });
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const format = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  process.stdout.write(`${format(header)}\n${rows.map(format).join("\n")}\n`);
 }
 
 async function readStdin(): Promise<string> {

@@ -11,6 +11,7 @@ import { pickLoopApiKey, requestServer } from "../proactive/index.js";
 import { RepairHistory, type PatchOutcome } from "../repair/index.js";
 import { AuditLog } from "../security/index.js";
 import { AppError, createSilentLogger } from "../shared/index.js";
+import { printTable } from "./print-table.js";
 import { UsageError } from "./usage-error.js";
 
 /** `/v1/repair/status` as the server sends it. */
@@ -58,16 +59,6 @@ function askServer(
     { timeoutMs: requestTimeoutMs, ...request },
     new AbortController().signal,
   );
-}
-
-function printTable(header: string[], rows: string[][]): void {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const format = (cells: string[]) =>
-    cells
-      .map((c, i) => c.padEnd(widths[i] ?? 0))
-      .join("  ")
-      .trimEnd();
-  process.stdout.write(`${format(header)}\n${rows.map(format).join("\n")}\n`);
 }
 
 /** Time, fault, target, level, result, action: newest first, as the history lists them. */

@@ -7,28 +7,20 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import {
-  AuditLog,
-  generateSigningKey,
-  loadSigningKey,
-  loadTrustedKey,
-  signFile,
-  tailAuditLog,
-  verifyAuditLog,
-} from "../security/index.js";
+import { AuditLog, loadTrustedKey, tailAuditLog, verifyAuditLog } from "../security/index.js";
 import type { SigningKey, TrustedKey } from "../security/index.js";
+import {
+  appliedSteps,
+  createGitInstall,
+  createPatchKeys,
+  git,
+  modify,
+  writeSignedPatch,
+} from "../../test/repair-fixtures.js";
 import { parsePatchFiles, PatchApplier } from "./patch-applier.js";
 import type { PatchApplierOptions, PatchOutcome } from "./patch-applier.js";
 
 const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
-
-// The install's test: fails on "bad", hangs on "hang", prints what it saw.
-const checkScript = `import { readFileSync } from "node:fs";
-const value = readFileSync("value.txt", "utf8").trim();
-console.log("value=" + value + " args=" + process.argv.slice(2).join(","));
-if (value === "hang") setInterval(() => {}, 1000);
-else if (value === "bad") { console.error("check: value is bad"); process.exit(1); }
-`;
 
 let root: string;
 let trusted: TrustedKey;
@@ -42,14 +34,7 @@ let counter = 0;
 
 beforeAll(async () => {
   root = await mkdtemp(path.join(tmpdir(), "sarai-patch-"));
-  const pair = await generateSigningKey();
-  const other = await generateSigningKey({ name: "someone else" });
-  await writeFile(path.join(root, "key.asc"), pair.privateKey);
-  await writeFile(path.join(root, "other.asc"), other.privateKey);
-  publicKeyFile = path.join(root, "key.pub.asc");
-  await writeFile(publicKeyFile, pair.publicKey);
-  signer = await loadSigningKey(path.join(root, "key.asc"));
-  otherSigner = await loadSigningKey(path.join(root, "other.asc"));
+  ({ signer, otherSigner, publicKeyFile } = await createPatchKeys(root));
   trusted = (await loadTrustedKey(publicKeyFile)) as TrustedKey;
   auditDir = path.join(root, "audit");
   auditKey = randomBytes(32);
@@ -61,27 +46,11 @@ afterAll(async () => {
   await rm(root, { recursive: true, force: true });
 });
 
-function git(cwd: string, ...args: string[]): string {
-  return execFileSync("git", ["-C", cwd, "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
-    encoding: "utf8",
-  });
-}
-
 /** A fresh install: a git checkout with value.txt = "1" and its check. */
 async function makeInstall(): Promise<string> {
   const dir = path.join(root, `install-${++counter}`);
-  await mkdir(dir);
-  await writeFile(path.join(dir, "value.txt"), "1\n");
-  await writeFile(path.join(dir, "check.mjs"), checkScript);
-  await writeFile(path.join(dir, "notes.txt"), "-- a line that starts with dashes\nsecond\n");
-  git(dir, "init", "-q", "-b", "main");
-  git(dir, "add", ".");
-  git(dir, "commit", "-q", "-m", "init");
+  await createGitInstall(dir, { "notes.txt": "-- a line that starts with dashes\nsecond\n" });
   return dir;
-}
-
-function modify(file: string, from: string, to: string): string {
-  return `diff --git a/${file} b/${file}\n--- a/${file}\n+++ b/${file}\n@@ -1 +1 @@\n-${from}\n+${to}\n`;
 }
 
 function create(file: string, lines: readonly string[]): string {
@@ -90,13 +59,8 @@ function create(file: string, lines: readonly string[]): string {
 }
 
 /** Writes a diff into its own folder and signs it (with `key`, or not at all). */
-async function writePatch(text: string, key: SigningKey | null = signer): Promise<string> {
-  const dir = path.join(root, `patch-${++counter}`);
-  await mkdir(dir);
-  const file = path.join(dir, "fix.diff");
-  await writeFile(file, text);
-  if (key !== null) await signFile(file, key);
-  return file;
+function writePatch(text: string, key: SigningKey | null = signer): Promise<string> {
+  return writeSignedPatch(root, text, key);
 }
 
 function applierFor(install: string, options: Partial<PatchApplierOptions> = {}): PatchApplier {
@@ -156,15 +120,7 @@ describe("repair", () => {
         ]);
 
         expect(outcome).toMatchObject({ status: "applied", files: ["value.txt"] });
-        expect(outcome.steps.map((s) => [s.step, s.ok])).toEqual([
-          ["verify", true],
-          ["parse", true],
-          ["worktree", true],
-          ["test", true],
-          ["cleanup", true],
-          ["switch", true],
-          ["health", true],
-        ]);
+        expect(outcome.steps.map((s) => [s.step, s.ok])).toEqual(appliedSteps);
         // The tests saw the patched file and the named subset.
         expect(outcome.steps.find((s) => s.step === "test")?.detail).toContain("value=2 args=extra.test.ts");
         await expect(readFile(path.join(install, "value.txt"), "utf8")).resolves.toBe("2\n");

@@ -63,18 +63,54 @@ const causes: Readonly<Record<Diagnosis["fault"], readonly string[]>> = {
 export function planRepairs(diagnosis: Diagnosis, context: PlaybookContext): RepairPlan[] {
   const plans: RepairPlan[] = [];
   const change = context.recentChange;
-  if (change !== undefined && change.paths.some((p) => causes[diagnosis.fault].includes(p.split(".")[0]!))) {
+  const undo = change === undefined ? undefined : undoablePart(change, causes[diagnosis.fault]);
+  if (undo !== undefined) {
     plans.push({
       level: 1,
       fault: diagnosis.fault,
       target: diagnosis.target,
-      description: `undo the config change made just before the fault (${change.paths.join(", ")})`,
-      patch: change.revert,
+      description: `undo the config change made just before the fault (${undo.paths.join(", ")})`,
+      patch: undo.patch,
       persist: true,
     });
   }
   plans.push(...remedies(diagnosis, context));
   return plans;
+}
+
+/**
+ * The part of a config change an undo may put back: its leaves under `sections` (a change elsewhere cannot have
+ * caused the fault), never a credential (an API key revoked or replaced stays so, and is not written into the
+ * file). Undefined when nothing is left.
+ */
+function undoablePart(
+  change: ConfigChangeSeen,
+  sections: readonly string[],
+): { paths: string[]; patch: ConfigPatch } | undefined {
+  const leaves = new Set(change.paths);
+  const paths: string[] = [];
+  const pick = (node: unknown, keyPath: readonly string[]): unknown => {
+    const dotted = keyPath.join(".");
+    if (leaves.has(dotted)) {
+      if (!sections.includes(keyPath[0]!) || isCredential(keyPath)) return undefined;
+      paths.push(dotted);
+      return node;
+    }
+    if (typeof node !== "object" || node === null || Array.isArray(node)) return undefined;
+    const kept: Record<string, unknown> = {};
+    for (const [key, child] of Object.entries(node)) {
+      const value = pick(child, [...keyPath, key]);
+      if (value !== undefined) kept[key] = value;
+    }
+    return Object.keys(kept).length > 0 ? kept : undefined;
+  };
+  const patch = pick(change.revert, []);
+  return patch === undefined ? undefined : { paths, patch: patch as ConfigPatch };
+}
+
+/** `server.apiKeys` and every `apiKey` (remote models, transcription). */
+function isCredential(keyPath: readonly string[]): boolean {
+  return (keyPath[0] === "server" && keyPath[1] === "apiKeys") || keyPath.at(-1) === "apiKey";
 }
 
 function remedies(diagnosis: Diagnosis, { config, actions }: PlaybookContext): RepairPlan[] {

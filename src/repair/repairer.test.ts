@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { createConfigStore, type ConfigStore, type ResolvedConfig } from "../config/index.js";
 import type { AuditEventInput, AuditSink } from "../security/index.js";
 import { createSilentLogger } from "../shared/index.js";
-import type { RepairActions } from "./playbook.js";
+import { idleRepairActions as actions } from "../../test/repair-fixtures.js";
 import { RepairHistory } from "./repair-history.js";
 import { Repairer, diffConfig, type RepairConfigPort } from "./repairer.js";
 import type { LogEntry, Observation, RepairRecord } from "./types.js";
@@ -53,14 +53,6 @@ function port(configStore: ConfigStore): RepairConfigPort {
     subscribe: (listener) => configStore.subscribe(listener),
   };
 }
-
-const actions: RepairActions = {
-  unloadIdleModels: () => Promise.resolve("no model was idle"),
-  freeDisk: () => Promise.resolve("freed 0 MiB"),
-  restartLoop: () => Promise.resolve("restarted"),
-  reloadModel: () => Promise.resolve("reloaded"),
-  trainedContext: () => 32_768,
-};
 
 /** A server whose requests overflow while the context is under 4096 tokens. */
 function overflowingServer(config: () => ResolvedConfig) {
@@ -236,6 +228,27 @@ describe("repairer", () => {
     expect(record).toMatchObject({ fault: "ram_pressure", result: "failed" });
     expect(record!.detail).toContain("pool disposed");
     expect(configStore.current.inference.sequences).toBe(4);
+  });
+
+  it("reverts a patch whose check cannot observe the server, and records the failure", async () => {
+    const configStore = openStore("inference:\n  contextSize: 2048\n");
+    const overflowing = overflowingServer(() => configStore.current);
+    let observations = 0;
+    repairer = new Repairer({
+      config: port(configStore),
+      // The pass's own look works; the one that judges the repair throws (a probe that fails).
+      observe: (since) =>
+        ++observations === 1 ? overflowing(since) : Promise.reject(new Error("statfs failed: ENOENT")),
+      actions,
+      history,
+      audit: capture().sink,
+    });
+    const [record] = await repairer.check();
+    expect(record).toMatchObject({ fault: "context_overflow", result: "failed", rolledBack: false });
+    expect(record!.detail).toContain("checking the repair failed (statfs failed: ENOENT), reverted");
+    expect(configStore.current.inference.contextSize).toBe(2048);
+    expect(repairer.status().heldPatches).toEqual([]);
+    expect(history.list().map((r) => r.result)).toEqual(["failed"]);
   });
 });
 
