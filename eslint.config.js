@@ -20,7 +20,7 @@ const subsystems = [
   "voice",
   "search",
 ];
-const features = [...subsystems, "skills", "proactive", "redteam", "learning", "repair"];
+const features = [...subsystems, "skills", "proactive", "redteam", "learning", "repair", "web"];
 const layers = {
   shared: [],
   config: ["shared"],
@@ -35,6 +35,7 @@ const layers = {
   proactive: subsystems,
   redteam: subsystems,
   learning: subsystems,
+  web: subsystems,
   repair: subsystems,
   assistant: features,
   app: [...features, "assistant"],

@@ -42,6 +42,7 @@ import { builtinSkills, FactQuerySandbox, SkillService, sqlQuerySkill } from "./
 import { ImageCache, VisionService } from "./vision/index.js";
 import { passThroughGuard, type WebSearch } from "./search/index.js";
 import type { FeedbackStore } from "./learning/index.js";
+import type { ConversationStore } from "./web/index.js";
 import type { RedTeam } from "./redteam/index.js";
 import type { AuditSink, InjectionGuard } from "./security/index.js";
 import type { LogTap } from "./repair/index.js";
@@ -49,6 +50,7 @@ import { assembleRepair, type RepairService } from "./assemble-repair.js";
 import { applyLiveConfig } from "./live-config.js";
 import {
   assembleAudit,
+  assembleConversations,
   assembleFeedback,
   assembleGuard,
   assembleMemoryExtractor,
@@ -116,6 +118,8 @@ export interface App {
   readonly search: WebSearch | undefined;
   /** Users' ratings of answers (the learning loop's input); undefined when `learning.enabled` is false. */
   readonly feedback: FeedbackStore | undefined;
+  /** The web UI's saved conversations; undefined when `web.enabled` is false. */
+  readonly conversations: ConversationStore | undefined;
   /** Red-team campaigns against this server over HTTP; undefined when `redteam.enabled` is false. */
   readonly redteam: RedTeam | undefined;
   /** Self-repair and signed patches (started by `sarai serve`); undefined when off or without a config store. */
@@ -363,6 +367,7 @@ export async function createApp(options: AppOptions): Promise<App> {
   speculativeEvents.record = (event) => recordSpeculative(metrics, event);
   const redteam = assembleRedTeam(config, () => metrics, audit);
   const feedback = assembleFeedback(config);
+  const conversations = assembleConversations(config);
 
   if (config.proactive.enabled) {
     try {
@@ -393,6 +398,7 @@ export async function createApp(options: AppOptions): Promise<App> {
         },
       });
     } catch (error) {
+      conversations?.close();
       feedback?.close();
       vision?.dispose();
       factQueries?.dispose();
@@ -487,6 +493,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     redteam,
     repair,
     feedback,
+    conversations,
     models,
     listModels: () => offered,
     resolveModel(id) {
@@ -519,6 +526,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       await turns.drain();
       vision?.dispose();
       search?.dispose();
+      conversations?.close();
       feedback?.close();
       factQueries?.dispose();
       for (const remote of remotes) remote.dispose();

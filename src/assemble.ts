@@ -9,6 +9,7 @@ import type { JsonModel, MemoryExtractor } from "./memory/index.js";
 import type { Metrics } from "./observability/index.js";
 import { pickLoopApiKey, type RedTeamPort } from "./proactive/index.js";
 import { FeedbackStore } from "./learning/index.js";
+import { ConversationStore } from "./web/index.js";
 import { RedTeam, type RedTeamReport } from "./redteam/index.js";
 import type { Logger } from "./shared/index.js";
 import {
@@ -159,6 +160,11 @@ export function assembleAudit(config: ResolvedConfig, logger: Logger): AuditSink
 /** The feedback store from `learning.*` (the learning loop's input); undefined when learning is off. */
 export function assembleFeedback(config: ResolvedConfig): FeedbackStore | undefined {
   return config.learning.enabled ? FeedbackStore.open({ file: config.learning.database }) : undefined;
+}
+
+/** The web UI's conversation store from `web.*`; undefined when the web UI is off. */
+export function assembleConversations(config: ResolvedConfig): ConversationStore | undefined {
+  return config.web.enabled ? ConversationStore.open({ file: config.web.database }) : undefined;
 }
 
 /**

@@ -43,6 +43,10 @@ export interface TestServerOptions {
   search?: NonNullable<ConfigPatch["search"]>;
   /** `security.*` settings. */
   security?: NonNullable<ConfigPatch["security"]>;
+  /** `web.*` settings. */
+  web?: NonNullable<ConfigPatch["web"]>;
+  /** The built web UI's folder (a fake build); default `dist/web/`. */
+  webRoot?: string;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];
   /**
@@ -91,6 +95,7 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
       ...(options.voice === undefined ? {} : { voice: options.voice }),
       ...(options.search === undefined ? {} : { search: options.search }),
       ...(options.security === undefined ? {} : { security: options.security }),
+      ...(options.web === undefined ? {} : { web: options.web }),
     },
   };
   let configStore: ConfigStore | undefined;
@@ -108,7 +113,11 @@ export async function startTestServer(options: TestServerOptions = {}): Promise<
     ...(configStore === undefined ? {} : { configStore }),
     ...(options.loop === undefined ? {} : { loop: options.loop }),
   });
-  const server = await createServer({ app, logger: createSilentLogger() });
+  const server = await createServer({
+    app,
+    logger: createSilentLogger(),
+    ...(options.webRoot === undefined ? {} : { webRoot: options.webRoot }),
+  });
   const url = options.listen === false ? "" : await server.listen();
   let closed: Promise<void> | undefined;
   return {

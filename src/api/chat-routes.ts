@@ -188,14 +188,19 @@ function toChatCompletion(
     usage: toUsage(response),
     sarai: {
       timings: toSaraiTimings(response),
-      ...(response.memory === undefined
-        ? {}
-        : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } }),
+      ...toSaraiMemory(response),
       ...(response.skill === undefined ? {} : { skill: response.skill }),
       ...toSaraiTurnDetails(response),
       ...(images.length === 0 ? {} : { images }),
     },
   };
+}
+
+/** The facts the turn recalled and stored, when memory took part (plain responses and a stream's final chunk). */
+function toSaraiMemory(response: TurnResponse): Pick<ChatCompletion["sarai"], "memory"> {
+  return response.memory === undefined
+    ? {}
+    : { memory: { recalled: response.memory.recalled, stored: response.memory.stored } };
 }
 
 /** The reflexive loop's report and the fallback flag, in the wire's snake_case. */
@@ -278,6 +283,7 @@ async function streamChat(
           ...chunk({}, response.finishReason),
           sarai: {
             timings: toSaraiTimings(response),
+            ...toSaraiMemory(response),
             ...((response as TurnResponse).skill === undefined
               ? {}
               : { skill: (response as TurnResponse).skill }),

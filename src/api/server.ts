@@ -14,6 +14,7 @@ import type { Logger } from "../shared/index.js";
 import { AppError, isAppError } from "../shared/index.js";
 import { registerChatRoutes } from "./chat-routes.js";
 import { registerCompletionRoutes } from "./completion-routes.js";
+import { registerConversationRoutes } from "./conversation-routes.js";
 import { registerFeedbackRoutes } from "./feedback-routes.js";
 import { registerGuardRoutes } from "./guard-routes.js";
 import { registerLoopRoutes } from "./loop-routes.js";
@@ -24,6 +25,7 @@ import { registerRepairRoutes } from "./repair-routes.js";
 import { registerSkillRoutes } from "./skill-routes.js";
 import { registerSearchRoutes } from "./search-routes.js";
 import { registerVoiceRoutes } from "./voice-routes.js";
+import { isPublicWebRequest, registerWebRoutes, type WebFallback } from "./web-routes.js";
 import { buildErrorBody, sendError } from "./errors.js";
 
 export interface ServerOptions {
@@ -35,6 +37,8 @@ export interface ServerOptions {
    * static `server.requestTimeoutMs`. Node's own limit on receiving a request stays the static value.
    */
   requestTimeoutMs?: () => number;
+  /** The built web UI served at `/` when `web.enabled` (tests point it at a fake build). Default: `dist/web/`. */
+  webRoot?: string;
 }
 
 export interface Server {
@@ -116,6 +120,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   });
 
   const apiKeys = config.apiKeys.map((entry) => (typeof entry === "string" ? { key: entry } : entry));
+  const webEnabled = app.config.web.enabled;
+  let webFallback: WebFallback | undefined;
   const inFlight = new Set<AbortController>();
   let closing = false;
 
@@ -141,7 +147,10 @@ export async function createServer(options: ServerOptions): Promise<Server> {
       // A connection kept alive after its last response would hold close() open for keepAliveTimeout (72 s).
       if (closing) fastify.server.closeIdleConnections();
     });
-    if (apiKeys.length > 0 && request.url !== "/health") {
+    // The UI's page and files are public; the API calls the page makes send the key.
+    const isPublic =
+      request.url === "/health" || (webEnabled && isPublicWebRequest(request.method, request.url));
+    if (apiKeys.length > 0 && !isPublic) {
       const given = bearerToken(request);
       try {
         const user = authenticate(request, apiKeys);
@@ -186,11 +195,13 @@ export async function createServer(options: ServerOptions): Promise<Server> {
     return sendError(timedOut ? reason : error, request, reply);
   });
   fastify.setNotFoundHandler((request, reply) =>
-    sendError(
-      new AppError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
-      request,
-      reply,
-    ),
+    webFallback !== undefined && isPublicWebRequest(request.method, request.url)
+      ? webFallback(request, reply)
+      : sendError(
+          new AppError("ROUTE_NOT_FOUND", `no route ${request.method} ${request.url.split("?")[0]}`),
+          request,
+          reply,
+        ),
   );
 
   if (config.corsOrigins.length > 0) await fastify.register(cors, { origin: [...config.corsOrigins] });
@@ -236,6 +247,8 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerRedTeamRoutes(fastify, app, logger);
   registerRepairRoutes(fastify, app);
   registerFeedbackRoutes(fastify, app);
+  registerConversationRoutes(fastify, app);
+  if (webEnabled) webFallback = registerWebRoutes(fastify, options.webRoot);
 
   let closed: Promise<void> | undefined;
   return {
@@ -348,6 +361,8 @@ function auditedCall(method: string, route: string): { type: string; target: str
     return { type, target: route };
   }
   if (route.startsWith("/v1/skills/")) return { type: "skill.run", target: route };
+  if (route.startsWith("/v1/conversations"))
+    return { type: method === "DELETE" ? "conversation.delete" : "conversation.write", target: route };
   if (route.startsWith("/v1/feedback"))
     return { type: method === "DELETE" ? "feedback.delete" : "feedback.write", target: route };
   if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam") || route.startsWith("/v1/repair"))

@@ -152,15 +152,7 @@ export class TurnPipeline {
     if (skill !== undefined) return withGuard(await this.#runSkill(skill, turn, signal), hits);
     const recalled = this.#recall(turn, hits);
     const response = withGuard(await this.#answer(turn, toChatRequest(turn, recalled), signal), hits);
-    const stored = this.#learn(turn, recalled, response.text, hits);
-    if (recalled === undefined && stored === undefined) return response;
-    return {
-      ...response,
-      memory: {
-        recalled: recalled?.facts.map((fact) => fact.id) ?? [],
-        stored: stored?.map((result) => result.fact.id) ?? [],
-      },
-    };
+    return withMemory(response, recalled, this.#learn(turn, recalled, response.text, hits));
   }
 
   /** Whether this turn reflects: its own flag, else `verify` or the configured default (the CLI asks too). */
@@ -292,9 +284,9 @@ export class TurnPipeline {
     // from the fallback when the main model fails before its first token.
     if (this.reflects(turn)) {
       const response = await this.#answer(turn, request, signal);
-      this.#learn(turn, recalled, response.text, hits);
+      const stored = this.#learn(turn, recalled, response.text, hits);
       yield { type: "delta", text: response.text };
-      yield { type: "done", response };
+      yield { type: "done", response: withMemory(response, recalled, stored) };
       return;
     }
     if (this.#canFallBack(request)) {
@@ -302,8 +294,10 @@ export class TurnPipeline {
       return;
     }
     for await (const chunk of this.#backend.chatStream(request, signal)) {
-      if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text, hits);
-      yield chunk;
+      if (chunk.type === "done") {
+        const stored = this.#learn(turn, recalled, chunk.response.text, hits);
+        yield { type: "done", response: withMemory(chunk.response, recalled, stored) };
+      } else yield chunk;
     }
   }
 
@@ -322,8 +316,10 @@ export class TurnPipeline {
       for await (const chunk of this.#backend.chatStream(request, watch.signal)) {
         started = true;
         watch.started();
-        if (chunk.type === "done") this.#learn(turn, recalled, chunk.response.text, hits);
-        yield chunk;
+        if (chunk.type === "done") {
+          const stored = this.#learn(turn, recalled, chunk.response.text, hits);
+          yield { type: "done", response: withMemory(chunk.response, recalled, stored) };
+        } else yield chunk;
       }
       return;
     } catch (caught) {
@@ -343,8 +339,11 @@ export class TurnPipeline {
           }
           const used: TurnFallback = { ...failure, latencyMs: performance.now() - failedAt };
           this.#options.onFallback?.(used);
-          this.#learn(turn, recalled, chunk.response.text, hits);
-          yield { type: "done", response: { ...chunk.response, fallback: used } as TurnResponse };
+          const stored = this.#learn(turn, recalled, chunk.response.text, hits);
+          yield {
+            type: "done",
+            response: withMemory({ ...chunk.response, fallback: used }, recalled, stored),
+          };
         }
       } catch (fallbackError) {
         // Before its first token the fallback's own failure explains nothing: the main model's error does.
@@ -559,6 +558,22 @@ function toHit(result: ScreenResult, action: GuardAction): TurnGuardHit {
 
 function withGuard<T extends TurnResponse>(response: T, hits: readonly TurnGuardHit[]): T {
   return hits.length === 0 ? response : { ...response, guard: [...hits] };
+}
+
+/** The response with what memory did in the turn (fact ids), when memory took part in it. */
+function withMemory(
+  response: TurnResponse,
+  recalled: RecallContext | undefined,
+  stored: LearnResult["results"] | undefined,
+): TurnResponse {
+  if (recalled === undefined && stored === undefined) return response;
+  return {
+    ...response,
+    memory: {
+      recalled: recalled?.facts.map((fact) => fact.id) ?? [],
+      stored: stored?.map((result) => result.fact.id) ?? [],
+    },
+  };
 }
 
 function toChatRequest(turn: TurnRequest, recalled: RecallContext | undefined): ChatRequest {
