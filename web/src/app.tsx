@@ -175,7 +175,9 @@ function Shell({
       <div class="toast-region" role="status" aria-live="polite">
         {toast === undefined ? null : (
           <div class="toast" data-testid="toast">
-            <strong>New notification:</strong> {toast}
+            <p>
+              <strong>New notification:</strong> {toast}
+            </p>
             <button type="button" class="icon" aria-label="Dismiss" onClick={() => setToast(undefined)}>
               ×
             </button>
