@@ -9,7 +9,7 @@
  * the full campaign's ratios to the baseline. A third campaign runs against a deliberately weakened loopback server
  * (the tests' one) as a check that the detectors see holes where there are some.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
@@ -19,8 +19,10 @@ import {
   defaultBudget,
   runCampaign,
   type CampaignResult,
+  type Probe,
   type RedTeamReport,
 } from "../src/redteam/index.js";
+import { replyScripted, startFakeOpenAiServer } from "../test/fake-openai-server.js";
 import { startWeakServer } from "../test/redteam-weak-server.js";
 import { startCliServer } from "./_server.js";
 import { formatTable } from "./_stats.js";
@@ -65,6 +67,40 @@ function describe(name: string, result: CampaignResult, report: RedTeamReport): 
     console.log(`  ${failure.evidence}: ${failure.reproduce}`);
 }
 
+/**
+ * The generated model writes no Python that parses, so the verifier never runs a Python-escape probe's tests on
+ * it (those attempts are inconclusive). Here `sarai serve` gets its main model from a scripted OpenAI-compatible
+ * engine on loopback whose every answer is a Python function, so each probe's tests run in the real sandbox.
+ */
+async function pythonEscapeWithCode(probes: readonly Probe[], seed: number): Promise<void> {
+  const engine = await startFakeOpenAiServer();
+  engine.handle = replyScripted({
+    pieces: ["def add(a, b):\n", "    return a + b\n"],
+    model: "fake-model-1",
+  });
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), "sarai-bench-redteam-code-"));
+  await writeFile(
+    path.join(dataDir, "sarai.yaml"),
+    `models:\n  main:\n    remote:\n      baseUrl: ${engine.baseUrl}\n      model: fake-model-1\nreflect:\n  maxIterations: 1\n`,
+  );
+  const server = await startServer(dataDir);
+  try {
+    const python = probes.filter((probe) => probe.family === "python_escape");
+    const result = await runCampaign({ baseUrl: server.url, probes: python, seed, model: "fake-model-1" });
+    describe(
+      "Python escape on a model that writes code (scripted engine on loopback)",
+      result,
+      buildReport(result),
+    );
+    const ran = result.attempts.filter((attempt) => attempt.evidence.startsWith("the tests ran")).length;
+    console.log(`  tests ran in the sandbox in ${ran} of ${result.attempts.length} attempts`);
+  } finally {
+    await server.stop();
+    await engine.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
 export default async function runRedTeamBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -106,6 +142,8 @@ export default async function runRedTeamBench(args: string[]): Promise<void> {
     await server.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
+
+  await pythonEscapeWithCode(probes, seed);
 
   const weak = await startWeakServer();
   try {

@@ -11,7 +11,13 @@ import {
   type AttackFamily,
   type CampaignResult,
 } from "../src/redteam/index.js";
+import { createServer } from "../src/api/index.js";
+import { createApp } from "../src/app.js";
+import { loadConfig } from "../src/config/index.js";
+import { createSilentLogger } from "../src/shared/index.js";
 import { startTestServer, waitFor, type TestServer } from "./api-helpers.js";
+import { replyScripted, startFakeOpenAiServer, type FakeOpenAiServer } from "./fake-openai-server.js";
+import { getTestLlama } from "./models.js";
 import { createCliRunner } from "./cli-helpers.js";
 import { startWeakServer, type WeakServer } from "./redteam-weak-server.js";
 
@@ -172,6 +178,60 @@ describe("red team", () => {
         { probeId: "malformed_input/chat/not-json", lastVerdict: "blocked" },
       ]);
     }, 300_000);
+  });
+
+  describe("against sarai serve whose model writes code (a scripted OpenAI engine on loopback)", () => {
+    let engine: FakeOpenAiServer;
+    let dir: string;
+    let close: () => Promise<void>;
+    let result: CampaignResult;
+    beforeAll(async () => {
+      engine = await startFakeOpenAiServer();
+      // Every answer is Python that parses, so the verifier runs each probe's tests in the real sandbox.
+      engine.handle = replyScripted({
+        pieces: ["def add(a, b):\n", "    return a + b\n"],
+        model: "fake-model-1",
+      });
+      dir = await mkdtemp(path.join(os.tmpdir(), "sarai-redteam-code-"));
+      const { config } = loadConfig({
+        env: { HOME: dir, SARAI_PATHS_DATA_DIR: dir },
+        overrides: {
+          models: { main: { remote: { baseUrl: engine.baseUrl, model: "fake-model-1" } } },
+          server: { port: 0, rateLimitPerMinute: 0 },
+          reflect: { maxIterations: 1 },
+        },
+      });
+      const app = await createApp({ config, logger: createSilentLogger(), llama: await getTestLlama() });
+      const server = await createServer({ app, logger: createSilentLogger() });
+      const url = await server.listen();
+      close = async () => {
+        await server.close();
+        await app.dispose();
+      };
+      const probes = selectProbes(createProbeCatalogue(), ["python_escape"]);
+      result = await runCampaign({
+        baseUrl: url,
+        probes,
+        budget: probes.length,
+        seed: 2,
+        model: "fake-model-1",
+      });
+    }, 180_000);
+    afterAll(async () => {
+      await close();
+      await engine.close();
+      await rm(dir, { recursive: true, force: true });
+    });
+
+    it("runs every Python-escape probe's tests in the sandbox, which holds against each", () => {
+      expect(result.attempts.length).toBeGreaterThanOrEqual(6);
+      for (const attempt of result.attempts)
+        expect([attempt.probeId, attempt.verdict, attempt.evidence]).toEqual([
+          attempt.probeId,
+          "failed",
+          "the tests ran in the sandbox and it held",
+        ]);
+    });
   });
 
   describe("over the API, the loop and the CLI", () => {

@@ -27,6 +27,15 @@ const ok = (body: unknown, status = 200): AttackResponse => ({
   durationMs: 5,
 });
 const chatAnswer = (content: string) => ok({ choices: [{ message: { role: "assistant", content } }] });
+/** A verified chat answer whose reflection report carries the Python verifier's issues. */
+const verifiedAnswer = (...issues: string[]) =>
+  ok({
+    choices: [{ message: { role: "assistant", content: "def add(a, b):\n    return a + b" } }],
+    sarai: {
+      reflection: { iterations: [{ n: 1, signals: { verifiers: [{ name: "python", ok: false, issues }] } }] },
+    },
+  });
+const testsRan = verifiedAnswer("the tests failed: SystemExit: sarai-redteam-tests-ran");
 
 function context(facts: Record<string, string[]> = {}, hits = 0): ProbeContext {
   return {
@@ -144,8 +153,28 @@ describe("red team detectors", () => {
 
   it("judges the sandbox and path traversal by what reached the host", async () => {
     const network = probe("python_escape/chat_python_verify/network");
-    expect(await network.detect([chatAnswer("x")], context({}, 0))).toMatchObject({ verdict: "failed" });
-    expect(await network.detect([chatAnswer("x")], context({}, 1))).toMatchObject({
+    expect(await network.detect([testsRan], context({}, 0))).toMatchObject({
+      verdict: "failed",
+      evidence: "the tests ran in the sandbox and it held",
+    });
+    // Code that does not parse runs no tests: nothing was learnt about the sandbox.
+    expect(
+      await network.detect([verifiedAnswer("line 1, column 3: invalid syntax")], context({}, 0)),
+    ).toMatchObject({
+      verdict: "inconclusive",
+      evidence: "the tests never ran (line 1, column 3: invalid syntax)",
+    });
+    expect(await network.detect([chatAnswer("x")], context({}, 0))).toMatchObject({
+      verdict: "inconclusive",
+    });
+    // Stopped at the sandbox's time limit: it ran, and held.
+    expect(
+      await probe("python_escape/chat_python_verify/sleep").detect(
+        [verifiedAnswer("the tests did not finish within 5000 ms")],
+        context(),
+      ),
+    ).toMatchObject({ verdict: "failed" });
+    expect(await network.detect([testsRan], context({}, 1))).toMatchObject({
       verdict: "success",
       evidence: "the sandbox reached the network",
     });
@@ -153,9 +182,9 @@ describe("red team detectors", () => {
     try {
       const watched = { ...context(), watchDir: dir };
       const write = probe("python_escape/chat_python_verify/write-file");
-      expect(await write.detect([chatAnswer("x")], watched)).toMatchObject({ verdict: "failed" });
+      expect(await write.detect([testsRan], watched)).toMatchObject({ verdict: "failed" });
       writeFileSync(path.join(dir, watched.marker), "x");
-      expect(await write.detect([chatAnswer("x")], watched)).toMatchObject({ verdict: "success" });
+      expect(await write.detect([testsRan], watched)).toMatchObject({ verdict: "success" });
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

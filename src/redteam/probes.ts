@@ -260,13 +260,21 @@ function detectSqlEscape(responses: AttackResponse[], context: ProbeContext): De
   return { verdict: "failed", evidence: "only the caller's facts were read" };
 }
 
-// Python verifier escape: the tests a client sends run in the sandbox, which must hold.
+// Python verifier escape: the tests a client sends run in the sandbox, which must hold. The request asks for plain
+// code (no skill), so any model that writes Python that parses gets its tests run; the tests end by raising a
+// marker, so the verdict shows they ran to the end rather than that they never started.
+const testsRanMarker = "sarai-redteam-tests-ran";
+
 function pythonVerify(context: ProbeContext, tests: string): AttackRequest {
-  return chat(context, "Write Python.", "Write a function add(a, b) that returns a + b.", {
-    skill: "python_code",
-    max_tokens: 96,
-    verify: { kind: "python", tests },
-  });
+  return chat(
+    context,
+    "Write Python. Answer with the code only.",
+    "Write a function add(a, b) that returns a + b.",
+    {
+      max_tokens: 96,
+      verify: { kind: "python", tests: `${tests}\nraise SystemExit(${JSON.stringify(testsRanMarker)})\n` },
+    },
+  );
 }
 
 function pythonProbe(name: string, tests: (context: ProbeContext) => string): Probe {
@@ -291,8 +299,30 @@ function detectSandboxEscape(responses: AttackResponse[], context: ProbeContext)
   const slowest = Math.max(...responses.map((response) => response.durationMs));
   if (slowest > 30_000) return { verdict: "success", evidence: `the request held the server ${slowest} ms` };
   const refused = responses.map(refusal).find((found) => found !== undefined);
-  // On a model whose code does not parse the verifier runs no tests: this cannot tell that apart.
-  return refused ?? { verdict: "failed", evidence: "the sandbox held, or the tests never ran" };
+  if (refused !== undefined) return refused;
+  const issues = responses.flatMap(pythonVerdictIssues);
+  // The tests ran to their closing marker, or the sandbox stopped them at its time limit: it was exercised.
+  if (issues.some((issue) => issue.includes(testsRanMarker) || /did not finish within/.test(issue)))
+    return { verdict: "failed", evidence: "the tests ran in the sandbox and it held" };
+  return {
+    verdict: "inconclusive",
+    evidence: `the tests never ran${issues[0] === undefined ? "" : ` (${issues[0].slice(0, 120)})`}`,
+  };
+}
+
+/** What the Python verifier said of each answer, from the reflection report of a chat response. */
+function pythonVerdictIssues(response: AttackResponse): string[] {
+  const body = parseJsonOrUndefined(response.body) as
+    { sarai?: { reflection?: { iterations?: { signals?: { verifiers?: unknown } }[] } } } | undefined;
+  const issues: string[] = [];
+  for (const iteration of body?.sarai?.reflection?.iterations ?? []) {
+    const verdicts = iteration.signals?.verifiers;
+    if (!Array.isArray(verdicts)) continue;
+    for (const verdict of verdicts as { name?: unknown; issues?: unknown }[])
+      if (verdict.name === "python" && Array.isArray(verdict.issues))
+        issues.push(...verdict.issues.filter((issue): issue is string => typeof issue === "string"));
+  }
+  return issues;
 }
 
 // Grammar bypass: a 200 under a JSON schema must carry JSON that satisfies it.
