@@ -35,7 +35,7 @@ export function createLoopbackSuggester(options: LoopbackSuggesterOptions): Sugg
   const user = "user" in options ? options.user : "sarai-loop";
   return {
     async suggest(input, signal) {
-      // A sampled answer can be empty (the model ends at once): one more sample before the run fails.
+      // A sampled answer can be empty (the model ends at once): up to three samples before the run fails.
       for (let attempt = 1; ; attempt++) {
         const body = (await requestServer(
           options,
@@ -55,7 +55,7 @@ export function createLoopbackSuggester(options: LoopbackSuggesterOptions): Sugg
         )) as ChatCompletionBody | null;
         const content = body?.choices?.[0]?.message?.content;
         if (typeof content === "string" && content.trim() !== "") return content.trim();
-        if (attempt >= 2) throw new AppError("OUTPUT_INVALID", "the server answered without a suggestion");
+        if (attempt >= 3) throw new AppError("OUTPUT_INVALID", "the server answered without a suggestion");
       }
     },
   };
