@@ -3,14 +3,14 @@
  * `createApp` (which calls them) and the CLI commands that need a subsystem without the whole app.
  */
 import { loadVerifiedReflectionTemplates, type ReflectionTemplates } from "./assistant/index.js";
-import type { ResolvedConfig } from "./config/index.js";
+import { ConfigError, type ResolvedConfig } from "./config/index.js";
 import { inspectModelFile, type LlmBackend, type ResolvedModels } from "./inference/index.js";
 import type { JsonModel, MemoryExtractor } from "./memory/index.js";
 import type { Metrics } from "./observability/index.js";
 import { pickLoopApiKey, type RedTeamPort } from "./proactive/index.js";
 import { FeedbackStore } from "./learning/index.js";
 import { ConversationStore } from "./web/index.js";
-import { RedTeam, type RedTeamReport } from "./redteam/index.js";
+import { attackFamilies, RedTeam, type RedTeamReport } from "./redteam/index.js";
 import type { Logger } from "./shared/index.js";
 import {
   SearchCache,
@@ -177,6 +177,18 @@ export function assembleRedTeam(
   audit: AuditSink,
 ): RedTeam | undefined {
   if (!config.redteam.enabled) return undefined;
+  const known: readonly string[] = attackFamilies;
+  const unknown = config.redteam.families.flatMap((family, index) =>
+    known.includes(family)
+      ? []
+      : [
+          {
+            path: `redteam.families.${index}`,
+            message: `unknown probe family "${family}"; known: ${known.join(", ")}`,
+          },
+        ],
+  );
+  if (unknown.length > 0) throw new ConfigError(unknown);
   // An unbound key: a key bound to one user could not plant the victim's canary facts.
   const key = pickLoopApiKey(config.server.apiKeys);
   return new RedTeam({
