@@ -23,7 +23,12 @@ export interface FactJson {
   pinned: boolean;
   mentions: number;
   updated_at: string;
+  /** When this value became true; ISO 8601. */
+  valid_from: string;
+  /** When it stopped being true (replaced, negated, or imported as history); null while it is current. */
   valid_to: string | null;
+  /** The fact that replaced this one, when one did. */
+  superseded_by: number | null;
 }
 
 export interface NotificationJson {
@@ -120,4 +125,14 @@ export type ContentPart = { type: "text"; text: string } | { type: "image_url"; 
 export interface ChatRequestMessage {
   role: "user" | "assistant" | "system";
   content: string | ContentPart[];
+}
+
+/** What `POST /v1/memory/import` answers. */
+export interface ImportReportJson {
+  /** Current facts added. */
+  imported: number;
+  /** Current facts already known, reinforced instead. */
+  reinforced: number;
+  /** Earlier (closed) values added as history. */
+  historic: number;
 }
