@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { AppError } from "../shared/index.js";
+import type Database from "better-sqlite3";
+import { openSqliteStore } from "../shared/index.js";
 
 export type Rating = "up" | "down";
 
@@ -85,17 +83,11 @@ export class FeedbackStore {
   }
 
   static open(options: { file: string; now?: () => number }): FeedbackStore {
-    try {
-      mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
-      const db = new Database(options.file);
-      db.pragma("journal_mode = WAL");
-      db.pragma("busy_timeout = 5000");
-      return new FeedbackStore(db, options.now ?? Date.now);
-    } catch (error) {
-      throw new AppError("STORE_FAILED", `the feedback database ${options.file} cannot be opened`, {
-        cause: error,
-      });
-    }
+    return openSqliteStore(
+      options.file,
+      "feedback database",
+      (db) => new FeedbackStore(db, options.now ?? Date.now),
+    );
   }
 
   /** Stores a rating; one per (user, response id), the latest wins. */

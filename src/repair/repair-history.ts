@@ -1,7 +1,5 @@
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { AppError } from "../shared/index.js";
+import type Database from "better-sqlite3";
+import { openSqliteStore } from "../shared/index.js";
 import type { RepairRecord } from "./types.js";
 
 interface Row {
@@ -44,15 +42,7 @@ export class RepairHistory {
   }
 
   static open(file: string): RepairHistory {
-    try {
-      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-      const db = new Database(file);
-      db.pragma("journal_mode = WAL");
-      db.pragma("busy_timeout = 5000");
-      return new RepairHistory(db);
-    } catch (error) {
-      throw new AppError("STORE_FAILED", `the repair history ${file} cannot be opened`, { cause: error });
-    }
+    return openSqliteStore(file, "repair history", (db) => new RepairHistory(db));
   }
 
   add(record: Omit<RepairRecord, "id">): RepairRecord {

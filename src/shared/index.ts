@@ -5,3 +5,4 @@ export { createLogger, createSilentLogger } from "./logger.js";
 export type { AppLogger, Logger, LoggerOptions, LogLevel } from "./logger.js";
 export { createRandom } from "./random.js";
 export { createTimedRegExp, RegExpTimeoutError } from "./timed-regexp.js";
+export { openSqliteStore } from "./sqlite.js";

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import Database from "better-sqlite3";
-import { AppError } from "../shared/index.js";
+import type Database from "better-sqlite3";
+import { openSqliteStore } from "../shared/index.js";
 
 export type MessageRole = "user" | "assistant" | "system";
 
@@ -132,19 +130,11 @@ export class ConversationStore {
   }
 
   static open(options: { file: string; now?: () => number }): ConversationStore {
-    try {
-      mkdirSync(path.dirname(options.file), { recursive: true, mode: 0o700 });
-      const db = new Database(options.file);
-      db.pragma("journal_mode = WAL");
-      db.pragma("busy_timeout = 5000");
+    return openSqliteStore(options.file, "conversation database", (db) => {
       // Per connection, and off by default in SQLite: without it deleting a conversation would orphan its messages.
       db.pragma("foreign_keys = ON");
       return new ConversationStore(db, options.now ?? Date.now);
-    } catch (error) {
-      throw new AppError("STORE_FAILED", `the conversation database ${options.file} cannot be opened`, {
-        cause: error,
-      });
-    }
+    });
   }
 
   /** The user's conversations, most recently updated first, each with its message count. */
