@@ -10,7 +10,7 @@ import {
   type ConversationStore,
   type MessageRole,
 } from "../web/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 import { resolveUserId } from "./user-scope.js";
 
 /** Longest conversation title, in characters. */
@@ -60,12 +60,6 @@ const messageBody = z
   })
   .strict();
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
-
 function toConversationJson(conversation: Conversation) {
   return {
     id: conversation.id,
@@ -113,43 +107,43 @@ export function registerConversationRoutes(fastify: FastifyInstance, app: App): 
   );
 
   fastify.get("/v1/conversations", (request) => {
-    const query = parse(listQuery, request.query);
+    const query = parseRequest(listQuery, request.query);
     const items = storeOf().list(userOf(request, query.user), { q: query.q, limit: query.limit ?? 50 });
     return { object: "list", data: items.map(toConversationJson) };
   });
 
   fastify.post("/v1/conversations", async (request, reply) => {
-    const body = parse(createBody, request.body);
+    const body = parseRequest(createBody, request.body);
     const created = storeOf().create(userOf(request, body.user), { title: body.title });
     return reply.code(201).send({ ...toConversationJson(created), messages: [] });
   });
 
   fastify.get("/v1/conversations/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id } = parseRequest(idParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     const conversation = storeOf().get(userOf(request, query.user), id);
     if (conversation === undefined) throw notFound(id);
     return { ...toConversationJson(conversation), messages: conversation.messages.map(toMessageJson) };
   });
 
   fastify.patch("/v1/conversations/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const body = parse(renameBody, request.body);
+    const { id } = parseRequest(idParams, request.params);
+    const body = parseRequest(renameBody, request.body);
     const renamed = storeOf().rename(userOf(request, body.user), id, body.title);
     if (renamed === undefined) throw notFound(id);
     return toConversationJson(renamed);
   });
 
   fastify.delete("/v1/conversations/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id } = parseRequest(idParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     if (!storeOf().delete(userOf(request, query.user), id)) throw notFound(id);
     return { id, object: "conversation", deleted: true };
   });
 
   fastify.post("/v1/conversations/:id/messages", { bodyLimit: messageBodyLimit }, async (request, reply) => {
-    const { id } = parse(idParams, request.params);
-    const body = parse(messageBody, request.body);
+    const { id } = parseRequest(idParams, request.params);
+    const body = parseRequest(messageBody, request.body);
     const message = storeOf().appendMessage(userOf(request, body.user), id, {
       role: body.role,
       content: body.content,
@@ -160,8 +154,8 @@ export function registerConversationRoutes(fastify: FastifyInstance, app: App): 
   });
 
   fastify.delete("/v1/conversations/:id/messages/:messageId", (request) => {
-    const { id, messageId } = parse(messageParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id, messageId } = parseRequest(messageParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     const deleted = storeOf().truncateFrom(userOf(request, query.user), id, messageId);
     if (deleted === undefined)
       throw new AppError("NOT_FOUND", `no message ${messageId} in conversation ${id} for this user`, {

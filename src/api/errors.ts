@@ -14,6 +14,13 @@ export function toValidationError(error: z.ZodError): AppError {
   return new AppError("INVALID_REQUEST", message, param === undefined ? {} : { param });
 }
 
+/** `value` parsed by `schema` (an absent body or query read as `{}`), else the 400 naming its first invalid field. */
+export function parseRequest<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
+  const parsed = schema.safeParse(value ?? {});
+  if (!parsed.success) throw toValidationError(parsed.error);
+  return parsed.data;
+}
+
 function describeIssue(issue: z.core.$ZodIssue): string {
   // zod leaves `input` out of issues (unless parsing with `reportInput`), so only the message tells a missing
   // field from one of the wrong type.

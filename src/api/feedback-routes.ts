@@ -4,7 +4,7 @@ import type { App } from "../app.js";
 import type { Feedback, FeedbackStore } from "../learning/index.js";
 import { maxUserIdLength } from "../memory/index.js";
 import { AppError } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 import { resolveUserId } from "./user-scope.js";
 
 const text = (max: number) => z.string().max(max);
@@ -36,12 +36,6 @@ const listQuery = z
 
 const idParams = z.object({ id: z.coerce.number().int().positive() }).strict();
 const userQuery = z.object({ user: z.string().min(1).max(maxUserIdLength).optional() }).strict();
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
 
 function toFeedbackJson(feedback: Feedback) {
   return {
@@ -75,7 +69,7 @@ export function registerFeedbackRoutes(fastify: FastifyInstance, app: App): void
   const userOf = (request: FastifyRequest, given: string | undefined) => resolveUserId(request, given);
 
   fastify.post("/v1/feedback", async (request, reply) => {
-    const body = parse(feedbackBody, request.body);
+    const body = parseRequest(feedbackBody, request.body);
     if (body.rating === "up" && body.correction !== undefined)
       throw new AppError("INVALID_REQUEST", "a correction goes with a thumbs down (rating: down)", {
         param: "correction",
@@ -94,7 +88,7 @@ export function registerFeedbackRoutes(fastify: FastifyInstance, app: App): void
   });
 
   fastify.get("/v1/feedback", (request) => {
-    const query = parse(listQuery, request.query);
+    const query = parseRequest(listQuery, request.query);
     const items = storeOf().list(userOf(request, query.user), {
       limit: query.limit ?? 100,
       ...(query.rating === undefined ? {} : { rating: query.rating }),
@@ -103,8 +97,8 @@ export function registerFeedbackRoutes(fastify: FastifyInstance, app: App): void
   });
 
   fastify.delete("/v1/feedback/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id } = parseRequest(idParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     if (!storeOf().delete(userOf(request, query.user), id))
       throw new AppError("NOT_FOUND", `no feedback ${id} for this user`, { param: "id" });
     return { id, object: "feedback", deleted: true };

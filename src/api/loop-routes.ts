@@ -11,7 +11,7 @@ import {
   type RunRecord,
 } from "../proactive/index.js";
 import { AppError } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 
 const actionParams = z.object({ name: z.string().min(1).max(64) }).strict();
 const jobParams = z.object({ id: z.coerce.number().int().positive() }).strict();
@@ -44,12 +44,6 @@ const historyQuery = z
     limit: z.coerce.number().int().min(1).max(1000).optional(),
   })
   .strict();
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
 
 const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
@@ -147,9 +141,9 @@ export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
 
   fastify.post("/v1/loop/actions/:name/run", async (request, reply) => {
     const loop = loopOf(request);
-    const { name } = parse(actionParams, request.params);
+    const { name } = parseRequest(actionParams, request.params);
     assertKnown(loop, name, "name");
-    const body = parse(runBody, request.body);
+    const body = parseRequest(runBody, request.body);
     const job = loop.run(name, body.args);
     const processes = liveLoopProcesses(loop.status());
     return reply
@@ -164,8 +158,8 @@ export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
 
   fastify.post("/v1/loop/events/:name", async (request, reply) => {
     const loop = loopOf(request);
-    const { name } = parse(eventParams, request.params);
-    const body = parse(eventBody, request.body);
+    const { name } = parseRequest(eventParams, request.params);
+    const body = parseRequest(eventBody, request.body);
     const jobs = loop.emit(name, body.data);
     return reply.code(202).send({
       object: "loop.event",
@@ -191,14 +185,14 @@ export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
 
   fastify.post("/v1/loop/prune", async (request) => {
     const loop = loopOf(request);
-    const body = parse(pruneBody, request.body);
+    const body = parseRequest(pruneBody, request.body);
     // Steps that fail are listed in `errors` (the other step still ran): a report, not a request error.
     return toPruneWire(await loop.prune(body));
   });
 
   fastify.get("/v1/loop/jobs/:id", (request) => {
     const loop = loopOf(request);
-    const { id } = parse(jobParams, request.params);
+    const { id } = parseRequest(jobParams, request.params);
     const job = loop.store.get(id);
     if (job === undefined) throw new AppError("NOT_FOUND", `no loop job ${id}`, { param: "id" });
     const runs = loop.store.runs({ action: job.action, limit: 100 }).filter((run) => run.jobId === id);
@@ -207,7 +201,7 @@ export function registerLoopRoutes(fastify: FastifyInstance, app: App): void {
 
   fastify.get("/v1/loop/history", (request) => {
     const loop = loopOf(request);
-    const query = parse(historyQuery, request.query);
+    const query = parseRequest(historyQuery, request.query);
     if (query.action !== undefined) assertKnown(loop, query.action, "action");
     const runs = loop.store.runs({
       ...(query.action === undefined ? {} : { action: query.action }),

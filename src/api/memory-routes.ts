@@ -11,7 +11,7 @@ import {
   type EntityMemory,
 } from "../memory/index.js";
 import { AppError } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 import { resolveUserId } from "./user-scope.js";
 
 const user = z.string().min(1).max(maxUserIdLength).optional();
@@ -71,12 +71,6 @@ const extractBody = z
 
 const importBody = z.object({ user }).loose();
 
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
-
 /**
  * `/v1/memory`: the user's facts — list and search, add, delete, export, import, extract, stats. Every route is
  * scoped to one user: the API key's bound user, or the `user` the client names (default `anonymous`).
@@ -101,7 +95,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   };
 
   fastify.get("/v1/memory/facts", (request) => {
-    const query = parse(listQuery, request.query);
+    const query = parseRequest(listQuery, request.query);
     if (query.q !== undefined) assertWellFormed(query.q, "q");
     const facts = memoryOf().store.recall({
       userId: userOf(request, query.user),
@@ -117,7 +111,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.get("/v1/memory/search", (request) => {
-    const query = parse(listQuery.required({ q: true }), request.query);
+    const query = parseRequest(listQuery.required({ q: true }), request.query);
     assertWellFormed(query.q, "q");
     const facts = memoryOf().store.recall({
       userId: userOf(request, query.user),
@@ -129,15 +123,15 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.get("/v1/memory/facts/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id } = parseRequest(idParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     const fact = memoryOf().store.get(userOf(request, query.user), id);
     if (fact === undefined) throw new AppError("NOT_FOUND", `no fact ${id} for this user`, { param: "id" });
     return toFactJson(fact);
   });
 
   fastify.post("/v1/memory/facts", async (request, reply) => {
-    const body = parse(addBody, request.body);
+    const body = parseRequest(addBody, request.body);
     for (const field of ["subject", "relation", "object"] as const) assertWellFormed(body[field], field);
     refuseInstruction(body, "object");
     const result = memoryOf().store.remember({
@@ -157,15 +151,15 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.delete("/v1/memory/facts/:id", (request) => {
-    const { id } = parse(idParams, request.params);
-    const query = parse(userQuery, request.query);
+    const { id } = parseRequest(idParams, request.params);
+    const query = parseRequest(userQuery, request.query);
     const deleted = memoryOf().store.forget({ userId: userOf(request, query.user), id });
     if (deleted === 0) throw new AppError("NOT_FOUND", `no fact ${id} for this user`, { param: "id" });
     return { id, deleted: true };
   });
 
   fastify.delete("/v1/memory/facts", (request) => {
-    const query = parse(deleteQuery, request.query);
+    const query = parseRequest(deleteQuery, request.query);
     const { user: given, ...filters } = query;
     if (Object.keys(filters).length === 0)
       throw new AppError("INVALID_REQUEST", "give subject, relation or object to say which facts to delete", {
@@ -176,12 +170,12 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.get("/v1/memory/export", (request) => {
-    const query = parse(userQuery, request.query);
+    const query = parseRequest(userQuery, request.query);
     return exportFacts(memoryOf().store, userOf(request, query.user));
   });
 
   fastify.post("/v1/memory/import", (request) => {
-    const { user: given } = parse(importBody, request.body);
+    const { user: given } = parseRequest(importBody, request.body);
     const { user: _fileUser, ...document } = request.body as Record<string, unknown>;
     // The body's own `user` names who imports; an export's `user` is where it came from and is ignored.
     const facts = Array.isArray(document["facts"]) ? (document["facts"] as unknown[]) : [];
@@ -195,7 +189,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.post("/v1/memory/extract", async (request) => {
-    const body = parse(extractBody, request.body);
+    const body = parseRequest(extractBody, request.body);
     const memory = memoryOf();
     const userId = userOf(request, body.user);
     const language = body.language === undefined ? {} : { language: body.language };
@@ -223,7 +217,7 @@ export function registerMemoryRoutes(fastify: FastifyInstance, app: App): void {
   });
 
   fastify.get("/v1/memory/stats", (request) => {
-    const query = parse(userQuery, request.query);
+    const query = parseRequest(userQuery, request.query);
     const stats = memoryOf().store.stats(userOf(request, query.user));
     // Since start, over all users: the model extractor is one process-wide resource.
     const model = memoryOf().modelStats;

@@ -4,7 +4,7 @@ import type { App } from "../app.js";
 import { maxUserIdLength } from "../memory/index.js";
 import type { LoopService, Notification } from "../proactive/index.js";
 import { AppError } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 import { resolveUserId } from "./user-scope.js";
 
 const user = z.string().min(1).max(maxUserIdLength).optional();
@@ -32,12 +32,6 @@ export const notificationPollMs = 1000;
 /** A comment line this often keeps proxies and idle timeouts from closing a quiet stream. */
 export const notificationHeartbeatMs = 15_000;
 const pageSize = 100;
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
 
 /** A notification on the wire. */
 export function toNotificationJson(notification: Notification) {
@@ -75,7 +69,7 @@ export function registerNotificationRoutes(fastify: FastifyInstance, app: App): 
   });
 
   fastify.get("/v1/notifications", (request) => {
-    const query = parse(listQuery, request.query);
+    const query = parseRequest(listQuery, request.query);
     const loop = loopOf();
     const limit = query.limit ?? 100;
     // One more than asked tells whether there are more.
@@ -88,7 +82,7 @@ export function registerNotificationRoutes(fastify: FastifyInstance, app: App): 
   });
 
   fastify.get("/v1/notifications/stream", (request, reply) => {
-    const query = parse(streamQuery, request.query);
+    const query = parseRequest(streamQuery, request.query);
     const loop = loopOf();
     const userId = resolveUserId(request, query.user);
     const resumeFrom = query.after ?? lastEventId(request) ?? latestId(loop, userId);

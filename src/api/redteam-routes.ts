@@ -3,7 +3,7 @@ import { z } from "zod";
 import type { App } from "../app.js";
 import { attackFamilies, parseCase, renderReportHtml, type RedTeam } from "../redteam/index.js";
 import { AppError, type Logger } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 
 const campaignBody = z
   .object({
@@ -23,12 +23,6 @@ const campaignBody = z
 
 const reportParams = z.object({ id: z.string().regex(/^[\w-]{1,64}$/, "a report id") }).strict();
 const reportQuery = z.object({ format: z.enum(["json", "html"]).optional() }).strict();
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
 
 /** This server as seen from the connection the request came in on: the campaign attacks it over HTTP. */
 function ownAddress(request: FastifyRequest): string {
@@ -56,7 +50,7 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
 
   fastify.post("/v1/redteam/campaigns", async (request, reply) => {
     const redTeam = redTeamOf(request);
-    const body = parse(campaignBody, request.body);
+    const body = parseRequest(campaignBody, request.body);
     const cases = (body.cases ?? []).map((text, index) => {
       try {
         return parseCase(text);
@@ -126,8 +120,8 @@ export function registerRedTeamRoutes(fastify: FastifyInstance, app: App, logger
   }));
 
   fastify.get("/v1/redteam/reports/:id", (request, reply) => {
-    const { id } = parse(reportParams, request.params);
-    const { format } = parse(reportQuery, request.query);
+    const { id } = parseRequest(reportParams, request.params);
+    const { format } = parseRequest(reportQuery, request.query);
     const store = redTeamOf(request).store;
     const report = id === "latest" ? store.latest() : store.get(id);
     if (report === undefined)

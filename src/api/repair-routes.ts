@@ -13,7 +13,7 @@ import {
   type RepairStatus,
 } from "../repair/index.js";
 import { AppError } from "../shared/index.js";
-import { toValidationError } from "./errors.js";
+import { parseRequest } from "./errors.js";
 
 /** The largest diff the patch route takes, in bytes (the patch applier refuses bigger ones unread). */
 const maxDiffBytes = 10 * 1024 * 1024;
@@ -58,12 +58,6 @@ const patchBody = z
  * so room for twice the largest diff and signature; their decoded sizes are checked exactly by the schema.
  */
 const patchBodyLimit = 2 * (maxDiffBytes + maxSignatureBytes) + 64 * 1024;
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.output<T> {
-  const parsed = schema.safeParse(value ?? {});
-  if (!parsed.success) throw toValidationError(parsed.error);
-  return parsed.data;
-}
 
 const iso = (ms: number | undefined): string | null => (ms === undefined ? null : new Date(ms).toISOString());
 
@@ -151,7 +145,7 @@ export function registerRepairRoutes(fastify: FastifyInstance, app: App): void {
 
   fastify.get("/v1/repair/history", (request) => {
     repairOf(request);
-    const query = parse(historyQuery, request.query);
+    const query = parseRequest(historyQuery, request.query);
     const records = historyOf().list({
       limit: query.limit ?? 100,
       ...(query.since === undefined ? {} : { since: Date.parse(query.since) }),
@@ -171,7 +165,7 @@ export function registerRepairRoutes(fastify: FastifyInstance, app: App): void {
         "NOT_FOUND",
         "signed patches are off on this server (repair.patches.enabled: false)",
       );
-    const body = parse(patchBody, request.body);
+    const body = parseRequest(patchBody, request.body);
     // Kept after the patch is tried: the history names the file (`<uuid>.diff`), so what was applied can be read.
     const inbox = path.join(app.config.repair.dir, "inbox-api");
     await mkdir(inbox, { recursive: true, mode: 0o700 });
