@@ -24,7 +24,7 @@ import {
 } from "../src/redteam/index.js";
 import { replyScripted, startFakeOpenAiServer } from "../test/fake-openai-server.js";
 import { startWeakServer } from "../test/redteam-weak-server.js";
-import { startCliServer } from "./_server.js";
+import { startCliServer } from "../test/cli-process.js";
 import { formatTable } from "./_stats.js";
 
 function startServer(dataDir: string) {

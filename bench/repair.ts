@@ -22,7 +22,7 @@ import { ensureSynthesizedModel } from "../src/inference/index.js";
 import { RepairHistory, type RepairRecord } from "../src/repair/index.js";
 import { generateSigningKey, loadSigningKey, signFile } from "../src/security/index.js";
 import { startFakeHfMirror, type FakeHfMirror } from "../test/fake-hf-mirror.js";
-import { cliArgs, cliEnv, startCliServer, type CliServer } from "./_server.js";
+import { spawnCli, startCliServer, type CliServer } from "../test/cli-process.js";
 import { formatTable } from "./_stats.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -300,11 +300,11 @@ const scenarios: Scenario[] = [
 let loopProcess: ChildProcess | undefined;
 
 function startLoop(dataDir: string, configFile: string): ChildProcess {
-  return spawn(process.execPath, cliArgs("--config", configFile, "loop"), {
-    cwd: dataDir,
-    env: cliEnv(dataDir),
-    stdio: "ignore",
-  });
+  const child = spawnCli(dataDir, ["--config", configFile, "loop"]);
+  child.stdin.end();
+  child.stdout.resume();
+  child.stderr.resume();
+  return child;
 }
 
 /** Another process that takes the write lock for 700 ms out of every 900 until the signal fires. */

@@ -1,12 +1,8 @@
-import { execFile, spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { execFile } from "node:child_process";
 import { expect } from "vitest";
+import { cliArgs } from "./cli-process.js";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cli = path.join(root, "src", "cli", "main.ts");
-// Children run in temp folders, where `--import tsx` would not resolve.
-const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+export { spawnCli } from "./cli-process.js";
 
 export interface RunResult {
   code: number;
@@ -26,7 +22,7 @@ export function createCliRunner(dataDir: () => string) {
     new Promise<RunResult>((resolve) => {
       const child = execFile(
         process.execPath,
-        ["--import", tsx, cli, ...args],
+        cliArgs(args),
         {
           cwd: options.cwd ?? dataDir(),
           env: {
@@ -46,21 +42,6 @@ export function createCliRunner(dataDir: () => string) {
       );
       child.stdin?.end(options.input ?? "");
     });
-}
-
-/**
- * Starts the real CLI as a long-running child (`serve`, `loop`, `notifications --follow`) with `dataDir` as its
- * data directory; the caller reads its streams and stops it.
- */
-export function spawnCli(
-  dataDir: string,
-  args: string[],
-  env: Record<string, string> = {},
-): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, ["--import", tsx, cli, ...args], {
-    cwd: dataDir,
-    env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir, ...env },
-  });
 }
 
 export function expectNoStackTrace(result: RunResult): void {

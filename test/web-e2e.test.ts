@@ -1,19 +1,18 @@
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { chromium, type Browser, type BrowserContext, type Locator, type Page } from "playwright-core";
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobStore } from "../src/proactive/index.js";
-import { waitFor } from "./api-helpers.js";
+import { startCliServer, type CliServer } from "./cli-process.js";
 import { ensureTestModel, slowModelOptions } from "./models.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 const screenshots = path.join(root, ".cache", "screenshots");
 const apiKey = "e2e-web-key-0123456789";
 const desktop = { width: 1280, height: 800 };
@@ -49,8 +48,7 @@ async function ensureWebBuild(): Promise<void> {
 
 describe("web UI", () => {
   let dir: string;
-  let serve: ChildProcess;
-  let stderr = "";
+  let serve: CliServer | undefined;
   let base = "";
   let browser: Browser;
   let context: BrowserContext;
@@ -108,26 +106,13 @@ describe("web UI", () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "sarai-web-e2e-"));
     // The larger test model: greedy, it writes hundreds of tokens over a second or more, so the stream is seen.
     const model = await ensureTestModel(slowModelOptions);
-    serve = spawn(
-      process.execPath,
-      ["--import", tsx, path.join(root, "src", "cli", "main.ts"), "serve", "--port", "0", "--model", model],
-      {
-        cwd: dir,
-        env: {
-          PATH: process.env["PATH"] ?? "",
-          HOME: dir,
-          SARAI_PATHS_DATA_DIR: dir,
-          SARAI_LOG_FILE: "false",
-          SARAI_SERVER_API_KEYS: apiKey,
-          SARAI_INFERENCE_THREADS: "1",
-        },
-        stdio: ["ignore", "ignore", "pipe"],
-      },
-    );
-    serve.stderr?.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-    const listening = /listening on (http:\/\/127\.0\.0\.1:\d+)/;
-    await waitFor("sarai serve to listen", () => listening.test(stderr), 90_000);
-    base = listening.exec(stderr)?.[1] ?? "";
+    serve = await startCliServer({
+      dataDir: dir,
+      args: ["serve", "--port", "0", "--model", model],
+      env: { SARAI_LOG_FILE: "false", SARAI_SERVER_API_KEYS: apiKey, SARAI_INFERENCE_THREADS: "1" },
+      startTimeoutMs: 90_000,
+    });
+    base = serve.url;
     browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: ["--no-sandbox"] });
     context = await browser.newContext({ viewport: desktop });
     page = await context.newPage();
@@ -139,11 +124,7 @@ describe("web UI", () => {
 
   afterAll(async () => {
     await browser?.close();
-    if (serve !== undefined && serve.exitCode === null) {
-      const exited = new Promise((resolve) => serve.once("exit", resolve));
-      serve.kill("SIGTERM");
-      await exited;
-    }
+    await serve?.stop();
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   });
 

@@ -1,20 +1,35 @@
-/** `sarai` as a child process for the benchmarks. Files starting with `_` are not benchmarks themselves. */
-import { spawn, type ChildProcess } from "node:child_process";
+/**
+ * The real CLI as a long-running child process, for tests and benchmarks alike (no test-runner imports here, so
+ * `bench/` can use it too).
+ */
+import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const cliEntry = path.join(root, "src", "cli", "main.ts");
-const tsxLoader = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
+const cli = path.join(root, "src", "cli", "main.ts");
+// Children run in temp folders, where `--import tsx` would not resolve.
+const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
 /** Node's arguments that run the CLI from source with `args`. */
-export function cliArgs(...args: string[]): string[] {
-  return ["--import", tsxLoader, cliEntry, ...args];
+export function cliArgs(args: readonly string[]): string[] {
+  return ["--import", tsx, cli, ...args];
 }
 
-/** The environment a bench's `sarai` runs in: only PATH from the bench's, its home and data in `dataDir`. */
-export function cliEnv(dataDir: string, env: Readonly<Record<string, string>> = {}): Record<string, string> {
-  return { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir, ...env };
+/**
+ * Starts the real CLI as a long-running child (`serve`, `loop`, `notifications --follow`) with `dataDir` as its
+ * working directory, home and data directory, and only PATH from this process's environment; the caller reads its
+ * streams and stops it.
+ */
+export function spawnCli(
+  dataDir: string,
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): ChildProcessWithoutNullStreams {
+  return spawn(process.execPath, cliArgs(args), {
+    cwd: dataDir,
+    env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir, ...env },
+  });
 }
 
 export interface CliServerOptions {
@@ -22,7 +37,7 @@ export interface CliServerOptions {
   dataDir: string;
   /** The CLI's arguments, `serve` included. */
   args: readonly string[];
-  /** Variables set over {@link cliEnv}'s. */
+  /** Variables set over {@link spawnCli}'s. */
   env?: Readonly<Record<string, string>>;
   /** How long the server may take to say it listens, in ms. */
   startTimeoutMs: number;
@@ -31,7 +46,7 @@ export interface CliServerOptions {
 export interface CliServer {
   /** The address the server printed (`listening on …`). */
   url: string;
-  child: ChildProcess;
+  child: ChildProcessWithoutNullStreams;
   alive(): boolean;
   /** SIGTERM, then waits for the exit; does nothing once the process has ended. */
   stop(): Promise<void>;
@@ -39,11 +54,9 @@ export interface CliServer {
 
 /** Starts `sarai serve` and resolves once it listens; rejects with its last stderr when it exits or times out first. */
 export async function startCliServer(options: CliServerOptions): Promise<CliServer> {
-  const child = spawn(process.execPath, cliArgs(...options.args), {
-    cwd: options.dataDir,
-    env: cliEnv(options.dataDir, options.env),
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+  const child = spawnCli(options.dataDir, options.args, options.env);
+  child.stdin.end();
+  child.stdout.resume();
   let stderr = "";
   child.stderr.setEncoding("utf8");
   const alive = () => child.exitCode === null && child.signalCode === null;
