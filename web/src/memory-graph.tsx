@@ -181,28 +181,8 @@ export function MemoryGraph({
             Graph of {graph.nodes.length} entities and {graph.edges.length} facts
           </title>
           <defs>
-            <marker
-              id="graph-arrow"
-              viewBox="0 0 10 10"
-              refX="9"
-              refY="5"
-              markerWidth="7"
-              markerHeight="7"
-              orient="auto"
-            >
-              <path d="M 0 0 L 10 5 L 0 10 z" class="graph-arrow-head" />
-            </marker>
-            <marker
-              id="graph-arrow-negated"
-              viewBox="0 0 10 10"
-              refX="9"
-              refY="5"
-              markerWidth="7"
-              markerHeight="7"
-              orient="auto"
-            >
-              <path d="M 0 0 L 10 5 L 0 10 z" class="graph-arrow-head negated" />
-            </marker>
+            <ArrowHead id="graph-arrow" class="graph-arrow-head" />
+            <ArrowHead id="graph-arrow-negated" class="graph-arrow-head negated" />
           </defs>
           <g aria-hidden="true">
             {edges.map(({ edge, path }) => (
@@ -289,4 +269,13 @@ function edgeClass(base: string, edge: GraphEdge, active: string | undefined): s
 function describeEdge(edge: GraphEdge, labels: Map<string, string>): string {
   const label = (id: string) => labels.get(id) ?? id;
   return `${label(edge.source)} ${edge.negated ? "not " : ""}${edge.relation} ${label(edge.target)}`;
+}
+
+/** The arrowhead an edge's `marker-end` points at; negated edges use their own, coloured by its class. */
+function ArrowHead({ id, class: className }: { id: string; class: string }) {
+  return (
+    <marker id={id} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto">
+      <path d="M 0 0 L 10 5 L 0 10 z" class={className} />
+    </marker>
+  );
 }
