@@ -233,12 +233,14 @@ function assembleRepairer(parts: RepairParts): Repairer | undefined {
   const config = parts.configStore.current;
   if (!config.repair.enabled) return undefined;
   const logTap = parts.logTap ?? new LogTap();
+  const history = RepairHistory.open(path.join(config.repair.dir, "repair.db"));
   const watch = new ModelWatch(
     Object.entries(parts.models.roles).map(([role, options]) => ({
       role,
       file: options.file,
       pulled: isPulled(config, role as ModelRole),
     })),
+    history,
   );
   const counters = new CounterWindow<Counter>(
     2 * (config.repair.windowMs + config.repair.verifyMs + config.repair.intervalMs),
@@ -309,7 +311,6 @@ function assembleRepairer(parts: RepairParts): Repairer | undefined {
     };
   };
 
-  const history = RepairHistory.open(path.join(config.repair.dir, "repair.db"));
   const repairer = new Repairer({
     config: toRepairConfigPort(parts.configStore),
     observe,

@@ -26,6 +26,12 @@ interface Verdict {
   detail: string;
 }
 
+/** Hashes computed at earlier starts, by file, size and modification time (the repair history keeps them). */
+export interface ModelHashStore {
+  knownHash(file: string, size: number, mtimeMs: number): string | undefined;
+  rememberHash(file: string, size: number, mtimeMs: number, sha256: string): void;
+}
+
 /** The SHA-256 of a file, streamed. */
 export async function hashFile(file: string): Promise<string> {
   const hash = createHash("sha256");
@@ -34,7 +40,9 @@ export async function hashFile(file: string): Promise<string> {
 }
 
 /**
- * Watches the model files: each is hashed and its GGUF header read once at start (in the background); a probe
+ * Watches the model files: each is hashed and its GGUF header read once at start (in the background; a file whose
+ * size and time are those of an earlier start takes that start's hash from `hashes` instead of being read again,
+ * which for a model of gigabytes is seconds of a core); a probe
  * then only stats the file, and reads and hashes it again when its size or time changed. A file that no longer
  * parses is corrupt; a pulled file whose hash changed is corrupt; a local file that changed and still parses is
  * taken as replaced on purpose.
@@ -44,9 +52,11 @@ export class ModelWatch {
   readonly #baselines = new Map<string, Baseline>();
   readonly #verdicts = new Map<string, Verdict>();
   readonly #ready: Promise<void>;
+  readonly #hashes: ModelHashStore | undefined;
 
-  constructor(models: readonly WatchedModel[]) {
+  constructor(models: readonly WatchedModel[], hashes?: ModelHashStore) {
     this.#models = models;
+    this.#hashes = hashes;
     this.#ready = Promise.all(models.map((model) => this.#baseline(model.file))).then(() => undefined);
   }
 
@@ -93,7 +103,11 @@ export class ModelWatch {
     try {
       const info = await stat(file);
       const header = await inspectModelFile(file);
-      const sha256 = await hashFile(file);
+      let sha256 = this.#hashes?.knownHash(file, info.size, info.mtimeMs);
+      if (sha256 === undefined) {
+        sha256 = await hashFile(file);
+        this.#rememberHash(file, info.size, info.mtimeMs, sha256);
+      }
       this.#baselines.set(file, {
         size: info.size,
         mtimeMs: info.mtimeMs,
@@ -102,6 +116,15 @@ export class ModelWatch {
       });
     } catch {
       // A file that is broken at start has no baseline; its probe reports what is wrong with it.
+    }
+  }
+
+  /** A hash not kept (the history closed at shutdown) only means hashing again at the next start. */
+  #rememberHash(file: string, size: number, mtimeMs: number, sha256: string): void {
+    try {
+      this.#hashes?.rememberHash(file, size, mtimeMs, sha256);
+    } catch {
+      // Nothing to repair: the baseline in memory stands.
     }
   }
 

@@ -38,7 +38,13 @@ export class RepairHistory {
       finished_at INTEGER NOT NULL,
       rolled_back INTEGER NOT NULL
     );
-    CREATE INDEX IF NOT EXISTS repairs_by_time ON repairs (started_at);`);
+    CREATE INDEX IF NOT EXISTS repairs_by_time ON repairs (started_at);
+    CREATE TABLE IF NOT EXISTS model_hashes (
+      file TEXT PRIMARY KEY,
+      size INTEGER NOT NULL,
+      mtime_ms REAL NOT NULL,
+      sha256 TEXT NOT NULL
+    );`);
   }
 
   static open(file: string): RepairHistory {
@@ -73,6 +79,24 @@ export class RepairHistory {
       .prepare<unknown[], Row>("SELECT * FROM repairs WHERE started_at >= ? ORDER BY id DESC LIMIT ?")
       .all(options.since ?? 0, options.limit ?? 100)
       .map(toRecord);
+  }
+
+  /** The SHA-256 hashed earlier for `file` when its size and modification time are still the ones hashed. */
+  knownHash(file: string, size: number, mtimeMs: number): string | undefined {
+    return this.#db
+      .prepare<[string, number, number], { sha256: string }>(
+        "SELECT sha256 FROM model_hashes WHERE file = ? AND size = ? AND mtime_ms = ?",
+      )
+      .get(file, size, mtimeMs)?.sha256;
+  }
+
+  rememberHash(file: string, size: number, mtimeMs: number, sha256: string): void {
+    this.#db
+      .prepare(
+        `INSERT INTO model_hashes (file, size, mtime_ms, sha256) VALUES (?, ?, ?, ?)
+         ON CONFLICT (file) DO UPDATE SET size = excluded.size, mtime_ms = excluded.mtime_ms, sha256 = excluded.sha256`,
+      )
+      .run(file, size, mtimeMs, sha256);
   }
 
   close(): void {
