@@ -1,1 +1,9 @@
-export { FeedbackStore, type Feedback, type NewFeedback, type Rating } from "./feedback-store.js";
+export {
+  chatRoles,
+  FeedbackStore,
+  type ChatRole,
+  type ChatTurn,
+  type Feedback,
+  type NewFeedback,
+  type Rating,
+} from "./feedback-store.js";
