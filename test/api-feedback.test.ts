@@ -67,6 +67,60 @@ describe("api", () => {
       expect((await call("GET", "/v1/feedback?user=bob", ana)).status).toBe(403);
     }, 60_000);
 
+    it("keeps the conversation, conversation id and adapter behind a rating and lists them", async () => {
+      const messages = [
+        { role: "system", content: "Eres SARAi, una asistente." },
+        { role: "user", content: "What is the capital of Peru?" },
+        { role: "assistant", content: "Lima." },
+      ];
+      const created = await call("POST", "/v1/feedback", ana, {
+        rating: "up",
+        prompt: "¿Y la de Chile?",
+        answer: "Santiago.",
+        messages,
+        conversation_id: "conv-42",
+        adapter: "lora-ana-0003",
+      });
+      expect(created.status).toBe(201);
+      expect(created.body).toMatchObject({ messages, conversation_id: "conv-42", adapter: "lora-ana-0003" });
+      const listed = (await call("GET", "/v1/feedback?limit=1", ana)).body["data"] as Record<
+        string,
+        unknown
+      >[];
+      expect(listed[0]).toMatchObject({
+        id: created.body["id"],
+        messages,
+        conversation_id: "conv-42",
+        adapter: "lora-ana-0003",
+      });
+      const bare = await call("POST", "/v1/feedback", ana, { rating: "up", prompt: "p", answer: "a" });
+      expect(bare.body).toMatchObject({ messages: null, conversation_id: null, adapter: null });
+    });
+
+    it("refuses bad messages, conversation ids and adapters naming the field", async () => {
+      const post = (extra: Record<string, unknown>) =>
+        call("POST", "/v1/feedback", ana, { rating: "up", prompt: "p", answer: "a", ...extra });
+      const cases: [Record<string, unknown>, string][] = [
+        [{ messages: [{ role: "tool", content: "x" }] }, "messages[0].role"],
+        [{ messages: [{ role: "user", content: "ok" }, { role: "user" }] }, "messages[1].content"],
+        [{ messages: [{ role: "user", content: "x", name: "ana" }] }, "messages[0]"],
+        [{ messages: "hola" }, "messages"],
+        [{ messages: Array.from({ length: 201 }, () => ({ role: "user", content: "x" })) }, "messages"],
+        [{ messages: [{ role: "user", content: "x".repeat(100_001) }] }, "messages[0].content"],
+        [{ conversation_id: "" }, "conversation_id"],
+        [{ adapter: 7 }, "adapter"],
+      ];
+      for (const [extra, param] of cases) {
+        const response = await post(extra);
+        expect(response.status, param).toBe(400);
+        expect(expectErrorBody(response.body).error.param).toBe(param);
+      }
+      expect(
+        (await post({ messages: Array.from({ length: 200 }, () => ({ role: "user", content: "x" })) }))
+          .status,
+      ).toBe(201);
+    });
+
     it("refuses bad feedback naming the field, and deletes only the user's own", async () => {
       const bad = await call("POST", "/v1/feedback", ana, { rating: "meh", prompt: "p", answer: "a" });
       expect(bad.status).toBe(400);

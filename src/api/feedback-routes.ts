@@ -1,13 +1,18 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { z } from "zod";
 import type { App } from "../app.js";
-import type { Feedback, FeedbackStore } from "../learning/index.js";
+import { chatRoles, type Feedback, type FeedbackStore } from "../learning/index.js";
 import { maxUserIdLength } from "../memory/index.js";
 import { AppError } from "../shared/index.js";
 import { parseRequest } from "./errors.js";
 import { resolveUserId } from "./user-scope.js";
 
 const text = (max: number) => z.string().max(max);
+
+/** The most messages of conversation one rating keeps, and the longest of each, in characters. */
+const feedbackLimits = { messages: 200, messageChars: 100_000 } as const;
+
+const chatTurn = z.object({ role: z.enum(chatRoles), content: text(feedbackLimits.messageChars) }).strict();
 
 const feedbackBody = z
   .object({
@@ -23,6 +28,11 @@ const feedbackBody = z
     response_id: z.string().min(1).max(128).optional(),
     model: z.string().min(1).max(256).optional(),
     user: z.string().min(1).max(maxUserIdLength).optional(),
+    /** The conversation before `prompt`, oldest first (system, user and assistant turns; `prompt` not repeated). */
+    messages: z.array(chatTurn).max(feedbackLimits.messages).optional(),
+    conversation_id: z.string().min(1).max(128).optional(),
+    /** The LoRA adapter active when the answer was produced. */
+    adapter: z.string().min(1).max(256).optional(),
   })
   .strict();
 
@@ -49,6 +59,9 @@ function toFeedbackJson(feedback: Feedback) {
     comment: feedback.comment,
     response_id: feedback.responseId,
     model: feedback.model,
+    messages: feedback.messages,
+    conversation_id: feedback.conversationId,
+    adapter: feedback.adapter,
     created_at: new Date(feedback.createdAt).toISOString(),
   };
 }
@@ -83,6 +96,9 @@ export function registerFeedbackRoutes(fastify: FastifyInstance, app: App): void
       comment: body.comment,
       responseId: body.response_id,
       model: body.model,
+      messages: body.messages,
+      conversationId: body.conversation_id,
+      adapter: body.adapter,
     });
     return reply.code(201).send(toFeedbackJson(stored));
   });
