@@ -7,3 +7,15 @@ export {
   type NewFeedback,
   type Rating,
 } from "./feedback-store.js";
+export {
+  AdapterArchive,
+  adapterStatuses,
+  type AdapterArchiveOptions,
+  type AdapterChanges,
+  type AdapterRecord,
+  type AdapterStatus,
+  type ArchivedAdapter,
+  type DamagedAdapter,
+  type NewAdapterRecord,
+  type RotateOptions,
+} from "./adapter-archive.js";

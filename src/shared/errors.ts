@@ -139,6 +139,26 @@ export const errorCatalogue = {
     type: "server_error",
     description: "A key file is not an OpenPGP key, or the private key's passphrase is missing or wrong.",
   },
+  ADAPTER_NOT_FOUND: {
+    status: 404,
+    type: "invalid_request_error",
+    description:
+      "No LoRA adapter with that id in the adapter archive (or the adapter file given to archive does not exist).",
+  },
+  ADAPTER_EXISTS: {
+    status: 409,
+    type: "invalid_request_error",
+    description:
+      "The adapter archive already holds that id (the same adapter file, archived within the same second).",
+  },
+  ADAPTER_TAMPERED: {
+    // 409 like the other conflicts with stored state, not 500: the archive detected it and refuses. `server_error`
+    // because no request field can fix it; archive the adapter again or restore another one.
+    status: 409,
+    type: "server_error",
+    description:
+      "An archived LoRA adapter failed its check (signature missing, by another key or not matching, sha256 or record wrong); it is refused.",
+  },
   ROUTE_NOT_FOUND: {
     status: 404,
     type: "invalid_request_error",
