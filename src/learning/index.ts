@@ -19,3 +19,15 @@ export {
   type NewAdapterRecord,
   type RotateOptions,
 } from "./adapter-archive.js";
+export {
+  buildTrainingSet,
+  splitExamples,
+  toChatJsonl,
+  type BuildTrainingSetOptions,
+  type DropReason,
+  type DroppedFeedback,
+  type SplitExamples,
+  type SplitOptions,
+  type TrainingExample,
+  type TrainingSet,
+} from "./dataset.js";
