@@ -47,6 +47,8 @@ import type { RedTeam } from "./redteam/index.js";
 import type { AuditSink, InjectionGuard } from "./security/index.js";
 import type { LogTap } from "./repair/index.js";
 import { assembleRepair, type RepairService } from "./assemble-repair.js";
+import { assembleLearning, toLearningPort } from "./assemble-learning.js";
+import type { LearningService } from "./learning/index.js";
 import { applyLiveConfig } from "./live-config.js";
 import {
   assembleAudit,
@@ -118,6 +120,8 @@ export interface App {
   readonly search: WebSearch | undefined;
   /** Users' ratings of answers (the learning loop's input); undefined when `learning.enabled` is false. */
   readonly feedback: FeedbackStore | undefined;
+  /** LoRA adapters from feedback; undefined when `learning.lora.enabled` is false or the main model is remote. */
+  readonly learning: LearningService | undefined;
   /** The web UI's saved conversations; undefined when `web.enabled` is false. */
   readonly conversations: ConversationStore | undefined;
   /** Red-team campaigns against this server over HTTP; undefined when `redteam.enabled` is false. */
@@ -368,6 +372,16 @@ export async function createApp(options: AppOptions): Promise<App> {
   const redteam = assembleRedTeam(config, () => metrics, audit);
   const feedback = assembleFeedback(config);
   const conversations = assembleConversations(config);
+  const learning = await assembleLearning({
+    config,
+    pool,
+    feedback,
+    guard,
+    logger,
+    audit,
+    metrics: () => metrics,
+    notify: (userId, text) => loop?.notify(userId, "learning", text),
+  });
 
   if (config.proactive.enabled) {
     try {
@@ -393,11 +407,13 @@ export async function createApp(options: AppOptions): Promise<App> {
           memory: store === undefined ? undefined : createEntityMemoryPort(store),
           suggester: createBackendSuggester(backend),
           redteam: redteam === undefined ? undefined : toRedTeamPort(redteam, config),
+          learning: learning === undefined ? undefined : toLearningPort(learning, () => metrics),
           logDir: config.paths.logDir,
           stateDir: config.paths.stateDir,
         },
       });
     } catch (error) {
+      await learning?.close();
       conversations?.close();
       feedback?.close();
       vision?.dispose();
@@ -493,6 +509,7 @@ export async function createApp(options: AppOptions): Promise<App> {
     redteam,
     repair,
     feedback,
+    learning,
     conversations,
     models,
     listModels: () => offered,
@@ -523,6 +540,7 @@ export async function createApp(options: AppOptions): Promise<App> {
       unsubscribe?.();
       await repair?.dispose();
       await loop?.close();
+      await learning?.close();
       await turns.drain();
       vision?.dispose();
       search?.dispose();

@@ -591,6 +591,44 @@ function createConfigObjectSchema(system: SystemContext) {
       enabled: z.boolean().default(true),
       /** The feedback database. Default: `<stateDir>/learning.db`. */
       database: z.string().min(1).optional(),
+      lora: z
+        .object({
+          /** Train LoRA adapters from feedback (`sarai lora train`, the nightly `lora_training` action). Default: `true`. */
+          enabled: z.boolean().default(true),
+          /** Run state, checkpoints and the signed adapter archive. Default: `<stateDir>/learning`. */
+          dir: z.string().min(1).optional(),
+          /** Whose feedback the adapter learns from (one user's; never mixed). Default: `default`. */
+          user: z.string().trim().min(1).max(128).default("default"),
+          /** New feedback rows since the last run below which the nightly run is skipped. Default: `5`. */
+          minNewFeedback: z.int().min(0).max(1_000_000).default(5),
+          /** Training examples below which a run is skipped. Default: `3`. */
+          minExamples: z.int().min(2).max(1_000_000).default(3),
+          /** Share of the examples held out for the gate, 0.05–0.5. Default: `0.2`. */
+          heldOutFraction: z.number().min(0.05).max(0.5).default(0.2),
+          rank: z.int().min(1).max(256).default(16),
+          alpha: z.number().positive().max(1024).default(16),
+          learningRate: z.number().positive().max(1).default(0.01),
+          /** Optimizer steps per run at most. Default: `400`. */
+          steps: z.int().min(1).max(1_000_000).default(400),
+          batchSize: z.int().min(1).max(4096).default(32),
+          weightDecay: z.number().min(0).max(1).default(0),
+          /** Wall-clock budget of the training part of a run, in seconds. Default: `1800`. */
+          timeBudgetSeconds: z.int().min(1).max(86_400).default(1_800),
+          /** Memory the cached head logits may take, in MiB. Default: `2048`. */
+          memoryBudgetMb: z.int().min(16).max(1_048_576).default(2_048),
+          /** Tokens an answer may run to when the gate compares answers. Default: `48`. */
+          maxAnswerTokens: z.int().min(1).max(4096).default(48),
+          /** Held-out NLL must fall by at least this share. Default: `0.02`. */
+          minImprovement: z.number().min(0).max(1).default(0.02),
+          /** Regression NLL may rise by at most this share. Default: `0.1`. */
+          maxRegressionIncrease: z.number().min(0).max(10).default(0.1),
+          /** Regression exact-match rate may fall by at most this, 0–1. Default: `0.1`. */
+          maxExactMatchDrop: z.number().min(0).max(1).default(0.1),
+          /** Days an archived adapter is kept (never the promoted one and the one before it). Default: `30`. */
+          keepDays: z.int().min(1).max(3_650).default(30),
+        })
+        .strict()
+        .prefault({}),
     })
     .strict();
 
@@ -727,6 +765,7 @@ export const proactiveActionNames = [
   "idle_suggestion",
   "image_cache_expiry",
   "redteam_campaign",
+  "lora_training",
 ] as const;
 
 export type ProactiveActionName = (typeof proactiveActionNames)[number];
@@ -859,6 +898,13 @@ function resolveParsedConfig(parsed: ParsedConfig, system: SystemContext) {
         parsed.learning.database === undefined
           ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "learning.db")
           : resolveDir(parsed.learning.database),
+      lora: {
+        ...parsed.learning.lora,
+        dir:
+          parsed.learning.lora.dir === undefined
+            ? path.join(resolveUnderData(parsed.paths.stateDir, "state"), "learning")
+            : resolveDir(parsed.learning.lora.dir),
+      },
     },
     redteam: {
       ...parsed.redteam,

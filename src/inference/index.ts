@@ -35,10 +35,12 @@ export type { ModelFileInfo, ModelFileListEntry } from "./model-file.js";
 export { ModelPool, resolveThreadCount } from "./model-pool.js";
 export type {
   MemoryEstimate,
+  ModelAccess,
   ModelPoolOptions,
   ModelPoolSettings,
   PoolReconfiguration,
   ReloadOutcome,
+  RoleAdapter,
   RoleModelOptions,
   RoleStatus,
   SequenceLease,

@@ -26,6 +26,28 @@ export interface RoleModelOptions {
   sequences?: number | undefined;
 }
 
+/** A LoRA adapter applied to a role's context (node-llama-cpp's `lora` option). */
+export interface RoleAdapter {
+  /** Absolute path of the adapter GGUF. */
+  file: string;
+  /** Multiplies the adapter's own `alpha / rank`. Default 1. */
+  scale?: number;
+}
+
+/** The loaded model of a role, lent by {@link ModelPool.useModel} for work outside chat (training, evaluation). */
+export interface ModelAccess {
+  readonly role: ModelRole;
+  readonly file: string;
+  readonly model: LlamaModel;
+  readonly chatWrapper: ChatWrapper | undefined;
+  /** The role's embedding context (created on first use, kept with the role): the hidden state before the output head. */
+  embeddingContext(): Promise<LlamaEmbeddingContext>;
+  /** Tokens the embedding context holds. */
+  readonly embeddingContextSize: number;
+  /** The adapter the role's chat context applies, if any. */
+  readonly adapter: RoleAdapter | undefined;
+}
+
 export interface ModelPoolOptions {
   roles: Partial<Record<ModelRole, RoleModelOptions>>;
   /** CPU threads for llama.cpp; 0 picks {@link resolveThreadCount}'s automatic value. */
@@ -93,6 +115,8 @@ interface LoadedRole {
   /** The context size asked for (before clamping to the model) and the sequences: what a reconfigure compares. */
   wantedContextSize: number;
   sequences: number;
+  /** The adapter the context was created with: what {@link ModelPool.setAdapter} compares. */
+  adapter: RoleAdapter | undefined;
   /** Out of the pool (unloaded, reconfigured, reloaded): no new lease; disposed once no request uses it. */
   retired: boolean;
   /** Resolves once a retired role has been disposed; set by `#retire`, with `markGone`. */
@@ -135,6 +159,8 @@ export interface RoleStatus {
   waiting?: number;
   estimatedMb?: number;
   loadSeconds?: number;
+  /** The LoRA adapter file the loaded context applies. */
+  adapter?: string;
   /** A reconfigure or reload replaces this role once its requests end; the figures are the old context's. */
   replacing?: boolean;
 }
@@ -181,6 +207,8 @@ export class ModelPool {
   readonly #retiring = new Map<ModelRole, LoadedRole>();
   #disposed = false;
   readonly #threads: number;
+  /** The adapter each role's next context applies ({@link setAdapter}). */
+  readonly #adapters = new Map<ModelRole, RoleAdapter>();
 
   constructor(options: ModelPoolOptions) {
     this.#options = options;
@@ -317,6 +345,78 @@ export class ModelPool {
     return "deferred";
   }
 
+  /** The adapter the role's next context applies, if any. */
+  adapter(role: ModelRole): RoleAdapter | undefined {
+    return this.#adapters.get(role);
+  }
+
+  /**
+   * Applies a LoRA adapter to the role, or removes it (`undefined`), without a restart: an idle role is
+   * unloaded at once and its next request gets a context with the adapter; a busy one finishes its requests on
+   * the old context (the model itself stays loaded). A file llama.cpp cannot apply fails that next load with
+   * `MODEL_LOAD_FAILED`; check it with {@link useModel} first. Resolves with what happened to the loaded role.
+   */
+  async setAdapter(role: ModelRole, adapter: RoleAdapter | undefined): Promise<ReloadOutcome> {
+    this.#assertNotDisposed();
+    this.#roleOptions(role);
+    if (adapter === undefined) this.#adapters.delete(role);
+    else this.#adapters.set(role, { file: adapter.file, scale: adapter.scale ?? 1 });
+    this.#logger.info({ role, adapter: adapter?.file ?? null }, "model adapter set");
+    const pending = this.#roles.get(role);
+    const loaded = pending === undefined ? undefined : await pending.catch(() => undefined);
+    if (pending === undefined || loaded === undefined || this.#roles.get(role) !== pending)
+      return "not-loaded";
+    if (!this.#isStale(loaded)) return "not-loaded";
+    if (this.#isIdle(loaded)) {
+      await this.#retire(pending, loaded);
+      return "unloaded";
+    }
+    void this.#retire(pending, loaded);
+    return "deferred";
+  }
+
+  /**
+   * Lends the role's loaded model (loading it if needed) to `fn`, one caller at a time together with
+   * {@link embed}, for work outside chat: training features, evaluating an adapter on a context of its own.
+   * The role is not replaced or disposed while `fn` runs.
+   */
+  async useModel<T>(
+    role: ModelRole,
+    signal: AbortSignal,
+    fn: (access: ModelAccess) => Promise<T>,
+  ): Promise<T> {
+    let loaded: LoadedRole;
+    for (;;) {
+      loaded = await this.#loadForRequest(role, signal);
+      this.#checkQueue(loaded.embeddingSlots);
+      await loaded.embeddingSlots.acquire(signal);
+      if (!loaded.retired) break;
+      this.#releaseSlot(loaded, loaded.embeddingSlots);
+    }
+    const held = loaded;
+    const embeddingContextSize = Math.min(held.context.contextSize, 8192);
+    try {
+      return await fn({
+        role,
+        file: held.file,
+        model: held.model,
+        chatWrapper: held.chatWrapper,
+        adapter: held.adapter,
+        embeddingContextSize,
+        embeddingContext: () => {
+          // Created while the slot is held, so a retiring role is never disposed before its embedding context.
+          held.embedding ??= held.model.createEmbeddingContext({
+            contextSize: embeddingContextSize,
+            threads: this.#threads,
+          });
+          return held.embedding;
+        },
+      });
+    } finally {
+      this.#releaseSlot(held, held.embeddingSlots);
+    }
+  }
+
   /** Loads the role's model and context if they are not loaded yet. */
   load(role: ModelRole): Promise<LoadedRole> {
     this.#assertNotDisposed();
@@ -395,20 +495,10 @@ export class ModelPool {
     texts: readonly string[],
     signal: AbortSignal,
   ): Promise<{ vectors: number[][]; promptTokens: number }> {
-    let loaded: LoadedRole;
-    for (;;) {
-      loaded = await this.#loadForRequest(role, signal);
-      this.#checkQueue(loaded.embeddingSlots);
-      await loaded.embeddingSlots.acquire(signal);
-      if (!loaded.retired) break;
-      this.#releaseSlot(loaded, loaded.embeddingSlots);
-    }
-    try {
-      const contextSize = Math.min(loaded.context.contextSize, 8192);
-      // Created while the slot is held, so a retiring role is never disposed before its embedding context.
-      const { model } = loaded;
-      loaded.embedding ??= model.createEmbeddingContext({ contextSize, threads: this.#threads });
-      const context = await loaded.embedding;
+    return this.useModel(role, signal, async (access) => {
+      const { model } = access;
+      const context = await access.embeddingContext();
+      const contextSize = access.embeddingContextSize;
       const vectors: number[][] = [];
       let promptTokens = 0;
       for (const [index, text] of texts.entries()) {
@@ -425,9 +515,7 @@ export class ModelPool {
         vectors.push([...(await context.getEmbeddingFor(tokens)).vector]);
       }
       return { vectors, promptTokens };
-    } finally {
-      this.#releaseSlot(loaded, loaded.embeddingSlots);
-    }
+    });
   }
 
   status(): RoleStatus[] {
@@ -456,6 +544,7 @@ export class ModelPool {
         waiting: loaded.slots.waiting + loaded.replacementWaiting,
         estimatedMb: Math.round(loaded.estimatedBytes / mib),
         loadSeconds: loaded.loadSeconds,
+        ...(loaded.adapter === undefined ? {} : { adapter: loaded.adapter.file }),
         ...(loaded.retired ? { replacing: true } : {}),
       });
     }
@@ -556,7 +645,8 @@ export class ModelPool {
     const roleOptions = this.#roleOptions(loaded.role);
     return (
       this.#wantedContextSize(roleOptions) !== loaded.wantedContextSize ||
-      this.#sequencesFor(roleOptions) !== loaded.sequences
+      this.#sequencesFor(roleOptions) !== loaded.sequences ||
+      !sameAdapter(this.#adapters.get(loaded.role), loaded.adapter)
     );
   }
 
@@ -670,6 +760,7 @@ export class ModelPool {
     // Read once: a reconfigure during the load makes this role stale rather than half-updated.
     const wantedContextSize = this.#wantedContextSize(roleOptions);
     const sequences = this.#sequencesFor(roleOptions);
+    const adapter = this.#adapters.get(role);
     const estimate = await this.#estimate(roleOptions, wantedContextSize, sequences);
     const modelIsNew = !this.#models.has(roleOptions.file);
     const neededBytes = (modelIsNew ? estimate.modelBytes : 0) + estimate.contextBytes;
@@ -686,16 +777,27 @@ export class ModelPool {
           batchSize: Math.min(this.#options.batchSize, estimate.contextSize),
           sequences,
           threads: this.#threads,
+          ...(adapter === undefined
+            ? {}
+            : { lora: { adapters: [{ filePath: adapter.file, scale: adapter.scale ?? 1 }] } }),
         });
       } catch (error) {
         throw new AppError(
           "MODEL_LOAD_FAILED",
-          `cannot create a ${estimate.contextSize}-token context for ${roleOptions.file}: ${errorMessage(error)}`,
+          `cannot create a ${estimate.contextSize}-token context for ${roleOptions.file}` +
+            `${adapter === undefined ? "" : ` with the adapter ${adapter.file}`}: ${errorMessage(error)}`,
           { cause: error, param: roleOptions.file },
         );
       }
       this.#logger.info(
-        { role, file: roleOptions.file, contextSize: context.contextSize, sequences, loadSeconds },
+        {
+          role,
+          file: roleOptions.file,
+          contextSize: context.contextSize,
+          sequences,
+          loadSeconds,
+          ...(adapter === undefined ? {} : { adapter: adapter.file }),
+        },
         "model ready",
       );
       return {
@@ -713,6 +815,7 @@ export class ModelPool {
         loadSeconds,
         wantedContextSize,
         sequences,
+        adapter,
         retired: false,
         finishing: false,
         replacementWaiting: 0,
@@ -821,6 +924,11 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
       },
     );
   });
+}
+
+function sameAdapter(a: RoleAdapter | undefined, b: RoleAdapter | undefined): boolean {
+  if (a === undefined || b === undefined) return a === b;
+  return a.file === b.file && (a.scale ?? 1) === (b.scale ?? 1);
 }
 
 function errorMessage(error: unknown): string {

@@ -31,3 +31,45 @@ export {
   type TrainingExample,
   type TrainingSet,
 } from "./dataset.js";
+export {
+  decideGate,
+  defaultGateThresholds,
+  type GateFigures,
+  type GateThresholds,
+  type GateVerdict,
+  type SetFigures,
+} from "./gate.js";
+export {
+  answerPositions,
+  encodeExample,
+  encodePrompt,
+  generateGreedy,
+  type EncodedExample,
+} from "./head-features.js";
+export {
+  readLoraAdapter,
+  readOutputHead,
+  writeLoraAdapter,
+  loadTrainerState,
+  saveTrainerState,
+} from "./lora-file.js";
+export {
+  scoreHead,
+  trainLoraHead,
+  trainingKey,
+  type HeadPosition,
+  type LoraHead,
+  type NllResult,
+  type OutputHead,
+  type TrainerState,
+  type TrainOptions,
+  type TrainResult,
+} from "./lora-head.js";
+export {
+  LearningService,
+  type LearningProgress,
+  type LearningServiceOptions,
+  type LearningSettings,
+  type LearningStatus,
+  type TrainingReport,
+} from "./learning-service.js";

@@ -51,6 +51,14 @@ export interface Metrics {
   readonly repairAttempts: Counter;
   readonly repairRollbacks: Counter;
   readonly repairFaults: Gauge;
+  /** LoRA training runs by outcome (`promoted`, `refused`, `skipped`, `failed`). */
+  readonly loraRuns: Counter<"outcome">;
+  /** Seconds per optimizer step of LoRA training. */
+  readonly loraStepSeconds: Histogram;
+  /** The last gated run's figures: NLL per token by set (`held_out`, `regression`) and adapter (`current`, `candidate`). */
+  readonly loraNll: Gauge<"set" | "adapter">;
+  /** 1 while an adapter is applied to the main model, with its id; 0 for none. */
+  readonly loraActive: Gauge<"adapter">;
 }
 
 /** One reflected turn, as the metrics see it (`ReflectionReport` fits). */
@@ -388,6 +396,30 @@ export function createMetrics(options: MetricsOptions = {}): Metrics {
       name: "sarai_repair_attempts_total",
       help: "Self-repair attempts by level (0 none, 1 config, 2 signed patch, 3 model) and result",
       labelNames: ["level", "result"],
+      registers,
+    }),
+    loraRuns: new Counter({
+      name: "sarai_lora_runs_total",
+      help: "LoRA training runs of the learning loop by outcome (promoted, refused, skipped, failed)",
+      labelNames: ["outcome"],
+      registers,
+    }),
+    loraStepSeconds: new Histogram({
+      name: "sarai_lora_step_seconds",
+      help: "Seconds per optimizer step of LoRA training on the CPU",
+      buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
+      registers,
+    }),
+    loraNll: new Gauge({
+      name: "sarai_lora_nll",
+      help: "The last gated run's mean NLL per token, by set (held_out, regression) and adapter (current, candidate)",
+      labelNames: ["set", "adapter"],
+      registers,
+    }),
+    loraActive: new Gauge({
+      name: "sarai_lora_active",
+      help: "1 for the LoRA adapter applied to the main model (label adapter; none when the model runs bare)",
+      labelNames: ["adapter"],
       registers,
     }),
     repairRollbacks: new Counter({

@@ -89,6 +89,15 @@ export const defaultActionSchedules: Readonly<Record<ProactiveActionName, Timing
     backoffMs: minute,
     catchUp: "skip",
   },
+  lora_training: {
+    // Nightly at 03:20, off-peak; a missed night is made up once (the feedback is still there).
+    schedule: "20 3 * * *",
+    priority: 1,
+    timeoutMs: 120 * minute,
+    retries: 0,
+    backoffMs: minute,
+    catchUp: "latest",
+  },
 });
 
 /** The schedules the loop runs: defaults with the config's overrides, disabled actions left out. */

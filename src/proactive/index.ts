@@ -17,6 +17,7 @@ export type { ActionStatus, LoopServiceOptions, LoopStatus } from "./loop-servic
 export { defaultActionSchedules, resolveSchedules, resolveSettings } from "./defaults.js";
 export type {
   ImageCachePort,
+  LearningPort,
   RedTeamPort,
   LoopPorts,
   LoopSettings,

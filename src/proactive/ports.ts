@@ -93,6 +93,14 @@ export interface RedTeamPort {
   }>;
 }
 
+/** The learning loop (it lives in `learning/`): one training run, which may skip with its reason. */
+export interface LearningPort {
+  train(
+    options: { force: boolean },
+    signal: AbortSignal,
+  ): Promise<{ outcome: "promoted" | "refused" | "skipped"; reason?: string; adapterId?: string }>;
+}
+
 /** Everything the built-in actions use. */
 export interface LoopPorts {
   store: JobStore;
@@ -110,6 +118,8 @@ export interface LoopPorts {
   imageCache?: ImageCachePort | undefined;
   /** Red-team campaigns, when `redteam.enabled`. */
   redteam?: RedTeamPort | undefined;
+  /** LoRA training from feedback, when `learning.lora.enabled` and the models run in this process. */
+  learning?: LearningPort | undefined;
   /** SARAi's log folder (log retention). */
   logDir: string;
   /** The folder whose disk the disk check watches. */

@@ -240,6 +240,17 @@ export const errorCatalogue = {
     description:
       "The model that would answer cannot see images (a local model, or a remote one without vision: true).",
   },
+  LORA_UNSUPPORTED: {
+    status: 422,
+    type: "invalid_request_error",
+    description:
+      "The learning loop cannot train or read an adapter for this model or file (tied output head, a head quantisation other than F32/F16/Q8_0, or not a SARAi output-head adapter).",
+  },
+  LEARNING_BUSY: {
+    status: 409,
+    type: "invalid_request_error",
+    description: "A LoRA training run is already going on; wait for it to finish.",
+  },
   INTERNAL: {
     status: 500,
     type: "server_error",

@@ -5,6 +5,7 @@ import { createIdleCheck } from "./idle-check.js";
 import { createIdleSuggestion } from "./idle-suggestion.js";
 import { createImageCacheExpiry } from "./image-cache-expiry.js";
 import { createLogRetention } from "./log-retention.js";
+import { createLoraTraining } from "./lora-training.js";
 import { createMemoryMaintenance } from "./memory-maintenance.js";
 import { createPrune } from "./prune.js";
 import { createRamCheck } from "./ram-check.js";
@@ -22,6 +23,7 @@ export function createBuiltinActions(ports: LoopPorts, settings: LoopSettings): 
     createIdleSuggestion(ports, settings),
     createImageCacheExpiry(ports),
     createRedTeamCampaign(ports),
+    createLoraTraining(ports),
   ] as ActionDefinition<unknown>[];
 }
 

@@ -1,0 +1,594 @@
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { ModelAccess, ModelPool } from "../inference/index.js";
+import { AppError, createSilentLogger, type Logger } from "../shared/index.js";
+import type { AdapterArchive, AdapterRecord, ArchivedAdapter } from "./adapter-archive.js";
+import { regressionPrompts, replayPrompts } from "./anchor-prompts.js";
+import { buildTrainingSet, splitExamples, type TrainingExample } from "./dataset.js";
+import type { FeedbackStore } from "./feedback-store.js";
+import {
+  decideGate,
+  type GateFigures,
+  type GateThresholds,
+  type GateVerdict,
+  type SetFigures,
+} from "./gate.js";
+import type { ChatTurn } from "./feedback-store.js";
+import { answerPositions, encodeExample, generateGreedy } from "./head-features.js";
+import {
+  loadTrainerState,
+  readLoraAdapter,
+  readOutputHead,
+  saveTrainerState,
+  writeLoraAdapter,
+} from "./lora-file.js";
+import { scoreHead, trainLoraHead, type HeadPosition, type LoraHead, type OutputHead } from "./lora-head.js";
+
+export interface LearningSettings {
+  /** Whose feedback is learnt from: one user's adapter never sees another's data. */
+  userId: string;
+  /** New feedback rows since the last run below which a scheduled run is skipped. */
+  minNewFeedback: number;
+  /** Training examples (after dedupe and the guard) below which a run is skipped. */
+  minExamples: number;
+  heldOutFraction: number;
+  rank: number;
+  alpha: number;
+  learningRate: number;
+  steps: number;
+  batchSize: number;
+  weightDecay: number;
+  /** A run stops training at this wall-clock time and evaluates what it has. */
+  timeBudgetMs: number;
+  /** Training refuses to start when its cached logits would need more than this. */
+  memoryBudgetBytes: number;
+  /** Tokens the gate lets an answer run to. */
+  maxAnswerTokens: number;
+  gate: GateThresholds;
+  /** Archived adapters older than this are removed (never the promoted one and the one before it). */
+  keepDays: number;
+}
+
+/** Why the learning loop did what it did, for the CLI, the API, metrics and the notification. */
+export interface TrainingReport {
+  outcome: "promoted" | "refused" | "skipped";
+  reason?: string;
+  adapterId?: string;
+  /** The adapter in use before the run (none: the bare model). */
+  previous?: string;
+  examples: number;
+  heldOut: number;
+  trainPositions: number;
+  steps: number;
+  stopped?: string;
+  resumedFrom?: number;
+  firstLoss?: number;
+  lastLoss?: number;
+  stepMs?: number;
+  trainSeconds?: number;
+  peakRssMb?: number;
+  current?: GateFigures;
+  candidate?: GateFigures;
+  verdict?: GateVerdict;
+}
+
+export interface LearningStatus {
+  active: string | undefined;
+  previous: string | undefined;
+  lastFeedbackId: number;
+  lastRun:
+    { at: number; outcome: TrainingReport["outcome"]; reason?: string; adapterId?: string } | undefined;
+  running: boolean;
+}
+
+/** What a run reports as it goes (the CLI's progress bar). */
+export type LearningProgress =
+  | { phase: "features"; done: number; total: number }
+  | { phase: "training"; step: number; steps: number; loss: number }
+  | { phase: "evaluating" };
+
+export interface LearningEvents {
+  onReport?: (report: TrainingReport) => void;
+  onPromote?: (record: {
+    id: string | undefined;
+    previous: string | undefined;
+    by: "gate" | "manual" | "rollback";
+  }) => void;
+  onStep?: (stepSeconds: number) => void;
+}
+
+export interface LearningServiceOptions {
+  pool: Pick<ModelPool, "useModel" | "setAdapter" | "adapter" | "detailedStatus">;
+  feedback: FeedbackStore;
+  archive: AdapterArchive;
+  /** True when a text reads as an injection attack: such feedback teaches nothing. */
+  screen: (text: string) => boolean;
+  /** Run state, checkpoints and the anchor sets. */
+  dir: string;
+  settings: LearningSettings;
+  events?: LearningEvents;
+  logger?: Logger;
+  now?: () => number;
+}
+
+interface StoredState {
+  active?: string;
+  previous?: string;
+  lastFeedbackId: number;
+  lastRun?: LearningStatus["lastRun"];
+}
+
+interface AnchorSet {
+  model: string;
+  prompts: { messages: ChatTurn[]; answer: string }[];
+}
+
+/**
+ * The learning loop: builds a training set from one user's feedback, trains a LoRA on the main model's output head
+ * on the CPU, scores it against the adapter in use on a held-out slice of the feedback and a fixed regression set,
+ * and promotes it (hot, through the model pool) only when the gate says it is better. Every adapter is archived
+ * signed; a promoted one is restored from the archive only when its signature verifies.
+ */
+export class LearningService {
+  readonly #options: LearningServiceOptions;
+  readonly #logger: Logger;
+  readonly #now: () => number;
+  #state: StoredState = { lastFeedbackId: 0 };
+  #running: Promise<TrainingReport> | undefined;
+  readonly #closing = new AbortController();
+
+  private constructor(options: LearningServiceOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? createSilentLogger();
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * Opens the loop's state and applies the promoted adapter, if any, after verifying it; an adapter that does not
+   * verify is not used (the model runs bare) and the reason is logged at warn.
+   */
+  static async open(options: LearningServiceOptions): Promise<LearningService> {
+    const service = new LearningService(options);
+    await mkdir(options.dir, { recursive: true, mode: 0o700 });
+    service.#state = await readState(service.#stateFile);
+    if (service.#state.active !== undefined) {
+      try {
+        const file = await options.archive.restore(service.#state.active);
+        await options.pool.setAdapter("main", { file });
+      } catch (error) {
+        service.#logger.warn(
+          { adapter: service.#state.active, err: error },
+          "the promoted LoRA adapter is not used: it does not verify",
+        );
+      }
+    }
+    return service;
+  }
+
+  get #stateFile(): string {
+    return path.join(this.#options.dir, "state.json");
+  }
+
+  status(): LearningStatus {
+    return {
+      active: this.#state.active,
+      previous: this.#state.previous,
+      lastFeedbackId: this.#state.lastFeedbackId,
+      lastRun: this.#state.lastRun,
+      running: this.#running !== undefined,
+    };
+  }
+
+  /** The archive, newest first, with which one is in use. */
+  async list(): Promise<(ArchivedAdapter & { active: boolean })[]> {
+    return (await this.#options.archive.list()).map((entry) => ({
+      ...entry,
+      active: entry.id === this.#state.active,
+    }));
+  }
+
+  /**
+   * One run: skipped (with the reason) when there is too little new feedback, too few examples or the machine is
+   * busy, unless `force`; else trains, gates and promotes or refuses. One run at a time (`LEARNING_BUSY`).
+   */
+  train(options: {
+    force?: boolean;
+    signal: AbortSignal;
+    onProgress?: (progress: LearningProgress) => void;
+  }): Promise<TrainingReport> {
+    if (this.#running !== undefined) {
+      return Promise.reject(new AppError("LEARNING_BUSY", "a LoRA training run is already going on"));
+    }
+    if (this.#closing.signal.aborted) {
+      return Promise.reject(new AppError("INFERENCE_FAILED", "the learning loop is shutting down"));
+    }
+    const signal = AbortSignal.any([options.signal, this.#closing.signal]);
+    const run = this.#train({ ...options, signal }).finally(() => (this.#running = undefined));
+    this.#running = run;
+    return run;
+  }
+
+  /** Stops a run in progress (it fails as cancelled) and waits for it. */
+  async close(): Promise<void> {
+    this.#closing.abort();
+    await this.#running?.catch(() => undefined);
+  }
+
+  /** Puts an archived adapter in use (verified first), or none with `undefined`. */
+  async promote(id: string | undefined, by: "manual" | "rollback" = "manual"): Promise<LearningStatus> {
+    const file = id === undefined ? undefined : await this.#options.archive.restore(id);
+    await this.#apply(id, file, by);
+    return this.status();
+  }
+
+  /** Goes back to the adapter in use before the current one (or to none). */
+  async rollback(): Promise<LearningStatus> {
+    if (this.#state.active === undefined && this.#state.previous === undefined) {
+      throw new AppError("INVALID_REQUEST", "no adapter is in use and none was before: nothing to roll back");
+    }
+    const target = this.#state.previous;
+    const current = this.#state.active;
+    await this.promote(target, "rollback");
+    // Rolling back twice returns to where it started.
+    this.#state.previous = current;
+    await this.#save();
+    return this.status();
+  }
+
+  async #apply(
+    id: string | undefined,
+    file: string | undefined,
+    by: "gate" | "manual" | "rollback",
+  ): Promise<void> {
+    const previous = this.#state.active;
+    await this.#options.pool.setAdapter("main", file === undefined ? undefined : { file });
+    if (previous !== undefined && previous !== id) {
+      await this.#options.archive.annotate(previous, { status: "retired" }).catch(() => undefined);
+    }
+    if (id !== undefined) await this.#options.archive.annotate(id, { status: "promoted" });
+    this.#state.previous = previous;
+    if (id === undefined) delete this.#state.active;
+    else this.#state.active = id;
+    await this.#save();
+    this.#logger.info({ adapter: id ?? null, previous: previous ?? null, by }, "LoRA adapter in use");
+    this.#options.events?.onPromote?.({ id, previous, by });
+  }
+
+  async #train(options: {
+    force?: boolean;
+    signal: AbortSignal;
+    onProgress?: (progress: LearningProgress) => void;
+  }): Promise<TrainingReport> {
+    const { settings, feedback, archive, pool } = this.#options;
+    const { signal } = options;
+    const newest = feedback.since(this.#state.lastFeedbackId, 1_000_000);
+    const fresh = newest.filter((row) => row.userId === settings.userId).length;
+    const skip = (reason: string, examples = 0): TrainingReport => {
+      const report: TrainingReport = {
+        outcome: "skipped",
+        reason,
+        examples,
+        heldOut: 0,
+        trainPositions: 0,
+        steps: 0,
+      };
+      this.#logger.info({ reason }, "LoRA training skipped");
+      this.#options.events?.onReport?.(report);
+      return report;
+    };
+    if (!options.force && fresh < settings.minNewFeedback) {
+      return skip(
+        `${fresh} new feedback since the last run; learning.minNewFeedback is ${settings.minNewFeedback}`,
+      );
+    }
+    if (!options.force) {
+      const busy = await this.#busy();
+      if (busy !== undefined) return skip(busy);
+    }
+    const all = feedback.list(settings.userId, { limit: 100_000 });
+    const { examples } = buildTrainingSet(all, { userId: settings.userId, screen: this.#options.screen });
+    if (examples.length < settings.minExamples) {
+      return skip(
+        `${examples.length} training examples; learning.minExamples is ${settings.minExamples}`,
+        examples.length,
+      );
+    }
+    const split = splitExamples(examples, { heldOutFraction: settings.heldOutFraction });
+    const started = this.#now();
+    let peakRss = process.memoryUsage().rss;
+    const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+
+    const report = await pool.useModel("main", signal, async (access) => {
+      const head = await readOutputHead(access.file);
+      const anchors = await this.#anchors(access, signal);
+      const toPositions = async (
+        items: readonly { messages: ChatTurn[]; answer: string }[],
+        done = { n: 0 },
+        total = 0,
+      ) => {
+        const positions: HeadPosition[] = [];
+        for (const item of items) {
+          positions.push(
+            ...(await answerPositions(access, encodeExample(access, item.messages, item.answer), signal)),
+          );
+          done.n += 1;
+          options.onProgress?.({ phase: "features", done: done.n, total });
+          sampleRss();
+        }
+        return positions;
+      };
+      const totalItems = split.train.length + anchors.replay.prompts.length;
+      const done = { n: 0 };
+      const trainPositions = [
+        ...(await toPositions(split.train, done, totalItems)),
+        ...(await toPositions(anchors.replay.prompts, done, totalItems)),
+      ];
+      const cacheBytes = trainPositions.length * head.nOut * 4 + head.weight.byteLength;
+      if (cacheBytes > settings.memoryBudgetBytes) {
+        throw new AppError(
+          "MODEL_TOO_LARGE",
+          `training needs about ${Math.ceil(cacheBytes / 2 ** 20)} MiB for ${trainPositions.length} positions; ` +
+            `learning.memoryBudgetMb allows ${Math.floor(settings.memoryBudgetBytes / 2 ** 20)} MiB`,
+          { param: "learning.memoryBudgetMb" },
+        );
+      }
+      const checkpointFile = path.join(this.#options.dir, "checkpoint.json");
+      const resume = await loadTrainerState(checkpointFile);
+      let pendingCheckpoint: Promise<void> = Promise.resolve();
+      let lastStep = this.#now();
+      const trained = trainLoraHead(head, trainPositions, {
+        rank: settings.rank,
+        alpha: settings.alpha,
+        learningRate: settings.learningRate,
+        steps: settings.steps,
+        batchSize: settings.batchSize,
+        weightDecay: settings.weightDecay,
+        seed: `${settings.userId}:${examples.length}`,
+        timeBudgetMs: settings.timeBudgetMs,
+        resume,
+        checkpointEvery: 50,
+        onCheckpoint: (state) => {
+          pendingCheckpoint = pendingCheckpoint
+            .then(() => saveTrainerState(checkpointFile, state))
+            .catch(() => undefined);
+        },
+        onStep: (progress) => {
+          const at = this.#now();
+          this.#options.events?.onStep?.((at - lastStep) / 1000);
+          lastStep = at;
+          if (progress.step % 10 === 0) {
+            sampleRss();
+            options.onProgress?.({
+              phase: "training",
+              step: progress.step,
+              steps: progress.steps,
+              loss: progress.loss,
+            });
+          }
+          return !signal.aborted;
+        },
+      });
+      await pendingCheckpoint;
+      if (trained.stopped === "cancelled")
+        throw new AppError("INFERENCE_FAILED", "the training run was cancelled");
+      options.onProgress?.({ phase: "evaluating" });
+      const candidateFile = path.join(this.#options.dir, "candidate.gguf");
+      await writeLoraAdapter(candidateFile, trained.lora, {
+        architecture: architectureOf(access),
+        name: "sarai-lora",
+      });
+      const currentFile =
+        this.#state.active === undefined
+          ? undefined
+          : await archive.restore(this.#state.active).catch(() => undefined);
+      const currentLora = currentFile === undefined ? undefined : await readLoraAdapter(currentFile);
+      const heldOutPositions = await Promise.all(
+        split.heldOut.map(async (example) => ({ example, positions: await toPositions([example]) })),
+      );
+      const regressionPositions = await Promise.all(
+        anchors.regression.prompts.map(async (item) => ({ item, positions: await toPositions([item]) })),
+      );
+      const figures = async (file: string | undefined, lora: LoraHead | undefined): Promise<GateFigures> => ({
+        heldOut: await this.#setFigures(
+          access,
+          head,
+          file,
+          lora,
+          heldOutPositions.map(({ example, positions }) => ({ ...example, positions })),
+          signal,
+        ),
+        regression: await this.#setFigures(
+          access,
+          head,
+          file,
+          lora,
+          regressionPositions.map(({ item, positions }) => ({ ...item, positions })),
+          signal,
+        ),
+      });
+      const current = await figures(currentFile, currentLora);
+      const candidate = await figures(candidateFile, trained.lora);
+      sampleRss();
+      const verdict = decideGate(current, candidate, settings.gate);
+      const record = await archive.store(candidateFile, {
+        baseModel: path.basename(access.file),
+        baseModelSha256: await sha256File(access.file),
+        rank: settings.rank,
+        alpha: settings.alpha,
+        examples: examples.length,
+        metrics: {
+          heldOutNllBefore: current.heldOut.nll,
+          heldOutNllAfter: candidate.heldOut.nll,
+          heldOutExactBefore: current.heldOut.exact,
+          heldOutExactAfter: candidate.heldOut.exact,
+          regressionNllBefore: current.regression.nll,
+          regressionNllAfter: candidate.regression.nll,
+          steps: trained.steps,
+        },
+        status: verdict.promote ? "candidate" : "refused",
+      });
+      await rm(candidateFile, { force: true });
+      await rm(checkpointFile, { force: true });
+      const result: TrainingReport = {
+        outcome: verdict.promote ? "promoted" : "refused",
+        adapterId: record.id,
+        ...(this.#state.active === undefined ? {} : { previous: this.#state.active }),
+        examples: examples.length,
+        heldOut: split.heldOut.length,
+        trainPositions: trainPositions.length,
+        steps: trained.steps,
+        ...(trained.stopped === undefined ? {} : { stopped: trained.stopped }),
+        ...(trained.resumedFrom === undefined ? {} : { resumedFrom: trained.resumedFrom }),
+        firstLoss: trained.firstLoss,
+        lastLoss: trained.lastLoss,
+        stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
+        current,
+        candidate,
+        verdict,
+      };
+      return { result, record };
+    });
+    if (report.result.outcome === "promoted") {
+      await this.#apply(report.record.id, await archive.restore(report.record.id), "gate");
+    }
+    const finished = report.result;
+    finished.trainSeconds = (this.#now() - started) / 1000;
+    finished.peakRssMb = Math.round(peakRss / 2 ** 20);
+    this.#state.lastFeedbackId = Math.max(this.#state.lastFeedbackId, ...newest.map((row) => row.id));
+    this.#state.lastRun = {
+      at: this.#now(),
+      outcome: finished.outcome,
+      ...(finished.adapterId === undefined ? {} : { adapterId: finished.adapterId }),
+    };
+    await this.#save();
+    await this.#rotate();
+    this.#logger.info(
+      {
+        outcome: finished.outcome,
+        adapter: finished.adapterId,
+        examples: finished.examples,
+        steps: finished.steps,
+      },
+      "LoRA training finished",
+    );
+    this.#options.events?.onReport?.(finished);
+    return finished;
+  }
+
+  async #setFigures(
+    access: ModelAccess,
+    head: OutputHead,
+    file: string | undefined,
+    lora: LoraHead | undefined,
+    items: readonly { messages: ChatTurn[]; answer: string; positions: HeadPosition[] }[],
+    signal: AbortSignal,
+  ): Promise<SetFigures> {
+    const score = scoreHead(
+      head,
+      lora,
+      items.flatMap((item) => item.positions),
+    );
+    const answers = await generateGreedy(
+      access,
+      file,
+      items.map((item) => item.messages),
+      {
+        maxTokens: this.#options.settings.maxAnswerTokens,
+        signal,
+      },
+    );
+    const exact = answers.filter((answer, index) => same(answer, items[index]?.answer ?? "")).length;
+    return { nll: score.nll, perplexity: score.perplexity, exact, total: items.length };
+  }
+
+  /** The replay and regression sets: the bare model's greedy answers to fixed prompts, made once per model file. */
+  async #anchors(
+    access: ModelAccess,
+    signal: AbortSignal,
+  ): Promise<{ replay: AnchorSet; regression: AnchorSet }> {
+    const model = `${path.basename(access.file)}:${await sha256File(access.file)}`;
+    const file = path.join(this.#options.dir, "anchors.json");
+    try {
+      const stored = JSON.parse(await readFile(file, "utf8")) as { replay: AnchorSet; regression: AnchorSet };
+      if (stored.replay.model === model && stored.regression.model === model) return stored;
+    } catch {
+      // None yet, or for another model: made below.
+    }
+    const make = async (prompts: readonly string[]): Promise<AnchorSet> => {
+      const messages = prompts.map((content): ChatTurn[] => [{ role: "user", content }]);
+      const answers = await generateGreedy(access, undefined, messages, {
+        maxTokens: this.#options.settings.maxAnswerTokens,
+        signal,
+      });
+      return {
+        model,
+        prompts: messages.map((turns, index) => ({ messages: turns, answer: answers[index] ?? "" })),
+      };
+    };
+    const anchors = { replay: await make(replayPrompts), regression: await make(regressionPrompts) };
+    await writeAtomically(file, JSON.stringify(anchors));
+    return anchors;
+  }
+
+  async #busy(): Promise<string | undefined> {
+    const status = await this.#options.pool.detailedStatus();
+    const active = status.reduce((sum, role) => sum + (role.activeSequences ?? 0) + (role.waiting ?? 0), 0);
+    if (active > 0) return `the machine is busy: ${active} requests are being answered`;
+    const [load] = os.loadavg();
+    const cores = os.availableParallelism();
+    if ((load ?? 0) > cores)
+      return `the machine is busy: load average ${(load ?? 0).toFixed(2)} over ${cores} cores`;
+    return undefined;
+  }
+
+  async #rotate(): Promise<void> {
+    const keep = new Set(
+      [this.#state.active, this.#state.previous].filter((id): id is string => id !== undefined),
+    );
+    const removed = await this.#options.archive.rotate({ keepDays: this.#options.settings.keepDays, keep });
+    if (removed.length > 0) this.#logger.info({ removed }, "old LoRA adapters removed");
+  }
+
+  async #save(): Promise<void> {
+    await writeAtomically(this.#stateFile, JSON.stringify(this.#state));
+  }
+}
+
+export type { AdapterRecord, TrainingExample };
+
+function same(a: string, b: string): boolean {
+  return a.trim() === b.trim();
+}
+
+function architectureOf(access: ModelAccess): string {
+  const architecture = access.model.fileInfo.metadata.general.architecture;
+  return typeof architecture === "string" ? architecture : "llama";
+}
+
+async function readState(file: string): Promise<StoredState> {
+  try {
+    const parsed = JSON.parse(await readFile(file, "utf8")) as StoredState;
+    return { ...parsed, lastFeedbackId: Number.isInteger(parsed.lastFeedbackId) ? parsed.lastFeedbackId : 0 };
+  } catch {
+    return { lastFeedbackId: 0 };
+  }
+}
+
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temporary = `${file}.${process.pid}.tmp`;
+  await writeFile(temporary, text, { mode: 0o600 });
+  await rename(temporary, file);
+}
+
+function sha256File(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file)
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
+}
