@@ -33,6 +33,7 @@ import {
 } from "../inference/index.js";
 import { AppError, createLogger, isAppError, type AppLogger } from "../shared/index.js";
 import { registerAuditCommands } from "./audit-commands.js";
+import { registerFeedbackCommands } from "./feedback-commands.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { registerKeysCommands } from "./keys-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
@@ -681,6 +682,7 @@ function buildProgram(): Command {
   registerNotificationCommands(program, () => loadConfigFor(global()));
   registerVoiceSearchCommands(program, () => loadConfigFor(global()));
   registerAuditCommands(program, () => loadConfigFor(global()));
+  registerFeedbackCommands(program, () => loadConfigFor(global()));
   registerGuardCommands(program, () => loadConfigFor(global()));
   registerKeysCommands(program, () => loadConfigFor(global()));
   registerRedTeamCommands(program, () => loadConfigFor(global()));
