@@ -55,7 +55,7 @@ export function learningSettings(config: ResolvedConfig): LearningSettings {
     gate: {
       minImprovement: lora.minImprovement,
       maxRegressionIncrease: lora.maxRegressionIncrease,
-      maxExactMatchDrop: lora.maxExactMatchDrop,
+      maxAgreementDrop: lora.maxAgreementDrop,
     },
     keepDays: lora.keepDays,
   };

@@ -597,16 +597,16 @@ function createConfigObjectSchema(system: SystemContext) {
           enabled: z.boolean().default(true),
           /** Run state, checkpoints and the signed adapter archive. Default: `<stateDir>/learning`. */
           dir: z.string().min(1).optional(),
-          /** Whose feedback the adapter learns from (one user's; never mixed). Default: `default`. */
-          user: z.string().trim().min(1).max(128).default("default"),
+          /** Whose feedback the adapter learns from (one user's; never mixed). Default: `anonymous` (the user of requests without a key or `user`). */
+          user: z.string().trim().min(1).max(128).default("anonymous"),
           /** New feedback rows since the last run below which the nightly run is skipped. Default: `5`. */
           minNewFeedback: z.int().min(0).max(1_000_000).default(5),
           /** Training examples below which a run is skipped. Default: `3`. */
           minExamples: z.int().min(2).max(1_000_000).default(3),
           /** Share of the examples held out for the gate, 0.05–0.5. Default: `0.2`. */
           heldOutFraction: z.number().min(0.05).max(0.5).default(0.2),
-          rank: z.int().min(1).max(256).default(16),
-          alpha: z.number().positive().max(1024).default(16),
+          rank: z.int().min(1).max(256).default(8),
+          alpha: z.number().positive().max(1024).default(8),
           learningRate: z.number().positive().max(1).default(0.01),
           /** Optimizer steps per run at most. Default: `400`. */
           steps: z.int().min(1).max(1_000_000).default(400),
@@ -622,8 +622,8 @@ function createConfigObjectSchema(system: SystemContext) {
           minImprovement: z.number().min(0).max(1).default(0.02),
           /** Regression NLL may rise by at most this share. Default: `0.1`. */
           maxRegressionIncrease: z.number().min(0).max(10).default(0.1),
-          /** Regression exact-match rate may fall by at most this, 0–1. Default: `0.1`. */
-          maxExactMatchDrop: z.number().min(0).max(1).default(0.1),
+          /** Regression token agreement (reference tokens still the most likely) may fall by at most this, 0–1. Default: `0.1`. */
+          maxAgreementDrop: z.number().min(0).max(1).default(0.1),
           /** Days an archived adapter is kept (never the promoted one and the one before it). Default: `30`. */
           keepDays: z.int().min(1).max(3_650).default(30),
         })

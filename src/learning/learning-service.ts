@@ -72,6 +72,8 @@ export interface TrainingReport {
   peakRssMb?: number;
   current?: GateFigures;
   candidate?: GateFigures;
+  /** The bare model on the regression set: what regressions are measured from. */
+  bare?: SetFigures;
   verdict?: GateVerdict;
 }
 
@@ -324,7 +326,10 @@ export class LearningService {
       const done = { n: 0 };
       const trainPositions = [
         ...(await toPositions(split.train, done, totalItems)),
-        ...(await toPositions(anchors.replay.prompts, done, totalItems)),
+        ...(await toPositions(anchors.replay.prompts, done, totalItems)).map((position) => ({
+          ...position,
+          anchor: true,
+        })),
       ];
       const cacheBytes = trainPositions.length * head.nOut * 4 + head.weight.byteLength;
       if (cacheBytes > settings.memoryBudgetBytes) {
@@ -375,7 +380,8 @@ export class LearningService {
       if (trained.stopped === "cancelled")
         throw new AppError("INFERENCE_FAILED", "the training run was cancelled");
       options.onProgress?.({ phase: "evaluating" });
-      const candidateFile = path.join(this.#options.dir, "candidate.gguf");
+      // A new name per run: llama.cpp keeps an adapter loaded per path, so a reused name would evaluate the last one.
+      const candidateFile = path.join(this.#options.dir, `candidate-${this.#now()}-${process.pid}.gguf`);
       await writeLoraAdapter(candidateFile, trained.lora, {
         architecture: architectureOf(access),
         name: "sarai-lora",
@@ -391,28 +397,20 @@ export class LearningService {
       const regressionPositions = await Promise.all(
         anchors.regression.prompts.map(async (item) => ({ item, positions: await toPositions([item]) })),
       );
+      const heldOutItems = heldOutPositions.map(({ example, positions }) => ({ ...example, positions }));
+      const regressionItems = regressionPositions.map(({ item, positions }) => ({ ...item, positions }));
       const figures = async (file: string | undefined, lora: LoraHead | undefined): Promise<GateFigures> => ({
-        heldOut: await this.#setFigures(
-          access,
-          head,
-          file,
-          lora,
-          heldOutPositions.map(({ example, positions }) => ({ ...example, positions })),
-          signal,
-        ),
-        regression: await this.#setFigures(
-          access,
-          head,
-          file,
-          lora,
-          regressionPositions.map(({ item, positions }) => ({ ...item, positions })),
-          signal,
-        ),
+        heldOut: await this.#setFigures(access, head, file, lora, heldOutItems, signal),
+        regression: await this.#setFigures(access, head, file, lora, regressionItems, signal),
       });
       const current = await figures(currentFile, currentLora);
       const candidate = await figures(candidateFile, trained.lora);
+      const bare =
+        currentFile === undefined
+          ? current.regression
+          : await this.#setFigures(access, head, undefined, undefined, regressionItems, signal);
       sampleRss();
-      const verdict = decideGate(current, candidate, settings.gate);
+      const verdict = decideGate(current, candidate, settings.gate, bare);
       const record = await archive.store(candidateFile, {
         baseModel: path.basename(access.file),
         baseModelSha256: await sha256File(access.file),
@@ -447,6 +445,7 @@ export class LearningService {
         stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
         current,
         candidate,
+        bare,
         verdict,
       };
       return { result, record };
@@ -501,7 +500,14 @@ export class LearningService {
       },
     );
     const exact = answers.filter((answer, index) => same(answer, items[index]?.answer ?? "")).length;
-    return { nll: score.nll, perplexity: score.perplexity, exact, total: items.length };
+    return {
+      nll: score.nll,
+      perplexity: score.perplexity,
+      exact,
+      total: items.length,
+      top1: score.top1,
+      tokens: score.tokens,
+    };
   }
 
   /** The replay and regression sets: the bare model's greedy answers to fixed prompts, made once per model file. */

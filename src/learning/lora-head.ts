@@ -27,6 +27,11 @@ export interface LoraHead {
 export interface HeadPosition {
   hidden: Float32Array;
   target: number;
+  /**
+   * An anchor: training keeps the base head's whole distribution here (the loss is the KL divergence from the base
+   * head's softmax) instead of teaching `target`. Scoring still reads `target`.
+   */
+  anchor?: boolean;
 }
 
 export interface NllResult {
@@ -198,11 +203,23 @@ export function trainLoraHead(
         logits[o] = (base[o] ?? 0) + scale * sum;
       }
       const { logSumExp } = summarise(logits);
-      loss += logSumExp - (logits[position.target] ?? 0);
-      // dL/dlogits = softmax − onehot; gB = scale · g uᵀ; gu = scale · Bᵀ g; gA = gu hᵀ
+      const baseLogSumExp = position.anchor === true ? logSumExpOf(base) : 0;
+      if (position.anchor === true) {
+        // KL(base ‖ adapted) = Σ p (log p − log q)
+        for (let o = 0; o < nOut; o++) {
+          const logP = (base[o] ?? 0) - baseLogSumExp;
+          loss += Math.exp(logP) * (logP - ((logits[o] ?? 0) - logSumExp));
+        }
+      } else {
+        loss += logSumExp - (logits[position.target] ?? 0);
+      }
+      // dL/dlogits = softmax − target distribution (one-hot, or the base softmax for an anchor);
+      // gB = scale · g uᵀ; gu = scale · Bᵀ g; gA = gu hᵀ
       gu.fill(0);
       for (let o = 0; o < nOut; o++) {
-        const g = Math.exp((logits[o] ?? 0) - logSumExp) - (o === position.target ? 1 : 0);
+        const wanted =
+          position.anchor === true ? Math.exp((base[o] ?? 0) - baseLogSumExp) : o === position.target ? 1 : 0;
+        const g = Math.exp((logits[o] ?? 0) - logSumExp) - wanted;
         if (g === 0) continue;
         const row = o * rank;
         for (let k = 0; k < rank; k++) {
@@ -269,7 +286,7 @@ export function trainingKey(
   hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length]));
   for (const position of positions) {
     hash.update(Buffer.from(position.hidden.buffer, position.hidden.byteOffset, position.hidden.byteLength));
-    hash.update(String(position.target));
+    hash.update(`${position.target}${position.anchor === true ? "a" : ""}`);
   }
   return hash.digest("hex").slice(0, 32);
 }
@@ -360,6 +377,14 @@ function summarise(logits: Float64Array): { logSumExp: number; argmax: number } 
   let sum = 0;
   for (let o = 0; o < logits.length; o++) sum += Math.exp((logits[o] ?? 0) - max);
   return { logSumExp: max + Math.log(sum), argmax };
+}
+
+function logSumExpOf(values: Float32Array): number {
+  let max = -Infinity;
+  for (const value of values) if (value > max) max = value;
+  let sum = 0;
+  for (const value of values) sum += Math.exp(value - max);
+  return max + Math.log(sum);
 }
 
 function shuffle(order: number[], random: () => number): void {
