@@ -3,7 +3,7 @@
  * produce; a LoRA is trained on the CPU, gated and hot-applied; a deliberately bad one (a learning rate that
  * diverges) is refused.
  *
- *   npm run bench -- learning [--steps 300] [--rank 8]
+ *   npm run bench -- learning [--steps 800] [--rank 8]
  *
  * The baseline is the bare model in the same run: its NLL and exact answers on the held-out questions and the
  * regression prompts, against the promoted adapter's.
@@ -19,7 +19,7 @@ const usage = "usage: npm run bench -- learning [--steps N] [--rank R]";
 export default async function learningBench(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { steps: { type: "string", default: "300" }, rank: { type: "string", default: "8" } },
+    options: { steps: { type: "string", default: "800" }, rank: { type: "string", default: "8" } },
   });
   const steps = parseIntegerOption("--steps", values.steps, 1, usage);
   const rank = parseIntegerOption("--rank", values.rank, 1, usage);

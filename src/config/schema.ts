@@ -607,9 +607,9 @@ function createConfigObjectSchema(system: SystemContext) {
           heldOutFraction: z.number().min(0.05).max(0.5).default(0.2),
           rank: z.int().min(1).max(256).default(8),
           alpha: z.number().positive().max(1024).default(8),
-          learningRate: z.number().positive().max(1).default(0.01),
-          /** Optimizer steps per run at most. Default: `400`. */
-          steps: z.int().min(1).max(1_000_000).default(400),
+          learningRate: z.number().positive().max(1).default(0.003),
+          /** Optimizer steps per run at most. Default: `800`. */
+          steps: z.int().min(1).max(1_000_000).default(800),
           batchSize: z.int().min(1).max(4096).default(32),
           weightDecay: z.number().min(0).max(1).default(0),
           /** Wall-clock budget of the training part of a run, in seconds. Default: `1800`. */

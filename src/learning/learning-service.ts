@@ -313,9 +313,8 @@ export class LearningService {
       ) => {
         const positions: HeadPosition[] = [];
         for (const item of items) {
-          positions.push(
-            ...(await answerPositions(access, encodeExample(access, item.messages, item.answer), signal)),
-          );
+          const example = encodeExample(access, item.messages, item.answer);
+          positions.push(...(await answerPositions(access, example, signal)));
           done.n += 1;
           options.onProgress?.({ phase: "features", done: done.n, total });
           sampleRss();
