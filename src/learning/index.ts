@@ -56,6 +56,7 @@ export {
 export {
   scoreHead,
   trainLoraHead,
+  trainLoraHeadSteps,
   trainingKey,
   type HeadPosition,
   type LoraHead,

@@ -23,9 +23,17 @@ import {
   readLoraAdapter,
   readOutputHead,
   saveTrainerState,
+  serializeTrainerState,
   writeLoraAdapter,
 } from "./lora-file.js";
-import { scoreHead, trainLoraHead, type HeadPosition, type LoraHead, type OutputHead } from "./lora-head.js";
+import {
+  scoreHead,
+  trainLoraHeadSteps,
+  type HeadPosition,
+  type LoraHead,
+  type OutputHead,
+  type TrainResult,
+} from "./lora-head.js";
 
 export interface LearningSettings {
   /** Whose feedback is learnt from: one user's adapter never sees another's data. */
@@ -343,7 +351,7 @@ export class LearningService {
       const resume = await loadTrainerState(checkpointFile);
       let pendingCheckpoint: Promise<void> = Promise.resolve();
       let lastStep = this.#now();
-      const trained = trainLoraHead(head, trainPositions, {
+      const run = trainLoraHeadSteps(head, trainPositions, {
         rank: settings.rank,
         alpha: settings.alpha,
         learningRate: settings.learningRate,
@@ -355,9 +363,13 @@ export class LearningService {
         resume,
         checkpointEvery: 50,
         onCheckpoint: (state) => {
+          // Serialised now (a snapshot), written in order.
+          const text = serializeTrainerState(state);
           pendingCheckpoint = pendingCheckpoint
-            .then(() => saveTrainerState(checkpointFile, state))
-            .catch(() => undefined);
+            .then(() => saveTrainerState(checkpointFile, text))
+            .catch((error: unknown) =>
+              this.#logger.warn({ err: error }, "a training checkpoint was not written"),
+            );
         },
         onStep: (progress) => {
           const at = this.#now();
@@ -375,6 +387,20 @@ export class LearningService {
           return !signal.aborted;
         },
       });
+      // Steps run in slices of ~25 ms, and the event loop gets a turn between slices: requests go on being served
+      // and checkpoints get written while the adapter trains.
+      let trained: TrainResult;
+      for (let sliceStart = performance.now(); ;) {
+        const next = run.next();
+        if (next.done === true) {
+          trained = next.value;
+          break;
+        }
+        if (performance.now() - sliceStart >= 25) {
+          await new Promise((resolve) => setImmediate(resolve));
+          sliceStart = performance.now();
+        }
+      }
       await pendingCheckpoint;
       if (trained.stopped === "cancelled")
         throw new AppError("INFERENCE_FAILED", "the training run was cancelled");

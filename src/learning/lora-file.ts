@@ -137,8 +137,8 @@ interface StoredState {
   arrays: Record<"a" | "b" | "mA" | "vA" | "mB" | "vB", string>;
 }
 
-/** Saves a training run's state (atomically) so an interrupted run resumes where it was. */
-export async function saveTrainerState(file: string, state: TrainerState): Promise<void> {
+/** A training run's state as the text a checkpoint file holds: a snapshot, taken when called. */
+export function serializeTrainerState(state: TrainerState): string {
   const encode = (values: Float32Array) =>
     Buffer.from(values.buffer, values.byteOffset, values.byteLength).toString("base64");
   const stored: StoredState = {
@@ -157,9 +157,18 @@ export async function saveTrainerState(file: string, state: TrainerState): Promi
       vB: encode(state.vB),
     },
   };
+  return JSON.stringify(stored);
+}
+
+/**
+ * Saves a training run's state (atomically) so an interrupted run resumes where it was: `state` itself, or the
+ * text {@link serializeTrainerState} made of it earlier.
+ */
+export async function saveTrainerState(file: string, state: TrainerState | string): Promise<void> {
+  const text = typeof state === "string" ? state : serializeTrainerState(state);
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.tmp`;
-  await writeFile(temporary, JSON.stringify(stored), { mode: 0o600 });
+  await writeFile(temporary, text, { mode: 0o600 });
   await rename(temporary, file);
 }
 

@@ -400,7 +400,7 @@ describe("lora head", () => {
 
       // Known bug: trainLoraHead returns `resumedFrom: resume.step` after training has advanced that same
       // (mutated) state, so it reports the step it ended at (40), not the step it resumed from (20).
-      it.fails("reports resumedFrom as the step the run resumed from", () => {
+      it("reports resumedFrom as the step the run resumed from", () => {
         let checkpoint: TrainerState | undefined;
         trainLoraHead(head, positions, {
           ...options,

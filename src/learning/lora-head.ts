@@ -130,17 +130,39 @@ const epsilon = 1e-8;
  * Trains a LoRA on the output head by AdamW on the cross-entropy of the targets. The hidden states are fixed
  * (the adapter changes only the head), so a position costs one head product; `W · h` is computed once per
  * position and kept. A starts small and random (seeded), B at zero: the untrained adapter changes nothing.
+ * Runs to the end in one go; {@link trainLoraHeadSteps} is the same run one step at a time.
  */
 export function trainLoraHead(
   head: OutputHead,
   positions: readonly HeadPosition[],
   options: TrainOptions,
 ): TrainResult {
+  const run = trainLoraHeadSteps(head, positions, options);
+  for (;;) {
+    const next = run.next();
+    if (next.done === true) return next.value;
+  }
+}
+
+/**
+ * {@link trainLoraHead} as a generator that yields after every step, so a caller can give the event loop back
+ * between steps (a server keeps answering while it trains) and write checkpoints as it goes.
+ */
+export function* trainLoraHeadSteps(
+  head: OutputHead,
+  positions: readonly HeadPosition[],
+  options: TrainOptions,
+): Generator<StepProgress, TrainResult, void> {
   if (positions.length === 0) throw new RangeError("no positions to train on");
+  if (!(Number.isInteger(options.rank) && options.rank >= 1))
+    throw new RangeError("rank must be an integer ≥ 1");
+  if (!(Number.isInteger(options.batchSize) && options.batchSize >= 1))
+    throw new RangeError("batchSize must be an integer ≥ 1");
   const now = options.now ?? (() => performance.now());
   const started = now();
   const key = trainingKey(head, positions, options);
-  const resume = options.resume?.key === key ? options.resume : undefined;
+  const resume = options.resume?.key === key ? cloneState(options.resume) : undefined;
+  const resumedFrom = resume?.step;
   const state = resume ?? initialState(key, head, options);
   const { lora, mA, vA, mB, vB } = state;
   const { rank, nIn, nOut } = lora;
@@ -241,10 +263,12 @@ export function trainLoraHead(
     const elapsedMs = now() - started;
     if (options.checkpointEvery !== undefined && state.step % options.checkpointEvery === 0)
       options.onCheckpoint?.(state);
-    if (options.onStep?.({ step: state.step, steps: options.steps, loss: lastLoss, elapsedMs }) === false) {
+    const progress = { step: state.step, steps: options.steps, loss: lastLoss, elapsedMs };
+    if (options.onStep?.(progress) === false) {
       stopped = "cancelled";
       break;
     }
+    yield progress;
     if (
       options.timeBudgetMs !== undefined &&
       elapsedMs >= options.timeBudgetMs &&
@@ -261,12 +285,24 @@ export function trainLoraHead(
     ...(stopped === undefined ? {} : { stopped }),
     firstLoss,
     lastLoss,
-    ...(resume === undefined ? {} : { resumedFrom: resume.step }),
+    ...(resumedFrom === undefined ? {} : { resumedFrom }),
     elapsedMs: now() - started,
   };
 }
 
-/** Identifies a run: the head's size, the positions and the options that change the result. */
+function cloneState(state: TrainerState): TrainerState {
+  return {
+    key: state.key,
+    step: state.step,
+    lora: { ...state.lora, a: state.lora.a.slice(), b: state.lora.b.slice() },
+    mA: state.mA.slice(),
+    vA: state.vA.slice(),
+    mB: state.mB.slice(),
+    vB: state.vB.slice(),
+  };
+}
+
+/** Identifies a run: the head (its weights), the positions and the options that change the result. */
 export function trainingKey(
   head: OutputHead,
   positions: readonly HeadPosition[],
@@ -284,6 +320,7 @@ export function trainingKey(
     ]),
   );
   hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length]));
+  hash.update(Buffer.from(head.weight.buffer, head.weight.byteOffset, head.weight.byteLength));
   for (const position of positions) {
     hash.update(Buffer.from(position.hidden.buffer, position.hidden.byteOffset, position.hidden.byteLength));
     hash.update(`${position.target}${position.anchor === true ? "a" : ""}`);
