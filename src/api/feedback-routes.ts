@@ -98,7 +98,8 @@ export function registerFeedbackRoutes(fastify: FastifyInstance, app: App): void
       model: body.model,
       messages: body.messages,
       conversationId: body.conversation_id,
-      adapter: body.adapter,
+      // The adapter in use now, when the client does not say which one produced the answer.
+      adapter: body.adapter ?? app.learning?.status().active,
     });
     return reply.code(201).send(toFeedbackJson(stored));
   });
