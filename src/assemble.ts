@@ -282,7 +282,8 @@ export interface MemoryExtractorSetup {
 
 /**
  * `memory.extractor` as it can run: `model` and `both` need a real main model (a remote server, or a local file
- * that is not one of SARAi's generated random-weight models); otherwise the rules run, with one warning.
+ * that is not one of SARAi's generated random-weight models); otherwise the rules run, with one warning. `auto` is
+ * `both` with a real main model and the rules, silently, without one.
  */
 export async function assembleMemoryExtractor(
   config: ResolvedConfig,
@@ -293,6 +294,12 @@ export async function assembleMemoryExtractor(
   const wanted = config.memory.extractor;
   if (wanted === "rules") return { extractor: "rules" };
   const reason = await whyNoRealMainModel(config, models);
+  if (wanted === "auto") {
+    // The rules miss about a quarter of what people state on unseen text: a real model adds its share.
+    if (reason !== undefined) return { extractor: "rules" };
+    logger.info("memory facts are extracted by the rules and the main model (memory.extractor: auto)");
+    return { extractor: "both", model: createJsonModel(backend) };
+  }
   if (reason !== undefined) {
     logger.warn(
       { extractor: wanted, reason },

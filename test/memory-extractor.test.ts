@@ -198,7 +198,7 @@ describe("memory", () => {
       try {
         const load = (memory: NonNullable<ConfigPatch["memory"]>) =>
           loadConfig({ env: { HOME: dir }, cwd: dir, overrides: { memory } }).config.memory;
-        expect(load({}).extractor).toBe("rules");
+        expect(load({}).extractor).toBe("auto");
         expect(load({ modelExtraction: true }).extractor).toBe("both");
         expect(load({ modelExtraction: true, extractor: "model" }).extractor).toBe("model");
         expect("modelExtraction" in load({ modelExtraction: true })).toBe(false);
@@ -245,5 +245,42 @@ describe("memory", () => {
       expect(warnings()).toHaveLength(1);
       expect(await stats(instance)).toMatchObject({ extractor: "rules", model_extraction: { requests: 0 } });
     }, 120_000);
+
+    it("auto (the default) is the rules there, without a warning", async () => {
+      const lines: { level: number; msg: string }[] = [];
+      const sink = new Writable({
+        write(chunk: Buffer, _encoding, done) {
+          for (const line of chunk.toString("utf8").split("\n"))
+            if (line !== "") lines.push(JSON.parse(line) as (typeof lines)[number]);
+          done();
+        },
+      });
+      const instance = await start(
+        {},
+        { local: await ensureTestModel(), logger: pino({ level: "warn" }, sink) },
+      );
+      expect(instance.app.config.memory.extractor).toBe("auto");
+      expect(instance.app.memory?.extractor).toBe("rules");
+      expect(lines.filter((line) => line.msg.includes("memory.extractor"))).toEqual([]);
+    }, 120_000);
+  });
+
+  describe("auto over a real (remote) main model", () => {
+    it("is both: the rules' facts and the model's, each with its provenance", async () => {
+      extractionAnswer = JSON.stringify({
+        facts: [{ subject: "I", relation: "practica", object: "la escalada", negated: false }],
+      });
+      const instance = await start({});
+      expect(instance.app.memory?.extractor).toBe("both");
+      await chat(instance, "nerea", "Vivo en Bilbao y los domingos salgo al monte.");
+      await instance.app.turns.drain();
+      const view = (await facts(instance, "nerea")).map((f) => [f.relation, f.object, f.extractor]);
+      expect(view).toEqual(
+        expect.arrayContaining([
+          ["lives_in", "Bilbao", "rules"],
+          ["practices", "escalada", "model"],
+        ]),
+      );
+    }, 60_000);
   });
 });

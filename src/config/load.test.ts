@@ -101,7 +101,7 @@ describe("config", () => {
           recallLimit: 24,
           maxExtractChars: 4000,
           storeAssistantFacts: true,
-          extractor: "rules",
+          extractor: "auto",
           retentionDays: 365,
         },
         skills: { enabled: true, autoRoute: true, retries: 2, sqlMaxRows: 200 },
@@ -181,7 +181,17 @@ describe("config", () => {
           allowPrivateAddresses: false,
           cacheFile: expect.stringMatching(/search-cache\.db$/) as unknown,
         },
-        learning: { enabled: true, database: expect.stringMatching(/state\/learning\.db$/) as unknown },
+        learning: {
+          enabled: true,
+          database: expect.stringMatching(/state\/learning\.db$/) as unknown,
+          lora: expect.objectContaining({
+            enabled: true,
+            user: "anonymous",
+            rank: 8,
+            steps: 800,
+            dir: expect.stringMatching(/state\/learning$/) as unknown,
+          }) as unknown,
+        },
         redteam: {
           enabled: true,
           dir: expect.stringMatching(/state\/redteam$/) as unknown,
