@@ -3,6 +3,7 @@ import { loopEventName, type LoadedConfig, type ResolvedConfig } from "../config
 import { EntityStore } from "../memory/index.js";
 import {
   createEntityMemoryPort,
+  createLoopbackLearning,
   createLoopbackModelServer,
   createLoopbackSuggester,
   createSystemReadings,
@@ -214,6 +215,11 @@ function processPorts(config: ResolvedConfig, memoryStore: EntityStore | undefin
       user: key?.user === undefined ? "sarai-loop" : undefined,
     }),
     server: createLoopbackModelServer(target),
+    // The adapter trains where the main model runs: in the server.
+    learning:
+      config.learning.enabled && config.learning.lora.enabled && config.models.main?.remote === undefined
+        ? createLoopbackLearning(target)
+        : undefined,
     imageCache: config.vision.enabled && config.vision.cache.enabled ? imageCachePort(config) : undefined,
     logDir: config.paths.logDir,
     stateDir: config.paths.stateDir,

@@ -35,6 +35,8 @@ export { createEntityMemoryPort } from "./entity-memory-port.js";
 export { createLoopbackSuggester } from "./loopback-suggester.js";
 export { pickLoopApiKey, requestServer } from "./loopback-http.js";
 export type { LoopbackRequest, LoopbackTarget } from "./loopback-http.js";
+export { createLoopbackLearning } from "./loopback-learning.js";
+export type { LoopbackLearningOptions } from "./loopback-learning.js";
 export { createLoopbackModelServer, toPruneWire } from "./loopback-model-server.js";
 export type { LoopbackModelServerOptions, PruneWire } from "./loopback-model-server.js";
 export type { LoopbackSuggesterOptions } from "./loopback-suggester.js";
