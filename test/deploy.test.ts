@@ -113,6 +113,7 @@ describe("deploy", () => {
         "SaraiDiskLow",
         "SaraiDiskCritical",
         "SaraiFaultUnrepaired",
+        "SaraiLoraTrainingFailing",
       ]);
       for (const rule of rules) {
         expect(rule.annotations.summary, rule.alert).toBeTruthy();
