@@ -151,6 +151,11 @@ export class AdapterArchive {
     return this.#dir;
   }
 
+  /** Whether `store` and `annotate` can sign (a signing key was given). */
+  get canSign(): boolean {
+    return this.#signingKey !== undefined;
+  }
+
   /**
    * Copies `adapterFile` into the archive as `<id>.gguf`, writes its record as `<id>.json` and signs both. Fails
    * with `SIGNING_KEY_MISSING` without a signing key, `INVALID_REQUEST` naming a bad record field,

@@ -276,7 +276,9 @@ export class LearningService {
     const { signal } = options;
     const newest = feedback.since(this.#state.lastFeedbackId, 1_000_000);
     const fresh = newest.filter((row) => row.userId === settings.userId).length;
-    const skip = (reason: string, examples = 0): TrainingReport => {
+    const skip = async (reason: string, examples = 0): Promise<TrainingReport> => {
+      this.#state.lastRun = { at: this.#now(), outcome: "skipped", reason };
+      await this.#save();
       const report: TrainingReport = {
         outcome: "skipped",
         reason,
@@ -304,6 +306,13 @@ export class LearningService {
       return skip(
         `${examples.length} training examples; learning.minExamples is ${settings.minExamples}`,
         examples.length,
+      );
+    }
+    if (!archive.canSign) {
+      throw new AppError(
+        "SIGNING_KEY_MISSING",
+        "LoRA adapters are archived signed and there is no signing key: run `sarai keys init` " +
+          "(with SARAI_SIGNING_PASSPHRASE set if the key has a passphrase)",
       );
     }
     const split = splitExamples(examples, { heldOutFraction: settings.heldOutFraction });
@@ -407,73 +416,81 @@ export class LearningService {
       options.onProgress?.({ phase: "evaluating" });
       // A new name per run: llama.cpp keeps an adapter loaded per path, so a reused name would evaluate the last one.
       const candidateFile = path.join(this.#options.dir, `candidate-${this.#now()}-${process.pid}.gguf`);
-      await writeLoraAdapter(candidateFile, trained.lora, {
-        architecture: architectureOf(access),
-        name: "sarai-lora",
-      });
-      const currentFile =
-        this.#state.active === undefined
-          ? undefined
-          : await archive.restore(this.#state.active).catch(() => undefined);
-      const currentLora = currentFile === undefined ? undefined : await readLoraAdapter(currentFile);
-      const heldOutPositions = await Promise.all(
-        split.heldOut.map(async (example) => ({ example, positions: await toPositions([example]) })),
-      );
-      const regressionPositions = await Promise.all(
-        anchors.regression.prompts.map(async (item) => ({ item, positions: await toPositions([item]) })),
-      );
-      const heldOutItems = heldOutPositions.map(({ example, positions }) => ({ ...example, positions }));
-      const regressionItems = regressionPositions.map(({ item, positions }) => ({ ...item, positions }));
-      const figures = async (file: string | undefined, lora: LoraHead | undefined): Promise<GateFigures> => ({
-        heldOut: await this.#setFigures(access, head, file, lora, heldOutItems, signal),
-        regression: await this.#setFigures(access, head, file, lora, regressionItems, signal),
-      });
-      const current = await figures(currentFile, currentLora);
-      const candidate = await figures(candidateFile, trained.lora);
-      const bare =
-        currentFile === undefined
-          ? current.regression
-          : await this.#setFigures(access, head, undefined, undefined, regressionItems, signal);
-      sampleRss();
-      const verdict = decideGate(current, candidate, settings.gate, bare);
-      const record = await archive.store(candidateFile, {
-        baseModel: path.basename(access.file),
-        baseModelSha256: await sha256File(access.file),
-        rank: settings.rank,
-        alpha: settings.alpha,
-        examples: examples.length,
-        metrics: {
-          heldOutNllBefore: current.heldOut.nll,
-          heldOutNllAfter: candidate.heldOut.nll,
-          heldOutExactBefore: current.heldOut.exact,
-          heldOutExactAfter: candidate.heldOut.exact,
-          regressionNllBefore: current.regression.nll,
-          regressionNllAfter: candidate.regression.nll,
+      try {
+        await writeLoraAdapter(candidateFile, trained.lora, {
+          architecture: architectureOf(access),
+          name: "sarai-lora",
+        });
+        const currentFile =
+          this.#state.active === undefined
+            ? undefined
+            : await archive.restore(this.#state.active).catch(() => undefined);
+        const currentLora = currentFile === undefined ? undefined : await readLoraAdapter(currentFile);
+        // One at a time: the embedding context evaluates one sequence.
+        const withPositions = async <T extends { messages: ChatTurn[]; answer: string }>(
+          items: readonly T[],
+        ) => {
+          const result: (T & { positions: HeadPosition[] })[] = [];
+          for (const item of items) result.push({ ...item, positions: await toPositions([item]) });
+          return result;
+        };
+        const heldOutItems = await withPositions(split.heldOut);
+        const regressionItems = await withPositions(anchors.regression.prompts);
+        const figures = async (
+          file: string | undefined,
+          lora: LoraHead | undefined,
+        ): Promise<GateFigures> => ({
+          heldOut: await this.#setFigures(access, head, file, lora, heldOutItems, signal),
+          regression: await this.#setFigures(access, head, file, lora, regressionItems, signal),
+        });
+        const current = await figures(currentFile, currentLora);
+        const candidate = await figures(candidateFile, trained.lora);
+        const bare =
+          currentFile === undefined
+            ? current.regression
+            : await this.#setFigures(access, head, undefined, undefined, regressionItems, signal);
+        sampleRss();
+        const verdict = decideGate(current, candidate, settings.gate, bare);
+        const record = await archive.store(candidateFile, {
+          baseModel: path.basename(access.file),
+          baseModelSha256: await sha256File(access.file),
+          rank: settings.rank,
+          alpha: settings.alpha,
+          examples: examples.length,
+          metrics: {
+            heldOutNllBefore: current.heldOut.nll,
+            heldOutNllAfter: candidate.heldOut.nll,
+            heldOutExactBefore: current.heldOut.exact,
+            heldOutExactAfter: candidate.heldOut.exact,
+            regressionNllBefore: current.regression.nll,
+            regressionNllAfter: candidate.regression.nll,
+            steps: trained.steps,
+          },
+          status: verdict.promote ? "candidate" : "refused",
+        });
+        await rm(checkpointFile, { force: true });
+        const result: TrainingReport = {
+          outcome: verdict.promote ? "promoted" : "refused",
+          adapterId: record.id,
+          ...(this.#state.active === undefined ? {} : { previous: this.#state.active }),
+          examples: examples.length,
+          heldOut: split.heldOut.length,
+          trainPositions: trainPositions.length,
           steps: trained.steps,
-        },
-        status: verdict.promote ? "candidate" : "refused",
-      });
-      await rm(candidateFile, { force: true });
-      await rm(checkpointFile, { force: true });
-      const result: TrainingReport = {
-        outcome: verdict.promote ? "promoted" : "refused",
-        adapterId: record.id,
-        ...(this.#state.active === undefined ? {} : { previous: this.#state.active }),
-        examples: examples.length,
-        heldOut: split.heldOut.length,
-        trainPositions: trainPositions.length,
-        steps: trained.steps,
-        ...(trained.stopped === undefined ? {} : { stopped: trained.stopped }),
-        ...(trained.resumedFrom === undefined ? {} : { resumedFrom: trained.resumedFrom }),
-        firstLoss: trained.firstLoss,
-        lastLoss: trained.lastLoss,
-        stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
-        current,
-        candidate,
-        bare,
-        verdict,
-      };
-      return { result, record };
+          ...(trained.stopped === undefined ? {} : { stopped: trained.stopped }),
+          ...(trained.resumedFrom === undefined ? {} : { resumedFrom: trained.resumedFrom }),
+          firstLoss: trained.firstLoss,
+          lastLoss: trained.lastLoss,
+          stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
+          current,
+          candidate,
+          bare,
+          verdict,
+        };
+        return { result, record };
+      } finally {
+        await rm(candidateFile, { force: true });
+      }
     });
     if (report.result.outcome === "promoted") {
       await this.#apply(report.record.id, await archive.restore(report.record.id), "gate");
