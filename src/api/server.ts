@@ -18,6 +18,7 @@ import { registerConversationRoutes } from "./conversation-routes.js";
 import { registerFeedbackRoutes } from "./feedback-routes.js";
 import { registerGuardRoutes } from "./guard-routes.js";
 import { registerLoopRoutes } from "./loop-routes.js";
+import { registerLoraRoutes } from "./lora-routes.js";
 import { registerMemoryRoutes } from "./memory-routes.js";
 import { registerNotificationRoutes } from "./notification-routes.js";
 import { registerRedTeamRoutes } from "./redteam-routes.js";
@@ -246,6 +247,7 @@ export async function createServer(options: ServerOptions): Promise<Server> {
   registerGuardRoutes(fastify, app);
   registerRedTeamRoutes(fastify, app, logger);
   registerRepairRoutes(fastify, app);
+  registerLoraRoutes(fastify, app);
   registerFeedbackRoutes(fastify, app);
   registerConversationRoutes(fastify, app);
   if (webEnabled) webFallback = registerWebRoutes(fastify, options.webRoot);
@@ -344,8 +346,8 @@ function authenticate(
 }
 
 /**
- * The calls the audit log records: what writes memory, runs a skill or administers the loop, the red team or
- * self-repair (reads and chat turns are not calls; what a turn stores is recorded as `memory.learn`).
+ * The calls the audit log records: what writes memory, runs a skill or administers the loop, the red team,
+ * self-repair or LoRA learning (reads and chat turns are not calls; what a turn stores is `memory.learn`).
  */
 function auditedCall(method: string, route: string): { type: string; target: string } | undefined {
   if (method === "GET" || method === "HEAD" || method === "OPTIONS") return undefined;
@@ -365,7 +367,12 @@ function auditedCall(method: string, route: string): { type: string; target: str
     return { type: method === "DELETE" ? "conversation.delete" : "conversation.write", target: route };
   if (route.startsWith("/v1/feedback"))
     return { type: method === "DELETE" ? "feedback.delete" : "feedback.write", target: route };
-  if (route.startsWith("/v1/loop") || route.startsWith("/v1/redteam") || route.startsWith("/v1/repair"))
+  if (
+    route.startsWith("/v1/loop") ||
+    route.startsWith("/v1/redteam") ||
+    route.startsWith("/v1/repair") ||
+    route.startsWith("/v1/lora")
+  )
     return { type: "admin.call", target: route };
   return undefined;
 }

@@ -37,6 +37,7 @@ import { registerFeedbackCommands } from "./feedback-commands.js";
 import { registerGuardCommands } from "./guard-commands.js";
 import { registerKeysCommands } from "./keys-commands.js";
 import { registerLoopCommands } from "./loop-commands.js";
+import { registerLoraCommands } from "./lora-commands.js";
 import { registerMemoryCommands } from "./memory-commands.js";
 import { registerNotificationCommands } from "./notification-commands.js";
 import { registerRedTeamCommands } from "./redteam-commands.js";
@@ -683,6 +684,7 @@ function buildProgram(): Command {
   registerVoiceSearchCommands(program, () => loadConfigFor(global()));
   registerAuditCommands(program, () => loadConfigFor(global()));
   registerFeedbackCommands(program, () => loadConfigFor(global()));
+  registerLoraCommands(program, () => loadConfigFor(global()));
   registerGuardCommands(program, () => loadConfigFor(global()));
   registerKeysCommands(program, () => loadConfigFor(global()));
   registerRedTeamCommands(program, () => loadConfigFor(global()));
