@@ -62,4 +62,24 @@ describe("loopback learning", () => {
       createLoopbackLearning({ serverUrl: odd.url }).train({ force: false }, new AbortController().signal),
     ).rejects.toMatchObject({ code: "OUTPUT_INVALID" });
   });
+
+  it("waits as long as the run takes, up to its own timeout, and stops when the loop does", async () => {
+    server = createServer(() => {
+      // Never answers: a run still going on.
+    });
+    await new Promise<void>((resolve) => server?.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const url = `http://127.0.0.1:${port}`;
+    await expect(
+      createLoopbackLearning({ serverUrl: url, timeoutMs: 200 }).train(
+        { force: false },
+        new AbortController().signal,
+      ),
+    ).rejects.toMatchObject({ code: "UPSTREAM_TIMEOUT" });
+    const stop = new AbortController();
+    const pending = createLoopbackLearning({ serverUrl: url }).train({ force: false }, stop.signal);
+    stop.abort(new Error("the loop is stopping"));
+    await expect(pending).rejects.toThrow("the loop is stopping");
+    server.closeAllConnections();
+  });
 });
