@@ -39,6 +39,8 @@ async function askServer(config: ResolvedConfig, url: string | undefined, reques
           ...(apiKey === undefined ? {} : { authorization: `Bearer ${apiKey}` }),
         },
         ...(request.timeoutMs === undefined ? {} : { timeout: request.timeoutMs }),
+        // Its own connection: the global agent's 5 s socket timeout would cut a training run short.
+        agent: false,
       },
       (response) => {
         let text = "";
@@ -48,14 +50,13 @@ async function askServer(config: ResolvedConfig, url: string | undefined, reques
         response.on("error", reject);
       },
     );
-    outgoing.on("timeout", () =>
-      outgoing.destroy(
-        new AppError(
-          "UPSTREAM_TIMEOUT",
-          `the server at ${base} did not answer within ${request.timeoutMs} ms`,
+    const limit = request.timeoutMs;
+    if (limit !== undefined)
+      outgoing.on("timeout", () =>
+        outgoing.destroy(
+          new AppError("UPSTREAM_TIMEOUT", `the server at ${base} did not answer within ${limit} ms`),
         ),
-      ),
-    );
+      );
     outgoing.on("error", reject);
     outgoing.end(payload);
   }).catch((error: unknown) => {

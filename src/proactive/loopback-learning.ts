@@ -68,6 +68,8 @@ function postJson(
     }
     const request = send(url, {
       method: "POST",
+      // Its own connection, with no socket timeout of an agent's: the run takes as long as it takes.
+      agent: false,
       headers: {
         "content-type": "application/json",
         "content-length": Buffer.byteLength(text),
