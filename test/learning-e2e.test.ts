@@ -30,7 +30,8 @@ describe("learning loop through sarai serve", () => {
       }),
     });
     expect(response.status).toBe(200);
-    return ((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message.content;
+    return ((await response.json()) as { choices: { message: { content: string } }[] }).choices[0]?.message
+      .content;
   };
 
   beforeAll(async () => {
@@ -38,7 +39,8 @@ describe("learning loop through sarai serve", () => {
     await writeFile(
       path.join(dataDir, "sarai.yaml"),
       [
-        "proactive: { enabled: false }",
+        // The loop's store holds the notification; its schedule does not run in the server here.
+        "proactive: { enabled: true, inServer: false }",
         "memory: { enabled: false }",
         "inference: { threads: 1, sequences: 1, contextSize: 1024, speculative: { enabled: false } }",
         "learning: { lora: { maxAnswerTokens: 24 } }",
@@ -91,12 +93,28 @@ describe("learning loop through sarai serve", () => {
       data: { id: string; status: string; active: boolean }[];
     };
     expect(status.active).toMatch(/^lora-\d{8}-\d{6}-[0-9a-f]{6}$/);
-    expect(status.data).toEqual([expect.objectContaining({ id: status.active, status: "promoted", active: true })]);
+    expect(status.data).toEqual([
+      expect.objectContaining({ id: status.active, status: "promoted", active: true }),
+    ]);
 
     const metrics = await (await fetch(`${serve.url}/metrics`)).text();
     expect(metrics).toMatch(/sarai_lora_runs_total\{outcome="promoted"\} 1/);
     expect(metrics).toContain(`sarai_lora_active{adapter="${status.active ?? ""}"} 1`);
     expect(metrics).toMatch(/sarai_lora_step_seconds_count \d+/);
+
+    const notifications = (await (await fetch(`${serve.url}/v1/notifications`)).json()) as {
+      data: { kind: string; text: string }[];
+    };
+    expect(notifications.data).toEqual([
+      expect.objectContaining({
+        kind: "learning",
+        text: expect.stringMatching(
+          new RegExp(
+            `^LoRA training from 10 examples: promoted adapter ${status.active ?? ""}\\. Held-out NLL`,
+          ),
+        ) as unknown,
+      }),
+    ]);
 
     const auditDir = path.join(dataDir, "logs", "audit");
     const lines = (
@@ -110,7 +128,9 @@ describe("learning loop through sarai serve", () => {
       .split("\n")
       .filter((line) => line !== "")
       .map((line) => JSON.parse(line) as { type: string; target?: string });
-    expect(lines.filter((entry) => entry.type === "lora.train").map((entry) => entry.target)).toEqual([status.active]);
+    expect(lines.filter((entry) => entry.type === "lora.train").map((entry) => entry.target)).toEqual([
+      status.active,
+    ]);
     expect(lines.some((entry) => entry.type === "lora.promote" && entry.target === status.active)).toBe(true);
   }, 300_000);
 });
