@@ -407,7 +407,7 @@ export async function createApp(options: AppOptions): Promise<App> {
           memory: store === undefined ? undefined : createEntityMemoryPort(store),
           suggester: createBackendSuggester(backend),
           redteam: redteam === undefined ? undefined : toRedTeamPort(redteam, config),
-          learning: learning === undefined ? undefined : toLearningPort(learning, () => metrics),
+          learning: learning === undefined ? undefined : toLearningPort(learning),
           logDir: config.paths.logDir,
           stateDir: config.paths.stateDir,
         },

@@ -98,6 +98,12 @@ export async function assembleLearning(parts: LearningParts): Promise<LearningSe
     logger: logger.child({ component: "learning" }),
     events: {
       onStep: (seconds) => parts.metrics().loraStepSeconds.observe(seconds),
+      onFailure: (error) => {
+        parts.metrics().loraRuns.inc({ outcome: "failed" });
+        const message = error instanceof Error ? error.message : String(error);
+        audit.record({ type: "lora.train", target: "none", outcome: "error", details: { error: message } });
+        parts.notify?.(config.learning.lora.user, `LoRA training failed: ${message}`);
+      },
       onReport: (report) => {
         const metrics = parts.metrics();
         metrics.loraRuns.inc({ outcome: report.outcome });
@@ -143,18 +149,9 @@ export async function assembleLearning(parts: LearningParts): Promise<LearningSe
   return service;
 }
 
-/** The loop's view of the service: a nightly run, failures counted. */
-export function toLearningPort(service: LearningService, metrics: () => Metrics): LearningPort {
-  return {
-    async train(options, signal) {
-      try {
-        return await service.train({ force: options.force, signal });
-      } catch (error) {
-        metrics().loraRuns.inc({ outcome: "failed" });
-        throw error;
-      }
-    },
-  };
+/** The loop's view of the service: a nightly run (the service counts and records failures itself). */
+export function toLearningPort(service: LearningService): LearningPort {
+  return { train: (options, signal) => service.train({ force: options.force, signal }) };
 }
 
 /** The notification text for a run's verdict. */

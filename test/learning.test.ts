@@ -7,8 +7,14 @@ import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EmbeddedBackend } from "../src/inference/index.js";
-import type { LearningService, TrainingReport } from "../src/learning/index.js";
-import { createLearningRig, factAnswer, factFeedback, type LearningRig } from "./learning-fixtures.js";
+import { AdapterArchive, LearningService, type TrainingReport } from "../src/learning/index.js";
+import {
+  createLearningRig,
+  factAnswer,
+  factFeedback,
+  testLearningSettings,
+  type LearningRig,
+} from "./learning-fixtures.js";
 
 const signal = () => new AbortController().signal;
 const question = "What is the capital of Zorbia?";
@@ -135,6 +141,8 @@ describe("learning loop", () => {
     await rig.pool.setAdapter("main", undefined);
     const restarted = await rig.open();
     expect(rig.pool.adapter("main")).toBeUndefined();
+    // The status says what runs: nothing; the refused adapter is the one before.
+    expect(restarted.status()).toMatchObject({ active: undefined, previous: good.adapterId });
     expect(await ask()).toBe(bareAnswer);
     await expect(restarted.promote(good.adapterId)).rejects.toMatchObject({ code: "ADAPTER_TAMPERED" });
   }, 60_000);
@@ -146,4 +154,60 @@ describe("learning loop", () => {
     });
     await first;
   }, 300_000);
+
+  it("leaves out an example too long for the model's context instead of failing the run", async () => {
+    rig.feedback.add({
+      userId: "anonymous",
+      rating: "down",
+      prompt: "Tell me everything",
+      answer: "no",
+      correction: "lorem ipsum ".repeat(150),
+    });
+    const report = await service.train({ force: true, signal: signal() });
+    expect(["promoted", "refused"]).toContain(report.outcome);
+    expect(report.tooLong).toBe(1);
+  }, 300_000);
+
+  it("refuses to promote while a run goes on, or an adapter made for another model", async () => {
+    const run = service.train({ force: true, signal: signal() });
+    await expect(service.promote(undefined)).rejects.toMatchObject({ code: "LEARNING_BUSY" });
+    await expect(service.rollback()).rejects.toMatchObject({ code: "LEARNING_BUSY" });
+    await run;
+    const source = path.join(rig.dir, "other.gguf");
+    await writeFile(source, await readFile(path.join(rig.archive.dir, `${good.adapterId ?? ""}.gguf`)));
+    const foreign = await rig.archive.store(source, {
+      baseModel: "another-model.gguf",
+      baseModelSha256: "0".repeat(64),
+      rank: 8,
+      alpha: 8,
+      examples: 1,
+    });
+    await expect(service.promote(foreign.id)).rejects.toMatchObject({
+      code: "LORA_UNSUPPORTED",
+      message: expect.stringMatching(/made for another-model\.gguf/) as unknown,
+    });
+  }, 300_000);
+
+  it("records a failed run with its code, and keeps what was in use", async () => {
+    const before = service.status();
+    const keyless = await AdapterArchive.open({ dir: path.join(rig.dir, "keyless") });
+    const failing = await LearningService.open({
+      pool: rig.pool,
+      feedback: rig.feedback,
+      archive: keyless,
+      screen: () => false,
+      dir: path.join(rig.dir, "failing"),
+      settings: testLearningSettings,
+    });
+    await expect(failing.train({ force: true, signal: signal() })).rejects.toMatchObject({
+      code: "SIGNING_KEY_MISSING",
+    });
+    expect(failing.status().lastRun).toMatchObject({
+      outcome: "failed",
+      reason: expect.stringMatching(/^SIGNING_KEY_MISSING: .*sarai keys init/) as unknown,
+    });
+    expect(rig.pool.adapter("main")?.file ?? null).toEqual(
+      before.active === undefined ? null : expect.stringContaining(before.active),
+    );
+  });
 });

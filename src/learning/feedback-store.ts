@@ -203,6 +203,12 @@ export class FeedbackStore {
   }
 
   /** How many ratings there are after `afterId` (default: all), of every user or of `userId`'s. */
+  /** The highest rating id there is (any user), 0 when there is none: where the next run counts from. */
+  lastId(): number {
+    const row = this.#db.prepare<[], { id: number | null }>("SELECT max(id) AS id FROM feedback").get();
+    return row?.id ?? 0;
+  }
+
   count(afterId = 0, options: { userId?: string } = {}): number {
     const row = this.#db
       .prepare<unknown[], { n: number }>(

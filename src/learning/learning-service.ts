@@ -1,10 +1,10 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ModelAccess, ModelPool } from "../inference/index.js";
-import { AppError, createSilentLogger, type Logger } from "../shared/index.js";
+import { AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
 import type { AdapterArchive, AdapterRecord, ArchivedAdapter } from "./adapter-archive.js";
 import { regressionPrompts, replayPrompts } from "./anchor-prompts.js";
 import { buildTrainingSet, splitExamples, type TrainingExample } from "./dataset.js";
@@ -17,9 +17,10 @@ import {
   type SetFigures,
 } from "./gate.js";
 import type { ChatTurn } from "./feedback-store.js";
-import { answerPositions, encodeExample, generateGreedy } from "./head-features.js";
+import { answerPositions, encodeExample, generateGreedy, type EncodedExample } from "./head-features.js";
 import {
   loadTrainerState,
+  outputHeadShape,
   readLoraAdapter,
   readOutputHead,
   saveTrainerState,
@@ -69,6 +70,8 @@ export interface TrainingReport {
   previous?: string;
   examples: number;
   heldOut: number;
+  /** Examples left out because they do not fit the model's context or teach more than 512 tokens. */
+  tooLong?: number;
   trainPositions: number;
   steps: number;
   stopped?: string;
@@ -89,8 +92,10 @@ export interface LearningStatus {
   active: string | undefined;
   previous: string | undefined;
   lastFeedbackId: number;
+  /** The last run; `failed` with its error code and message as the reason. */
   lastRun:
-    { at: number; outcome: TrainingReport["outcome"]; reason?: string; adapterId?: string } | undefined;
+    | { at: number; outcome: TrainingReport["outcome"] | "failed"; reason?: string; adapterId?: string }
+    | undefined;
   running: boolean;
 }
 
@@ -108,10 +113,12 @@ export interface LearningEvents {
     by: "gate" | "manual" | "rollback";
   }) => void;
   onStep?: (stepSeconds: number) => void;
+  /** A run that failed (it is recorded as the last run, with its code). */
+  onFailure?: (error: unknown) => void;
 }
 
 export interface LearningServiceOptions {
-  pool: Pick<ModelPool, "useModel" | "setAdapter" | "adapter" | "detailedStatus">;
+  pool: Pick<ModelPool, "useModel" | "setAdapter" | "adapter" | "detailedStatus" | "status">;
   feedback: FeedbackStore;
   archive: AdapterArchive;
   /** True when a text reads as an injection attack: such feedback teaches nothing. */
@@ -149,6 +156,9 @@ export class LearningService {
   #state: StoredState = { lastFeedbackId: 0 };
   #running: Promise<TrainingReport> | undefined;
   readonly #closing = new AbortController();
+  /** Promotion, rollback and the end of a run change the adapter in use one at a time. */
+  #changes: Promise<unknown> = Promise.resolve();
+  #modelHash: { key: string; sha: string } | undefined;
 
   private constructor(options: LearningServiceOptions) {
     this.#options = options;
@@ -164,18 +174,55 @@ export class LearningService {
     const service = new LearningService(options);
     await mkdir(options.dir, { recursive: true, mode: 0o700 });
     service.#state = await readState(service.#stateFile);
-    if (service.#state.active !== undefined) {
+    const active = service.#state.active;
+    if (active !== undefined) {
       try {
-        const file = await options.archive.restore(service.#state.active);
+        const file = await service.#verifiedFor(active);
         await options.pool.setAdapter("main", { file });
       } catch (error) {
-        service.#logger.warn(
-          { adapter: service.#state.active, err: error },
-          "the promoted LoRA adapter is not used: it does not verify",
-        );
+        // The status says what runs: the model runs bare, the refused adapter is the one before.
+        service.#logger.warn({ adapter: active, err: error }, "the promoted LoRA adapter is not used");
+        delete service.#state.active;
+        service.#state.previous = active;
+        await service.#save();
       }
     }
     return service;
+  }
+
+  /**
+   * The verified file of an archived adapter made for the main model as it is now: signatures and sha256 checked
+   * by the archive, and its record's base model compared with the model file (`LORA_UNSUPPORTED` when it was made
+   * for another model: llama.cpp would refuse it, or apply it to weights it was not trained on).
+   */
+  async #verifiedFor(id: string): Promise<string> {
+    const file = await this.#options.archive.restore(id);
+    const record = await this.#options.archive.get(id);
+    const model = this.#mainModelFile();
+    const sha = await this.#modelSha256(model);
+    if (record?.baseModelSha256 !== sha) {
+      throw new AppError(
+        "LORA_UNSUPPORTED",
+        `adapter ${id} was made for ${record?.baseModel ?? "another model"}, not for ${path.basename(model)}`,
+        { param: "id" },
+      );
+    }
+    return file;
+  }
+
+  #mainModelFile(): string {
+    const main = this.#options.pool.status().find((role) => role.role === "main");
+    if (main === undefined)
+      throw new AppError("MODEL_NOT_FOUND", "no main model is configured (models.main)");
+    return main.file;
+  }
+
+  /** The model file's sha256, computed once per file, size and modification time. */
+  async #modelSha256(file: string): Promise<string> {
+    const { size, mtimeMs } = await stat(file);
+    const key = `${file}:${size}:${mtimeMs}`;
+    if (this.#modelHash?.key !== key) this.#modelHash = { key, sha: await sha256File(file) };
+    return this.#modelHash.sha;
   }
 
   get #stateFile(): string {
@@ -227,42 +274,77 @@ export class LearningService {
     await this.#running?.catch(() => undefined);
   }
 
-  /** Puts an archived adapter in use (verified first), or none with `undefined`. */
-  async promote(id: string | undefined, by: "manual" | "rollback" = "manual"): Promise<LearningStatus> {
-    const file = id === undefined ? undefined : await this.#options.archive.restore(id);
-    await this.#apply(id, file, by);
-    return this.status();
+  /**
+   * Puts an archived adapter in use (verified, and made for this model), or none with `undefined`. Refused with
+   * `LEARNING_BUSY` while a run goes on: the run's own verdict decides then.
+   */
+  promote(id: string | undefined, by: "manual" | "rollback" = "manual"): Promise<LearningStatus> {
+    if (this.#running !== undefined)
+      return Promise.reject(
+        new AppError("LEARNING_BUSY", "a LoRA training run is going on; promote after it"),
+      );
+    return this.#serially(async () => {
+      await this.#apply(id, id === undefined ? undefined : await this.#verifiedFor(id), by);
+      return this.status();
+    });
   }
 
-  /** Goes back to the adapter in use before the current one (or to none). */
-  async rollback(): Promise<LearningStatus> {
-    if (this.#state.active === undefined && this.#state.previous === undefined) {
-      throw new AppError("INVALID_REQUEST", "no adapter is in use and none was before: nothing to roll back");
-    }
-    const target = this.#state.previous;
-    const current = this.#state.active;
-    await this.promote(target, "rollback");
-    // Rolling back twice returns to where it started.
-    this.#state.previous = current;
-    await this.#save();
-    return this.status();
+  /** Goes back to the adapter in use before the current one (or to none); a second rollback goes forward again. */
+  rollback(): Promise<LearningStatus> {
+    if (this.#running !== undefined)
+      return Promise.reject(
+        new AppError("LEARNING_BUSY", "a LoRA training run is going on; roll back after it"),
+      );
+    return this.#serially(async () => {
+      if (this.#state.active === undefined && this.#state.previous === undefined) {
+        throw new AppError(
+          "INVALID_REQUEST",
+          "no adapter is in use and none was before: nothing to roll back",
+        );
+      }
+      const target = this.#state.previous;
+      await this.#apply(
+        target,
+        target === undefined ? undefined : await this.#verifiedFor(target),
+        "rollback",
+      );
+      return this.status();
+    });
   }
 
+  #serially<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#changes.then(work, work);
+    this.#changes = next.catch(() => undefined);
+    return next;
+  }
+
+  /**
+   * Records the change first (the archive's statuses, then the state file), and only then switches the pool, so a
+   * failure before the switch leaves the old adapter in use and its state saying so; a switch that fails is undone.
+   */
   async #apply(
     id: string | undefined,
     file: string | undefined,
     by: "gate" | "manual" | "rollback",
   ): Promise<void> {
+    const before = { ...this.#state };
     const previous = this.#state.active;
-    await this.#options.pool.setAdapter("main", file === undefined ? undefined : { file });
-    if (previous !== undefined && previous !== id) {
+    if (id === previous) return;
+    if (id !== undefined) await this.#options.archive.annotate(id, { status: "promoted" });
+    if (previous !== undefined) {
       await this.#options.archive.annotate(previous, { status: "retired" }).catch(() => undefined);
     }
-    if (id !== undefined) await this.#options.archive.annotate(id, { status: "promoted" });
     this.#state.previous = previous;
     if (id === undefined) delete this.#state.active;
     else this.#state.active = id;
     await this.#save();
+    try {
+      await this.#options.pool.setAdapter("main", file === undefined ? undefined : { file });
+    } catch (error) {
+      this.#state = before;
+      await this.#save();
+      throw error;
+    }
     this.#logger.info({ adapter: id ?? null, previous: previous ?? null, by }, "LoRA adapter in use");
     this.#options.events?.onPromote?.({ id, previous, by });
   }
@@ -272,10 +354,30 @@ export class LearningService {
     signal: AbortSignal;
     onProgress?: (progress: LearningProgress) => void;
   }): Promise<TrainingReport> {
+    try {
+      return await this.#trainOnce(options);
+    } catch (error) {
+      // A failed run is a recorded run: the status says why, the metrics and the notification see it.
+      const code = isAppError(error) ? error.code : "INTERNAL";
+      const message = error instanceof Error ? error.message : String(error);
+      this.#state.lastRun = { at: this.#now(), outcome: "failed", reason: `${code}: ${message}` };
+      await this.#save().catch(() => undefined);
+      this.#logger.warn({ err: error }, "LoRA training failed");
+      this.#options.events?.onFailure?.(error);
+      throw error;
+    }
+  }
+
+  async #trainOnce(options: {
+    force?: boolean;
+    signal: AbortSignal;
+    onProgress?: (progress: LearningProgress) => void;
+  }): Promise<TrainingReport> {
     const { settings, feedback, archive, pool } = this.#options;
     const { signal } = options;
-    const newest = feedback.since(this.#state.lastFeedbackId, 1_000_000);
-    const fresh = newest.filter((row) => row.userId === settings.userId).length;
+    // Read before the run: ratings given while it goes on count for the next one.
+    const newestId = feedback.lastId();
+    const fresh = feedback.count(this.#state.lastFeedbackId, { userId: settings.userId });
     const skip = async (reason: string, examples = 0): Promise<TrainingReport> => {
       this.#state.lastRun = { at: this.#now(), outcome: "skipped", reason };
       await this.#save();
@@ -315,127 +417,160 @@ export class LearningService {
           "(with SARAI_SIGNING_PASSPHRASE set if the key has a passphrase)",
       );
     }
+    const modelFile = this.#mainModelFile();
+    const headInfo = await outputHeadShape(modelFile);
+    if (headInfo.bytes > settings.memoryBudgetBytes) {
+      throw new AppError(
+        "MODEL_TOO_LARGE",
+        `the output head of ${path.basename(modelFile)} takes ${Math.ceil(headInfo.bytes / 2 ** 20)} MiB as floats; ` +
+          `learning.memoryBudgetMb allows ${Math.floor(settings.memoryBudgetBytes / 2 ** 20)} MiB`,
+        { param: "learning.memoryBudgetMb" },
+      );
+    }
+    const modelSha = await this.#modelSha256(modelFile);
     const split = splitExamples(examples, { heldOutFraction: settings.heldOutFraction });
     const started = this.#now();
     let peakRss = process.memoryUsage().rss;
     const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss));
+    let tooLong = 0;
 
-    const report = await pool.useModel("main", signal, async (access) => {
-      const head = await readOutputHead(access.file);
+    // Phase 1, with the model: the states before the head for every answer token. The model is lent only for
+    // this and for the evaluation below, never while the adapter trains.
+    const features = await pool.useModel("main", signal, async (access) => {
       const anchors = await this.#anchors(access, signal);
-      const toPositions = async (
-        items: readonly { messages: ChatTurn[]; answer: string }[],
-        done = { n: 0 },
-        total = 0,
+      // A token more than the two ends: node-llama-cpp refuses an input as long as the context, and may add one.
+      const fits = (example: EncodedExample) =>
+        example.prompt.length + example.answer.length + 1 < access.embeddingContextSize;
+      const positionsOf = async <T extends { messages: ChatTurn[]; answer: string }>(
+        items: readonly T[],
+        progress?: { done: number; total: number },
       ) => {
-        const positions: HeadPosition[] = [];
+        const result: (T & { positions: HeadPosition[] })[] = [];
         for (const item of items) {
-          const example = encodeExample(access, item.messages, item.answer);
-          positions.push(...(await answerPositions(access, example, signal)));
-          done.n += 1;
-          options.onProgress?.({ phase: "features", done: done.n, total });
+          const encoded = encodeExample(access, item.messages, item.answer);
+          if (encoded.answer.length > maxAnswerTrainTokens || !fits(encoded)) {
+            tooLong += 1;
+            continue;
+          }
+          result.push({ ...item, positions: await answerPositions(access, encoded, signal) });
+          if (progress !== undefined) {
+            progress.done += 1;
+            options.onProgress?.({ phase: "features", ...progress });
+          }
           sampleRss();
         }
-        return positions;
+        return result;
       };
-      const totalItems = split.train.length + anchors.replay.prompts.length;
-      const done = { n: 0 };
-      const trainPositions = [
-        ...(await toPositions(split.train, done, totalItems)),
-        ...(await toPositions(anchors.replay.prompts, done, totalItems)).map((position) => ({
-          ...position,
-          anchor: true,
-        })),
-      ];
-      const cacheBytes = trainPositions.length * head.nOut * 4 + head.weight.byteLength;
-      if (cacheBytes > settings.memoryBudgetBytes) {
-        throw new AppError(
-          "MODEL_TOO_LARGE",
-          `training needs about ${Math.ceil(cacheBytes / 2 ** 20)} MiB for ${trainPositions.length} positions; ` +
-            `learning.memoryBudgetMb allows ${Math.floor(settings.memoryBudgetBytes / 2 ** 20)} MiB`,
-          { param: "learning.memoryBudgetMb" },
-        );
+      const progress = { done: 0, total: split.train.length + anchors.replay.prompts.length };
+      const trainItems = await positionsOf(split.train, progress);
+      const replayItems = await positionsOf(anchors.replay.prompts, progress);
+      return {
+        architecture: architectureOf(access),
+        trainItems,
+        replayItems,
+        heldOutItems: await positionsOf(split.heldOut),
+        regressionItems: await positionsOf(anchors.regression.prompts),
+      };
+    });
+    const { heldOutItems, regressionItems } = features;
+    if (features.trainItems.length === 0 || heldOutItems.length === 0) {
+      return skip(
+        `no training or no held-out example fits the model's context (${tooLong} too long)`,
+        examples.length,
+      );
+    }
+    const taught = features.trainItems.flatMap((item) => item.positions);
+    const anchorsKept = fitAnchors(
+      features.replayItems.flatMap((item) =>
+        item.positions.map((position) => ({ ...position, anchor: true })),
+      ),
+      Math.floor((settings.memoryBudgetBytes - headInfo.bytes) / (headInfo.nOut * 4)) - taught.length,
+    );
+    if (anchorsKept === undefined) {
+      throw new AppError(
+        "MODEL_TOO_LARGE",
+        `training needs about ${Math.ceil((taught.length * headInfo.nOut * 4 + headInfo.bytes) / 2 ** 20)} MiB for ` +
+          `${taught.length} answer tokens; learning.memoryBudgetMb allows ${Math.floor(settings.memoryBudgetBytes / 2 ** 20)} MiB`,
+        { param: "learning.memoryBudgetMb" },
+      );
+    }
+    const trainPositions = [...taught, ...anchorsKept];
+
+    // Phase 2, without the model: the adapter trains in slices; chat and embeddings go on meanwhile.
+    const head = await readOutputHead(modelFile);
+    sampleRss();
+    const checkpointFile = path.join(this.#options.dir, "checkpoint.json");
+    const resume = await loadTrainerState(checkpointFile);
+    let pendingCheckpoint: Promise<void> = Promise.resolve();
+    let lastStep = this.#now();
+    const run = trainLoraHeadSteps(head, trainPositions, {
+      rank: settings.rank,
+      alpha: settings.alpha,
+      learningRate: settings.learningRate,
+      steps: settings.steps,
+      batchSize: settings.batchSize,
+      weightDecay: settings.weightDecay,
+      // The model's hash in the seed: a checkpoint of another model is never resumed.
+      seed: `${settings.userId}:${examples.length}:${modelSha}`,
+      timeBudgetMs: settings.timeBudgetMs,
+      resume,
+      checkpointEvery: 50,
+      onCheckpoint: (state) => {
+        // Serialised now (a snapshot), written in order.
+        const text = serializeTrainerState(state);
+        pendingCheckpoint = pendingCheckpoint
+          .then(() => saveTrainerState(checkpointFile, text))
+          .catch((error: unknown) =>
+            this.#logger.warn({ err: error }, "a training checkpoint was not written"),
+          );
+      },
+      onStep: (progress) => {
+        const at = this.#now();
+        this.#options.events?.onStep?.((at - lastStep) / 1000);
+        lastStep = at;
+        if (progress.step % 10 === 0) {
+          sampleRss();
+          options.onProgress?.({
+            phase: "training",
+            step: progress.step,
+            steps: progress.steps,
+            loss: progress.loss,
+          });
+        }
+        return !signal.aborted;
+      },
+    });
+    // Steps run in slices of ~25 ms, and the event loop gets a turn between slices.
+    let trained: TrainResult;
+    for (let sliceStart = performance.now(); ;) {
+      const next = run.next();
+      if (next.done === true) {
+        trained = next.value;
+        break;
       }
-      const checkpointFile = path.join(this.#options.dir, "checkpoint.json");
-      const resume = await loadTrainerState(checkpointFile);
-      let pendingCheckpoint: Promise<void> = Promise.resolve();
-      let lastStep = this.#now();
-      const run = trainLoraHeadSteps(head, trainPositions, {
-        rank: settings.rank,
-        alpha: settings.alpha,
-        learningRate: settings.learningRate,
-        steps: settings.steps,
-        batchSize: settings.batchSize,
-        weightDecay: settings.weightDecay,
-        seed: `${settings.userId}:${examples.length}`,
-        timeBudgetMs: settings.timeBudgetMs,
-        resume,
-        checkpointEvery: 50,
-        onCheckpoint: (state) => {
-          // Serialised now (a snapshot), written in order.
-          const text = serializeTrainerState(state);
-          pendingCheckpoint = pendingCheckpoint
-            .then(() => saveTrainerState(checkpointFile, text))
-            .catch((error: unknown) =>
-              this.#logger.warn({ err: error }, "a training checkpoint was not written"),
-            );
-        },
-        onStep: (progress) => {
-          const at = this.#now();
-          this.#options.events?.onStep?.((at - lastStep) / 1000);
-          lastStep = at;
-          if (progress.step % 10 === 0) {
-            sampleRss();
-            options.onProgress?.({
-              phase: "training",
-              step: progress.step,
-              steps: progress.steps,
-              loss: progress.loss,
-            });
-          }
-          return !signal.aborted;
-        },
+      if (performance.now() - sliceStart >= 25) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceStart = performance.now();
+      }
+    }
+    await pendingCheckpoint;
+    if (trained.stopped === "cancelled")
+      throw new AppError("INFERENCE_FAILED", "the training run was cancelled");
+    options.onProgress?.({ phase: "evaluating" });
+
+    // Phase 3, with the model: the gate's figures for the adapter in use and the candidate.
+    // A new name per run: llama.cpp keeps an adapter loaded per path, so a reused name would evaluate the last one.
+    const candidateFile = path.join(this.#options.dir, `candidate-${this.#now()}-${process.pid}.gguf`);
+    try {
+      await writeLoraAdapter(candidateFile, trained.lora, {
+        architecture: features.architecture,
+        name: "sarai-lora",
       });
-      // Steps run in slices of ~25 ms, and the event loop gets a turn between slices: requests go on being served
-      // and checkpoints get written while the adapter trains.
-      let trained: TrainResult;
-      for (let sliceStart = performance.now(); ;) {
-        const next = run.next();
-        if (next.done === true) {
-          trained = next.value;
-          break;
-        }
-        if (performance.now() - sliceStart >= 25) {
-          await new Promise((resolve) => setImmediate(resolve));
-          sliceStart = performance.now();
-        }
-      }
-      await pendingCheckpoint;
-      if (trained.stopped === "cancelled")
-        throw new AppError("INFERENCE_FAILED", "the training run was cancelled");
-      options.onProgress?.({ phase: "evaluating" });
-      // A new name per run: llama.cpp keeps an adapter loaded per path, so a reused name would evaluate the last one.
-      const candidateFile = path.join(this.#options.dir, `candidate-${this.#now()}-${process.pid}.gguf`);
-      try {
-        await writeLoraAdapter(candidateFile, trained.lora, {
-          architecture: architectureOf(access),
-          name: "sarai-lora",
-        });
-        const currentFile =
-          this.#state.active === undefined
-            ? undefined
-            : await archive.restore(this.#state.active).catch(() => undefined);
-        const currentLora = currentFile === undefined ? undefined : await readLoraAdapter(currentFile);
-        // One at a time: the embedding context evaluates one sequence.
-        const withPositions = async <T extends { messages: ChatTurn[]; answer: string }>(
-          items: readonly T[],
-        ) => {
-          const result: (T & { positions: HeadPosition[] })[] = [];
-          for (const item of items) result.push({ ...item, positions: await toPositions([item]) });
-          return result;
-        };
-        const heldOutItems = await withPositions(split.heldOut);
-        const regressionItems = await withPositions(anchors.regression.prompts);
+      const active = this.#state.active;
+      const currentFile =
+        active === undefined ? undefined : await this.#verifiedFor(active).catch(() => undefined);
+      const currentLora = currentFile === undefined ? undefined : await readLoraAdapter(currentFile);
+      const gate = await pool.useModel("main", signal, async (access) => {
         const figures = async (
           file: string | undefined,
           lora: LoraHead | undefined,
@@ -449,74 +584,66 @@ export class LearningService {
           currentFile === undefined
             ? current.regression
             : await this.#setFigures(access, head, undefined, undefined, regressionItems, signal);
-        sampleRss();
-        const verdict = decideGate(current, candidate, settings.gate, bare);
-        const record = await archive.store(candidateFile, {
-          baseModel: path.basename(access.file),
-          baseModelSha256: await sha256File(access.file),
-          rank: settings.rank,
-          alpha: settings.alpha,
-          examples: examples.length,
-          metrics: {
-            heldOutNllBefore: current.heldOut.nll,
-            heldOutNllAfter: candidate.heldOut.nll,
-            heldOutExactBefore: current.heldOut.exact,
-            heldOutExactAfter: candidate.heldOut.exact,
-            regressionNllBefore: current.regression.nll,
-            regressionNllAfter: candidate.regression.nll,
-            steps: trained.steps,
-          },
-          status: verdict.promote ? "candidate" : "refused",
-        });
-        await rm(checkpointFile, { force: true });
-        const result: TrainingReport = {
-          outcome: verdict.promote ? "promoted" : "refused",
-          adapterId: record.id,
-          ...(this.#state.active === undefined ? {} : { previous: this.#state.active }),
-          examples: examples.length,
-          heldOut: split.heldOut.length,
-          trainPositions: trainPositions.length,
+        return { current, candidate, bare };
+      });
+      sampleRss();
+      const { current, candidate, bare } = gate;
+      const verdict = decideGate(current, candidate, settings.gate, bare);
+      const record = await archive.store(candidateFile, {
+        baseModel: path.basename(modelFile),
+        baseModelSha256: modelSha,
+        rank: settings.rank,
+        alpha: settings.alpha,
+        examples: examples.length,
+        metrics: {
+          heldOutNllBefore: current.heldOut.nll,
+          heldOutNllAfter: candidate.heldOut.nll,
+          heldOutExactBefore: current.heldOut.exact,
+          heldOutExactAfter: candidate.heldOut.exact,
+          regressionNllBefore: current.regression.nll,
+          regressionNllAfter: candidate.regression.nll,
           steps: trained.steps,
-          ...(trained.stopped === undefined ? {} : { stopped: trained.stopped }),
-          ...(trained.resumedFrom === undefined ? {} : { resumedFrom: trained.resumedFrom }),
-          firstLoss: trained.firstLoss,
-          lastLoss: trained.lastLoss,
-          stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
-          current,
-          candidate,
-          bare,
-          verdict,
-        };
-        return { result, record };
-      } finally {
-        await rm(candidateFile, { force: true });
+        },
+        status: verdict.promote ? "candidate" : "refused",
+      });
+      await rm(checkpointFile, { force: true });
+      const finished: TrainingReport = {
+        outcome: verdict.promote ? "promoted" : "refused",
+        adapterId: record.id,
+        ...(active === undefined ? {} : { previous: active }),
+        examples: examples.length,
+        heldOut: heldOutItems.length,
+        ...(tooLong === 0 ? {} : { tooLong }),
+        trainPositions: trainPositions.length,
+        steps: trained.steps,
+        ...(trained.stopped === undefined ? {} : { stopped: trained.stopped }),
+        ...(trained.resumedFrom === undefined ? {} : { resumedFrom: trained.resumedFrom }),
+        firstLoss: trained.firstLoss,
+        lastLoss: trained.lastLoss,
+        stepMs: trained.elapsedMs / Math.max(1, trained.steps - (trained.resumedFrom ?? 0)),
+        current,
+        candidate,
+        bare,
+        verdict,
+      };
+      if (verdict.promote) {
+        await this.#serially(async () => this.#apply(record.id, await archive.restore(record.id), "gate"));
       }
-    });
-    if (report.result.outcome === "promoted") {
-      await this.#apply(report.record.id, await archive.restore(report.record.id), "gate");
+      finished.trainSeconds = (this.#now() - started) / 1000;
+      finished.peakRssMb = Math.round(peakRss / 2 ** 20);
+      this.#state.lastFeedbackId = Math.max(this.#state.lastFeedbackId, newestId);
+      this.#state.lastRun = { at: this.#now(), outcome: finished.outcome, adapterId: record.id };
+      await this.#save();
+      await this.#rotate();
+      this.#logger.info(
+        { outcome: finished.outcome, adapter: record.id, examples: finished.examples, steps: finished.steps },
+        "LoRA training finished",
+      );
+      this.#options.events?.onReport?.(finished);
+      return finished;
+    } finally {
+      await rm(candidateFile, { force: true });
     }
-    const finished = report.result;
-    finished.trainSeconds = (this.#now() - started) / 1000;
-    finished.peakRssMb = Math.round(peakRss / 2 ** 20);
-    this.#state.lastFeedbackId = Math.max(this.#state.lastFeedbackId, ...newest.map((row) => row.id));
-    this.#state.lastRun = {
-      at: this.#now(),
-      outcome: finished.outcome,
-      ...(finished.adapterId === undefined ? {} : { adapterId: finished.adapterId }),
-    };
-    await this.#save();
-    await this.#rotate();
-    this.#logger.info(
-      {
-        outcome: finished.outcome,
-        adapter: finished.adapterId,
-        examples: finished.examples,
-        steps: finished.steps,
-      },
-      "LoRA training finished",
-    );
-    this.#options.events?.onReport?.(finished);
-    return finished;
   }
 
   async #setFigures(
@@ -557,7 +684,7 @@ export class LearningService {
     access: ModelAccess,
     signal: AbortSignal,
   ): Promise<{ replay: AnchorSet; regression: AnchorSet }> {
-    const model = `${path.basename(access.file)}:${await sha256File(access.file)}`;
+    const model = `${path.basename(access.file)}:${await this.#modelSha256(access.file)}`;
     const file = path.join(this.#options.dir, "anchors.json");
     try {
       const stored = JSON.parse(await readFile(file, "utf8")) as { replay: AnchorSet; regression: AnchorSet };
@@ -607,6 +734,20 @@ export class LearningService {
 
 export type { AdapterRecord, TrainingExample };
 
+/** Answer tokens one example may teach: the state for each costs an evaluation of the whole prefix. */
+const maxAnswerTrainTokens = 512;
+
+/**
+ * The replay anchors that fit `room` cached positions, spread evenly over the set; `undefined` when not even the
+ * taught positions fit (room < 0).
+ */
+function fitAnchors(anchors: HeadPosition[], room: number): HeadPosition[] | undefined {
+  if (room < 0) return undefined;
+  if (anchors.length <= room) return anchors;
+  const step = anchors.length / Math.max(1, room);
+  return Array.from({ length: room }, (_, index) => anchors[Math.floor(index * step)] as HeadPosition);
+}
+
 function same(a: string, b: string): boolean {
   return a.trim() === b.trim();
 }
@@ -625,8 +766,10 @@ async function readState(file: string): Promise<StoredState> {
   }
 }
 
+let temporaries = 0;
+
 async function writeAtomically(file: string, text: string): Promise<void> {
-  const temporary = `${file}.${process.pid}.tmp`;
+  const temporary = `${file}.${process.pid}.${(temporaries += 1)}.tmp`;
   await writeFile(temporary, text, { mode: 0o600 });
   await rename(temporary, file);
 }

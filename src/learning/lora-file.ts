@@ -56,6 +56,16 @@ export async function readOutputHead(modelFile: string): Promise<OutputHead> {
   return { nIn, nOut, weight };
 }
 
+/** The output head's shape and its size as floats, from the header alone (what a memory budget is checked on). */
+export async function outputHeadShape(
+  modelFile: string,
+): Promise<{ nIn: number; nOut: number; bytes: number }> {
+  const header = await readGgufHeader(modelFile);
+  const tensor = header.tensors.find((candidate) => candidate.name === headTensor);
+  const [nIn = 0, nOut = 0] = tensor?.shape ?? [];
+  return { nIn, nOut, bytes: nIn * nOut * 4 };
+}
+
 /** Writes the adapter as a llama.cpp LoRA GGUF (`output.weight.lora_a` / `.lora_b`, F32), atomically. */
 export async function writeLoraAdapter(
   file: string,

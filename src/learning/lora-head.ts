@@ -145,14 +145,15 @@ export function trainLoraHead(
 }
 
 /**
- * {@link trainLoraHead} as a generator that yields after every step, so a caller can give the event loop back
- * between steps (a server keeps answering while it trains) and write checkpoints as it goes.
+ * {@link trainLoraHead} as a generator that yields after every step (its progress) and between positions while it
+ * prepares (`undefined`), so a caller can give the event loop back (a server keeps answering while it trains) and
+ * write checkpoints as it goes.
  */
 export function* trainLoraHeadSteps(
   head: OutputHead,
   positions: readonly HeadPosition[],
   options: TrainOptions,
-): Generator<StepProgress, TrainResult, void> {
+): Generator<StepProgress | undefined, TrainResult, void> {
   if (positions.length === 0) throw new RangeError("no positions to train on");
   if (!(Number.isInteger(options.rank) && options.rank >= 1))
     throw new RangeError("rank must be an integer ≥ 1");
@@ -167,7 +168,9 @@ export function* trainLoraHeadSteps(
   const { lora, mA, vA, mB, vB } = state;
   const { rank, nIn, nOut } = lora;
   const scale = lora.alpha / rank;
-  const baseLogits = positions.map((position) => {
+  // W · h once per position; a bare `yield` between positions lets a caller give the event loop a turn.
+  const baseLogits: Float32Array[] = [];
+  for (const position of positions) {
     const out = new Float32Array(nOut);
     const { weight } = head;
     for (let o = 0; o < nOut; o++) {
@@ -176,8 +179,9 @@ export function* trainLoraHeadSteps(
       for (let i = 0; i < nIn; i++) sum += (weight[row + i] ?? 0) * (position.hidden[i] ?? 0);
       out[o] = sum;
     }
-    return out;
-  });
+    baseLogits.push(out);
+    yield undefined;
+  }
   const random = seededRandom(`${options.seed}:order`);
   const order = positions.map((_, index) => index);
   const gA = new Float64Array(rank * nIn);
@@ -302,7 +306,10 @@ function cloneState(state: TrainerState): TrainerState {
   };
 }
 
-/** Identifies a run: the head (its weights), the positions and the options that change the result. */
+/**
+ * Identifies a run: the head's size, the positions and the options that change the result (put the model's hash in
+ * the seed to tell two models of one size apart).
+ */
 export function trainingKey(
   head: OutputHead,
   positions: readonly HeadPosition[],
@@ -320,7 +327,6 @@ export function trainingKey(
     ]),
   );
   hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length]));
-  hash.update(Buffer.from(head.weight.buffer, head.weight.byteOffset, head.weight.byteLength));
   for (const position of positions) {
     hash.update(Buffer.from(position.hidden.buffer, position.hidden.byteOffset, position.hidden.byteLength));
     hash.update(`${position.target}${position.anchor === true ? "a" : ""}`);
