@@ -49,6 +49,7 @@ export function learningSettings(config: ResolvedConfig): LearningSettings {
     steps: lora.steps,
     batchSize: lora.batchSize,
     weightDecay: lora.weightDecay,
+    anchorWeight: lora.anchorWeight,
     timeBudgetMs: lora.timeBudgetSeconds * 1000,
     memoryBudgetBytes: lora.memoryBudgetMb * 2 ** 20,
     maxAnswerTokens: lora.maxAnswerTokens,

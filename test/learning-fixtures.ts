@@ -75,6 +75,7 @@ export const testLearningSettings: LearningSettings = {
   steps: 800,
   batchSize: 32,
   weightDecay: 0,
+  anchorWeight: 8,
   timeBudgetMs: 600_000,
   memoryBudgetBytes: 2 ** 30,
   maxAnswerTokens: 24,

@@ -613,6 +613,8 @@ function createConfigObjectSchema(system: SystemContext) {
           steps: z.int().min(1).max(1_000_000).default(800),
           batchSize: z.int().min(1).max(4096).default(32),
           weightDecay: z.number().min(0).max(1).default(0),
+          /** How much keeping the bare model's replay distributions (KL) counts against learning the feedback. Default: `8`. */
+          anchorWeight: z.number().min(0).max(100).default(8),
           /** Wall-clock budget of the training part of a run, in seconds. Default: `1800`. */
           timeBudgetSeconds: z.int().min(1).max(86_400).default(1_800),
           /** Memory the cached head logits may take, in MiB. Default: `2048`. */

@@ -50,6 +50,8 @@ export interface LearningSettings {
   steps: number;
   batchSize: number;
   weightDecay: number;
+  /** How much keeping the bare model's replay distributions counts against learning the feedback. */
+  anchorWeight: number;
   /** A run stops training at this wall-clock time and evaluates what it has. */
   timeBudgetMs: number;
   /** Training refuses to start when its cached logits would need more than this. */
@@ -510,6 +512,7 @@ export class LearningService {
       steps: settings.steps,
       batchSize: settings.batchSize,
       weightDecay: settings.weightDecay,
+      anchorWeight: settings.anchorWeight,
       // The model's hash in the seed: a checkpoint of another model is never resumed.
       seed: `${settings.userId}:${examples.length}:${modelSha}`,
       timeBudgetMs: settings.timeBudgetMs,

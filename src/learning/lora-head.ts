@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { createSeededRandom as seededRandom } from "../inference/gguf/index.js";
 
 /**
  * The output head, `logits = W · h`, as llama.cpp stores it: `weight[o * nIn + i]` (ggml shape `[nIn, nOut]`).
@@ -76,6 +77,8 @@ export interface TrainOptions {
   batchSize: number;
   /** Decoupled weight decay (AdamW) on A and B. */
   weightDecay: number;
+  /** How much an anchor position's KL counts against a taught position's cross-entropy. Default 1. */
+  anchorWeight?: number;
   /** Seeds A's initialisation and the batch order. */
   seed: string;
   /** Stops early (keeping what was learnt) once this many ms have passed. */
@@ -182,6 +185,7 @@ export function* trainLoraHeadSteps(
     baseLogits.push(out);
     yield undefined;
   }
+  const anchorWeight = options.anchorWeight ?? 1;
   const random = seededRandom(`${options.seed}:order`);
   const order = positions.map((_, index) => index);
   const gA = new Float64Array(rank * nIn);
@@ -230,11 +234,12 @@ export function* trainLoraHeadSteps(
       }
       const { logSumExp } = summarise(logits);
       const baseLogSumExp = position.anchor === true ? logSumExpOf(base) : 0;
+      const weight = position.anchor === true ? anchorWeight : 1;
       if (position.anchor === true) {
         // KL(base ‖ adapted) = Σ p (log p − log q)
         for (let o = 0; o < nOut; o++) {
           const logP = (base[o] ?? 0) - baseLogSumExp;
-          loss += Math.exp(logP) * (logP - ((logits[o] ?? 0) - logSumExp));
+          loss += anchorWeight * Math.exp(logP) * (logP - ((logits[o] ?? 0) - logSumExp));
         }
       } else {
         loss += logSumExp - (logits[position.target] ?? 0);
@@ -245,7 +250,7 @@ export function* trainLoraHeadSteps(
       for (let o = 0; o < nOut; o++) {
         const wanted =
           position.anchor === true ? Math.exp((base[o] ?? 0) - baseLogSumExp) : o === position.target ? 1 : 0;
-        const g = Math.exp((logits[o] ?? 0) - logSumExp) - wanted;
+        const g = weight * (Math.exp((logits[o] ?? 0) - logSumExp) - wanted);
         if (g === 0) continue;
         const row = o * rank;
         for (let k = 0; k < rank; k++) {
@@ -313,7 +318,10 @@ function cloneState(state: TrainerState): TrainerState {
 export function trainingKey(
   head: OutputHead,
   positions: readonly HeadPosition[],
-  options: Pick<TrainOptions, "rank" | "alpha" | "learningRate" | "batchSize" | "weightDecay" | "seed">,
+  options: Pick<
+    TrainOptions,
+    "rank" | "alpha" | "learningRate" | "batchSize" | "weightDecay" | "seed" | "anchorWeight"
+  >,
 ): string {
   const hash = createHash("sha256");
   hash.update(
@@ -326,7 +334,7 @@ export function trainingKey(
       options.batchSize,
     ]),
   );
-  hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length]));
+  hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length, options.anchorWeight ?? 1]));
   for (const position of positions) {
     hash.update(Buffer.from(position.hidden.buffer, position.hidden.byteOffset, position.hidden.byteLength));
     hash.update(`${position.target}${position.anchor === true ? "a" : ""}`);
@@ -435,16 +443,4 @@ function shuffle(order: number[], random: () => number): void {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j] as number, order[i] as number];
   }
-}
-
-/** A deterministic generator in [0, 1) seeded by a string (mulberry32 on the seed's hash). */
-function seededRandom(seed: string): () => number {
-  let state = createHash("sha256").update(seed).digest().readUInt32LE(0);
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
