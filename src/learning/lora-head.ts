@@ -334,7 +334,9 @@ export function trainingKey(
       options.batchSize,
     ]),
   );
-  hash.update(JSON.stringify([options.weightDecay, options.seed, positions.length, options.anchorWeight ?? 1]));
+  hash.update(
+    JSON.stringify([options.weightDecay, options.seed, positions.length, options.anchorWeight ?? 1]),
+  );
   for (const position of positions) {
     hash.update(Buffer.from(position.hidden.buffer, position.hidden.byteOffset, position.hidden.byteLength));
     hash.update(`${position.target}${position.anchor === true ? "a" : ""}`);
