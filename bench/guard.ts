@@ -1,5 +1,6 @@
 /**
- * The prompt-injection guard on a labelled corpus (default: the held-out test split, bench/data/guard-test.jsonl):
+ * The prompt-injection guard on a labelled corpus (default: the held-out test split, bench/data/guard-test.jsonl;
+ * `--split train`: every bench/data/guard-train*.jsonl file, which the weights were trained on, so a sanity check only):
  * detection (share of attacks caught) and false positives (share of benign texts flagged), per language, per
  * attack technique and per benign category, and microseconds per check. Baselines measured in the same run: a
  * keyword filter on the raw text (what a blocklist does) and the guard's normaliser and rules without the scorer.
@@ -8,7 +9,7 @@
  *
  * Prints only aggregate figures: the test split is for reporting, never for tuning.
  */
-import { readFileSync } from "node:fs";
+import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -46,8 +47,16 @@ export default async function guardBench(args: string[]): Promise<void> {
     else throw new Error(`unknown option ${arg ?? ""}\n${usage}`);
   }
   if (split !== "test" && split !== "train") throw new Error(`--split: test or train\n${usage}`);
-  const file = path.join(here, "data", `guard-${split}.jsonl`);
-  const corpus = parseGuardCorpus(readFileSync(file, "utf8"), file);
+  const files =
+    split === "test"
+      ? ["guard-test.jsonl"]
+      : readdirSync(path.join(here, "data"))
+          .filter((name) => /^guard-train.*\.jsonl$/.test(name))
+          .sort((a, b) => a.replace(/\.jsonl$/, "").localeCompare(b.replace(/\.jsonl$/, "")));
+  const corpus = files.flatMap((name) => {
+    const file = path.join(here, "data", name);
+    return parseGuardCorpus(readFileSync(file, "utf8"), file);
+  });
   const guard = new InjectionGuard();
 
   const detectors: [string, Detector][] = [
@@ -64,7 +73,7 @@ export default async function guardBench(args: string[]): Promise<void> {
   const verdicts = detectors.map(([, detect]) => corpus.map((example) => detect(example.text)));
 
   console.log(
-    `guard on ${path.relative(path.join(here, ".."), file)}: ${corpus.length} texts ` +
+    `guard on ${files.map((name) => `bench/data/${name}`).join(", ")}: ${corpus.length} texts ` +
       `(${corpus.filter((e) => e.label === "attack").length} attacks), threshold ${guard.threshold}\n`,
   );
   const languages = ["es", "en"] as const;
@@ -119,9 +128,11 @@ export default async function guardBench(args: string[]): Promise<void> {
   console.log(`\nfalse positives per benign category (SARAi guard)`);
   console.log(formatTable(["category", "es", "en", "FPR"], categoryRows));
 
-  // Microseconds per check, each text timed on its own, over several passes (the first warms the JIT).
+  // Microseconds per check, each text timed on its own, over several passes after one untimed pass: the guard runs
+  // in a long-lived server, so what counts is its speed once the JIT has compiled its code and its regular
+  // expressions (timed from a cold start, the first pass alone puts p90 several times higher).
   const timings = detectors.map(([, detect]) => {
-    detect(corpus[0]?.text ?? "");
+    for (const example of corpus) detect(example.text);
     const micros: number[] = [];
     for (let pass = 0; pass < passes; pass++)
       for (const example of corpus) {
@@ -132,7 +143,7 @@ export default async function guardBench(args: string[]): Promise<void> {
     return summarize(micros);
   });
   const base = timings[1]?.median ?? 1;
-  console.log(`\nmicroseconds per check (${passes} passes over the corpus)`);
+  console.log(`\nmicroseconds per check (${passes} passes over the corpus after one warm-up pass)`);
   console.log(
     formatTable(
       ["detector", "median µs", "p90 µs", "vs rules"],

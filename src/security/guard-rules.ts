@@ -704,29 +704,53 @@ export interface RuleMatch {
   decisive: boolean;
   /** The text talks about attacks (questions, classification requests, quotes). */
   analysis: boolean;
+  /** Rules that match the folded text only inside its quotation marks: an attack quoted, not made. */
+  quoted: string[];
 }
 
 /** Runs every rule on every reading of a text (the folded form first, then the variants). */
 export function matchGuardRules(readings: readonly string[]): RuleMatch {
   const rules = new Set<string>();
   const techniques = new Set<GuardTechnique>();
+  const inFirst: GuardRule[] = [];
   let strong = false;
-  for (const text of readings) {
+  readings.forEach((text, reading) => {
     for (const candidate of guardRules) {
       if (rules.has(candidate.id) || !candidate.test(text)) continue;
       rules.add(candidate.id);
       techniques.add(candidate.technique);
       if (candidate.strong) strong = true;
+      if (reading === 0) inFirst.push(candidate);
     }
-  }
+  });
   const first = readings[0] ?? "";
   const analysis = readings.length > 0 && (analysisCue.test(first) || (strong && quotesForDiscussion(first)));
-  return { rules: [...rules], techniques: [...techniques], decisive: strong && !analysis, analysis };
+  const quoted: string[] = [];
+  if (inFirst.length > 0) {
+    quotedSpan.lastIndex = 0;
+    if (quotedSpan.test(first)) {
+      quotedSpan.lastIndex = 0;
+      const outside = first.replace(quotedSpan, " ");
+      for (const candidate of inFirst) if (!candidate.test(outside)) quoted.push(candidate.id);
+    }
+    quotedSpan.lastIndex = 0;
+  }
+  return { rules: [...rules], techniques: [...techniques], decisive: strong && !analysis, analysis, quoted };
 }
 
 // Quoted spans: "…", “…”, «…», and '…' opened after a space or a colon (not an apostrophe inside a word).
 const quotedSpan =
   /"[^"\n]{3,400}"|\u201c[^\u201d\n]{3,400}\u201d|\u00ab[^\u00bb\n]{3,400}\u00bb|(?<=^|[\s:(])'[^'\n]{3,400}'(?=$|[\s.,;:!?)])/gu;
+
+/** The text split into what lies outside quotation marks and the quoted spans (without their marks). */
+export function splitQuotes(text: string): { outside: string; quoted: string[] } {
+  const quoted: string[] = [];
+  const outside = text.replace(quotedSpan, (span) => {
+    quoted.push(span.slice(1, -1));
+    return " ";
+  });
+  return { outside, quoted };
+}
 
 /** Words that say a quote is being talked about (reported, translated, explained), not addressed to the model. */
 const discussionCue = new RegExp(

@@ -1,12 +1,14 @@
 import { AppError } from "../shared/index.js";
 import { normalizeForGuard } from "./guard-normalize.js";
-import { matchGuardRules } from "./guard-rules.js";
+import { guardRules, matchGuardRules } from "./guard-rules.js";
 import {
-  decisiveScore,
+  decidingRules,
   extractFeatures,
   featureBuckets,
-  scoreFeatures,
+  readForGuard,
+  scoreReading,
   trainLogisticRegression,
+  type GuardReading,
   type GuardWeights,
   type TrainingExample,
 } from "./guard-scorer.js";
@@ -59,7 +61,7 @@ export function parseGuardCorpus(text: string, file: string): GuardExample[] {
   return examples;
 }
 
-/** The scorer's features of a text: the same path the guard takes. */
+/** The scorer's features of a text and whether a strong rule matched outside an analysis of attacks. */
 export function guardFeatures(text: string): { features: TrainingExample["features"]; decisive: boolean } {
   const normalized = normalizeForGuard(text);
   const rules = matchGuardRules([normalized.folded, ...normalized.variants]);
@@ -67,7 +69,10 @@ export function guardFeatures(text: string): { features: TrainingExample["featur
 }
 
 export interface TrainGuardOptions {
-  /** The threshold keeps out-of-fold false positives at or under this share of benign texts. Default: 0.03. */
+  /**
+   * The threshold keeps out-of-fold false positives at or under this share of the benign texts of each language.
+   * Default: 0.03.
+   */
   maxFalsePositiveRate?: number;
   folds?: number;
   corpusName?: string;
@@ -75,65 +80,167 @@ export interface TrainGuardOptions {
 }
 
 /**
- * Trains the scorer on a corpus: out-of-fold scores (k-fold) choose the threshold, then the model is fitted on
- * everything. Deterministic.
+ * Strong rules never seen deciding a benign text (outside quotation marks and outside an analysis of attacks) and seen
+ * deciding at least three attacks.
+ */
+export function chooseDecisiveRules(
+  readings: readonly { reading: GuardReading; attack: boolean }[],
+): string[] {
+  const strong = new Set(guardRules.filter((rule) => rule.strong).map((rule) => rule.id));
+  const attacks = new Map<string, number>();
+  const benign = new Set<string>();
+  for (const { reading, attack } of readings) {
+    for (const id of decidingRules(reading.rules)) {
+      if (!strong.has(id)) continue;
+      if (attack) attacks.set(id, (attacks.get(id) ?? 0) + 1);
+      else benign.add(id);
+    }
+  }
+  return [...attacks]
+    .filter(([id, count]) => count >= 3 && !benign.has(id))
+    .map(([id]) => id)
+    .sort();
+}
+
+/**
+ * Every text scored by a model that did not see it (k folds, text i in fold i mod k): the learned weights and the
+ * decisive rules both come from the other folds.
+ */
+export function outOfFoldScores(
+  readings: readonly { reading: GuardReading; attack: boolean }[],
+  folds: number,
+): number[] {
+  const scores = new Array<number>(readings.length).fill(0);
+  for (let fold = 0; fold < folds; fold++) {
+    const train = readings.filter((_, i) => i % folds !== fold);
+    const model = trainGuardModel(
+      train.map(({ reading, attack }) => ({ features: reading.features, attack })),
+    );
+    const weights = {
+      bias: model.bias,
+      weights: model.weights as unknown as number[],
+      decisiveRules: chooseDecisiveRules(train),
+    };
+    for (let i = fold; i < readings.length; i += folds) {
+      scores[i] = scoreReading(weights, (readings[i] as (typeof readings)[number]).reading);
+    }
+  }
+  return scores;
+}
+
+/** Seeds of the shuffles whose models `trainGuardModel` averages. */
+const modelSeeds = [1, 2, 3];
+
+/**
+ * The guard's model: the average of logistic regressions fitted under three shuffles of the examples — a linear model
+ * still, with less of one visiting order's noise (out-of-fold recall on the training split 89.5% instead of 88.8%).
+ */
+export function trainGuardModel(examples: readonly TrainingExample[]): {
+  bias: number;
+  weights: Float64Array;
+} {
+  const models = modelSeeds.map((seed) => trainLogisticRegression(examples, { seed }));
+  const weights = new Float64Array(featureBuckets);
+  for (const model of models)
+    for (let i = 0; i < weights.length; i++)
+      weights[i] = (weights[i] as number) + (model.weights[i] as number) / models.length;
+  return { bias: models.reduce((sum, model) => sum + model.bias, 0) / models.length, weights };
+}
+
+interface Rates {
+  attacks: number;
+  recall: number;
+  benign: number;
+  falsePositiveRate: number;
+}
+
+/**
+ * Trains the scorer on a corpus: out-of-fold scores (k-fold) choose the threshold, then the model and the decisive
+ * rules are fitted on everything. Deterministic.
  */
 export function trainGuardWeights(
   corpus: readonly GuardExample[],
   options: TrainGuardOptions = {},
 ): GuardWeights {
   const { maxFalsePositiveRate = 0.03, folds = 5 } = options;
-  const prepared = corpus.map((example) => ({
-    ...guardFeatures(example.text),
+  const readings = corpus.map((example) => ({
+    reading: readForGuard(example.text),
     attack: example.label === "attack",
   }));
-  // Out-of-fold scores: every text scored by a model that did not see it.
-  const outOfFold = new Array<number>(prepared.length);
-  for (let fold = 0; fold < folds; fold++) {
-    const train = prepared.filter((_, i) => i % folds !== fold);
-    const model = trainLogisticRegression(train);
-    for (let i = fold; i < prepared.length; i += folds) {
-      const example = prepared[i] as (typeof prepared)[number];
-      const learned = scoreFeatures(
-        { bias: model.bias, weights: model.weights as unknown as number[] },
-        example.features,
-      );
-      outOfFold[i] = example.decisive ? Math.max(learned, decisiveScore) : learned;
-    }
-  }
+  const outOfFold = outOfFoldScores(readings, folds);
   // Stored facts (source memory) teach the scorer what a fact looks like, but they are easy: counted in the
   // false-positive budget they would let the threshold fall on the hard texts people and documents send.
-  const benignScores = prepared
-    .map((example, i) => ({
-      attack: example.attack,
-      calibrates: corpus[i]?.source !== "memory",
-      score: outOfFold[i] as number,
-    }))
-    .filter((s) => !s.attack && s.calibrates)
-    .map((s) => s.score)
-    .sort((a, b) => b - a);
-  // The smallest threshold above all but the allowed share of benign scores; never below 0.25.
-  const allowed = Math.floor(benignScores.length * maxFalsePositiveRate);
-  const cut = benignScores[allowed] ?? 0;
+  const calibrates = (i: number) => corpus[i]?.source !== "memory";
+  // Per language, the smallest threshold above all but the allowed share of its benign scores; the threshold is the
+  // highest of those, so no language goes over budget; never below 0.25.
+  const languages = [...new Set(corpus.map((example) => example.lang))].sort();
+  let cut = 0;
+  for (const lang of languages) {
+    const benign = outOfFold
+      .filter((_, i) => corpus[i]?.lang === lang && corpus[i]?.label === "benign" && calibrates(i))
+      .sort((a, b) => b - a);
+    cut = Math.max(cut, benign[Math.floor(benign.length * maxFalsePositiveRate)] ?? 0);
+  }
   const threshold = Math.round(Math.max(0.25, Math.min(0.95, cut + 1e-4)) * 1e4) / 1e4;
-  const attacks = prepared.filter((p) => p.attack).length;
-  const caught = prepared.filter((p, i) => p.attack && (outOfFold[i] as number) >= threshold).length;
-  const falsePositives = benignScores.filter((score) => score >= threshold).length;
-  const model = trainLogisticRegression(prepared);
+  const rates = (where: (example: GuardExample) => boolean): Rates => {
+    let attacks = 0;
+    let caught = 0;
+    let benign = 0;
+    let flagged = 0;
+    corpus.forEach((example, i) => {
+      if (!where(example)) return;
+      const hit = (outOfFold[i] as number) >= threshold;
+      if (example.label === "attack") {
+        attacks++;
+        if (hit) caught++;
+      } else if (calibrates(i)) {
+        benign++;
+        if (hit) flagged++;
+      }
+    });
+    return {
+      attacks,
+      recall: round(caught / Math.max(1, attacks)),
+      benign,
+      falsePositiveRate: round(flagged / Math.max(1, benign)),
+    };
+  };
+  const all = rates(() => true);
+  const model = trainGuardModel(
+    readings.map(({ reading, attack }) => ({ features: reading.features, attack })),
+  );
+  const techniques = [...new Set(corpus.map((example) => example.technique))].sort();
   return {
-    version: 1,
+    version: 2,
     buckets: featureBuckets,
     bias: round(model.bias),
     threshold,
+    decisiveRules: chooseDecisiveRules(readings),
     weights: Array.from(model.weights, round),
     trainedOn: {
       corpus: options.corpusName ?? "unnamed",
       ...(options.corpusSha256 === undefined ? {} : { sha256: options.corpusSha256 }),
-      examples: prepared.length,
-      attacks,
+      examples: corpus.length,
+      attacks: all.attacks,
       folds,
-      outOfFoldRecall: round(caught / Math.max(1, attacks)),
-      outOfFoldFalsePositiveRate: round(falsePositives / Math.max(1, benignScores.length)),
+      outOfFoldRecall: all.recall,
+      outOfFoldFalsePositiveRate: all.falsePositiveRate,
+      outOfFoldByLanguage: Object.fromEntries(
+        languages.map((lang) => {
+          const { recall, falsePositiveRate } = rates((example) => example.lang === lang);
+          return [lang, { recall, falsePositiveRate }];
+        }),
+      ),
+      // Recall per attack technique, false-positive rate per benign category (stored facts included).
+      outOfFoldByTechnique: Object.fromEntries(
+        techniques.map((technique) => {
+          const group = corpus
+            .map((example, i) => ({ example, score: outOfFold[i] as number }))
+            .filter(({ example }) => example.technique === technique);
+          const hits = group.filter(({ score }) => score >= threshold).length;
+          return [technique, round(hits / Math.max(1, group.length))];
+        }),
+      ),
     },
   };
 }

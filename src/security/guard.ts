@@ -1,6 +1,5 @@
-import { normalizeForGuard } from "./guard-normalize.js";
-import { matchGuardRules, type GuardTechnique } from "./guard-rules.js";
-import { decisiveScore, extractFeatures, scoreFeatures, type GuardWeights } from "./guard-scorer.js";
+import type { GuardTechnique } from "./guard-rules.js";
+import { readForGuard, scoreReading, type GuardWeights } from "./guard-scorer.js";
 import shippedWeights from "./guard-weights.json" with { type: "json" };
 
 /** Where a text comes from: the user's own turn, or something from outside it that reaches the model. */
@@ -60,7 +59,7 @@ export const removedMarker = "[removed by the injection guard]";
 /**
  * The prompt-injection guard: normalisation (confusables, invisible characters, leetspeak, encodings,
  * spacing), Spanish and English rules, and a trained scorer. `check` classifies a text; `screen` applies the
- * source's policy. Synchronous and cheap (tens of microseconds for a chat message).
+ * source's policy. Synchronous and cheap (a fraction of a millisecond for a chat message).
  */
 export class InjectionGuard {
   readonly #weights: GuardWeights;
@@ -90,10 +89,9 @@ export class InjectionGuard {
   check(text: string): GuardVerdict {
     const read = this.#bounded(text);
     if (read.trim() === "") return { verdict: "benign", score: 0, techniques: [], rules: [], signals: [] };
-    const normalized = normalizeForGuard(read);
-    const rules = matchGuardRules([normalized.folded, ...normalized.variants]);
-    const learned = scoreFeatures(this.#weights, extractFeatures(normalized, rules));
-    const score = rules.decisive ? Math.max(learned, decisiveScore) : learned;
+    const reading = readForGuard(read);
+    const { normalized, rules } = reading;
+    const score = scoreReading(this.#weights, reading);
     const attack = score >= this.#threshold;
     return {
       verdict: attack ? "attack" : "benign",
