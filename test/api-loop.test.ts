@@ -65,12 +65,14 @@ describe("api", () => {
         "idle_suggestion",
         "image_cache_expiry",
         "log_retention",
+        "lora_training",
         "memory_maintenance",
         "prune",
         "ram_check",
         "redteam_campaign",
       ]);
       expect(loop.actions.find((a) => a.name === "redteam_campaign")?.schedule).toBe("40 3 * * 0");
+      expect(loop.actions.find((a) => a.name === "lora_training")?.schedule).toBe("20 3 * * *");
       const ram = loop.actions.find((a) => a.name === "ram_check");
       expect(ram?.schedule).toBe("*/5 * * * *");
       const next = Date.parse(ram?.next_run_at ?? "");

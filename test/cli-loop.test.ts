@@ -57,11 +57,12 @@ describe("cli", () => {
       expect(text.stdout).toContain("no process running");
       expect(text.stdout).toMatch(/^ram_check\s+\*\/5 \* \* \* \*, on model_error\s+8\s+\d{4}-/m);
       expect(text.stdout).toMatch(/^prune\s+on ram_high\s+9\s+-/m);
+      expect(text.stdout).toMatch(/^lora_training\s+20 3 \* \* \*\s+1\s+\d{4}-/m);
 
       const json = await cli(["loop", "status", "--json"], { env: env() });
       const status = JSON.parse(json.stdout) as { running: boolean; restarts: number; actions: unknown[] };
       expect(status).toMatchObject({ running: false, restarts: 0 });
-      expect(status.actions).toHaveLength(9);
+      expect(status.actions).toHaveLength(10);
     });
 
     it("refuses an unknown action, bad JSON and bad arguments with exit 2 and a clear message", async () => {
