@@ -54,21 +54,22 @@ describe("cli guard check", () => {
   });
 
   it("names the bad line of a batch and exits non-zero without a stack trace", async () => {
-    const notJson = await run(["guard", "check", "--jsonl"], {
-      input: `${JSON.stringify({ text: "hola" })}\n{oops\n`,
-    });
+    // Independent processes: started together, so a loaded machine does not add up five Node starts.
+    const [notJson, noText, both, none, badSource] = await Promise.all([
+      run(["guard", "check", "--jsonl"], { input: `${JSON.stringify({ text: "hola" })}\n{oops\n` }),
+      run(["guard", "check", "--jsonl"], { input: `{"txt": "hola"}\n` }),
+      run(["guard", "check", "--jsonl", "hola"]),
+      run(["guard", "check"]),
+      run(["guard", "check", "--source", "email", "hola"]),
+    ]);
     expect(notJson.code).toBe(2);
     expect(notJson.stderr).toContain("line 2");
     expect(notJson.stdout).toBe("");
     expectNoStackTrace(notJson);
-    const noText = await run(["guard", "check", "--jsonl"], { input: `{"txt": "hola"}\n` });
     expect(noText.code).toBe(2);
     expect(noText.stderr).toMatch(/line 1: .*"text"/);
-    const both = await run(["guard", "check", "--jsonl", "hola"]);
     expect(both.code).toBe(2);
-    const none = await run(["guard", "check"]);
     expect(none.code).toBe(2);
-    const badSource = await run(["guard", "check", "--source", "email", "hola"]);
     expect(badSource.code).not.toBe(0);
     expect(badSource.stderr).toContain("email");
   });
