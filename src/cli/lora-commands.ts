@@ -154,6 +154,8 @@ export function registerLoraCommands(program: Command, loadConfigured: () => Loa
     );
   const ask = (url: string | undefined, request: ServerRequest) =>
     askServer(loadConfigured().config, url, request);
+  const statusOf = async (url: string | undefined) =>
+    (await ask(url, { method: "GET", path: "/v1/lora", timeoutMs: requestTimeoutMs })) as LoraStatusWire;
 
   lora
     .command("list")
@@ -161,11 +163,7 @@ export function registerLoraCommands(program: Command, loadConfigured: () => Loa
     .option("--url <url>", "the server (default proactive.serverUrl)")
     .option("--json", "one adapter per line, as GET /v1/lora lists them")
     .action(async (flags: { url?: string; json?: boolean }) => {
-      const status = (await ask(flags.url, {
-        method: "GET",
-        path: "/v1/lora",
-        timeoutMs: requestTimeoutMs,
-      })) as LoraStatusWire;
+      const status = await statusOf(flags.url);
       if (flags.json === true) for (const adapter of status.data) out(JSON.stringify(adapter));
       else if (status.data.length === 0) out("no adapters yet (`sarai lora train` makes one)");
       else printAdapters(status.data);
@@ -177,11 +175,7 @@ export function registerLoraCommands(program: Command, loadConfigured: () => Loa
     .option("--url <url>", "the server (default proactive.serverUrl)")
     .option("--json", "print the server's answer as JSON")
     .action(async (flags: { url?: string; json?: boolean }) => {
-      const status = (await ask(flags.url, {
-        method: "GET",
-        path: "/v1/lora",
-        timeoutMs: requestTimeoutMs,
-      })) as LoraStatusWire;
+      const status = await statusOf(flags.url);
       if (flags.json === true) out(JSON.stringify(status));
       else printStatus(status);
     });

@@ -1,10 +1,8 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import type { ModelAccess, ModelPool } from "../inference/index.js";
-import { AppError, createSilentLogger, isAppError, type Logger } from "../shared/index.js";
+import { AppError, createSilentLogger, hashFile, isAppError, type Logger } from "../shared/index.js";
 import type { AdapterArchive, AdapterRecord, ArchivedAdapter } from "./adapter-archive.js";
 import { regressionPrompts, replayPrompts } from "./anchor-prompts.js";
 import { buildTrainingSet, splitExamples, type TrainingExample } from "./dataset.js";
@@ -223,7 +221,7 @@ export class LearningService {
   async #modelSha256(file: string): Promise<string> {
     const { size, mtimeMs } = await stat(file);
     const key = `${file}:${size}:${mtimeMs}`;
-    if (this.#modelHash?.key !== key) this.#modelHash = { key, sha: await sha256File(file) };
+    if (this.#modelHash?.key !== key) this.#modelHash = { key, sha: await hashFile(file) };
     return this.#modelHash.sha;
   }
 
@@ -775,14 +773,4 @@ async function writeAtomically(file: string, text: string): Promise<void> {
   const temporary = `${file}.${process.pid}.${(temporaries += 1)}.tmp`;
   await writeFile(temporary, text, { mode: 0o600 });
   await rename(temporary, file);
-}
-
-function sha256File(file: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash("sha256");
-    createReadStream(file)
-      .on("data", (chunk) => hash.update(chunk))
-      .on("error", reject)
-      .on("end", () => resolve(hash.digest("hex")));
-  });
 }

@@ -24,7 +24,7 @@ export {
   type RepairStatus,
 } from "./repairer.js";
 export { CounterWindow } from "./counter-window.js";
-export { hashFile, ModelWatch, type ModelHashStore, type WatchedModel } from "./model-watch.js";
+export { ModelWatch, type ModelHashStore, type WatchedModel } from "./model-watch.js";
 export { probeDatabase } from "./database-probe.js";
 export {
   PatchApplier,

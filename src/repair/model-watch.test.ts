@@ -3,7 +3,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ensureTestModel } from "../../test/models.js";
-import { hashFile, ModelWatch } from "./model-watch.js";
+import { hashFile } from "../shared/index.js";
+import { ModelWatch } from "./model-watch.js";
 import { RepairHistory } from "./repair-history.js";
 
 describe("repair", () => {

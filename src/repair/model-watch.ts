@@ -1,7 +1,6 @@
-import { createHash } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { inspectModelFile } from "../inference/index.js";
+import { hashFile } from "../shared/index.js";
 import type { ModelProbe } from "./types.js";
 
 /** One model role's file and whether SARAi downloaded it (so nobody should ever edit it). */
@@ -30,13 +29,6 @@ interface Verdict {
 export interface ModelHashStore {
   knownHash(file: string, size: number, mtimeMs: number): string | undefined;
   rememberHash(file: string, size: number, mtimeMs: number, sha256: string): void;
-}
-
-/** The SHA-256 of a file, streamed. */
-export async function hashFile(file: string): Promise<string> {
-  const hash = createHash("sha256");
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest("hex");
 }
 
 /**

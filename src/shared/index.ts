@@ -6,3 +6,4 @@ export type { AppLogger, Logger, LoggerOptions, LogLevel } from "./logger.js";
 export { createRandom } from "./random.js";
 export { createTimedRegExp, RegExpTimeoutError } from "./timed-regexp.js";
 export { openSqliteStore } from "./sqlite.js";
+export { hashFile } from "./hash-file.js";
