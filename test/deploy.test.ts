@@ -302,7 +302,7 @@ describe("deploy", () => {
         "FROM node:20-bookworm-slim AS build",
         "FROM node:20-bookworm-slim AS runtime",
       ]);
-      expect(dockerfile).toMatch(/RUN npm ci .*npm prune --omit=dev/);
+      expect(dockerfile).toMatch(/^RUN (?:.*\\\n)*.*npm ci .*npm prune --omit=dev/m);
       const users = [...dockerfile.matchAll(/^USER (\S+)$/gm)].map((m) => m[1]);
       expect(users).toEqual(["sarai"]);
       expect(dockerfile).toMatch(
