@@ -208,7 +208,8 @@ describe("learning", () => {
     });
 
     it("drops empty prompts and answers, keeps a 1 MB text whole, and reads a repeated rating once", () => {
-      const huge = `${"palabra ".repeat(131_072)}fin`;
+      // About 1 MB of ordinary text (one word repeated a million times reads as context flooding to the guard).
+      const huge = `${"La receta lleva harina, huevos y leche. ".repeat(26_215)}fin`;
       const feedback = [
         rating({ rating: "up", prompt: "", answer: "a" }),
         rating({ rating: "up", prompt: "   ", answer: "a" }),
