@@ -6,8 +6,12 @@
  * keyword filter on the raw text (what a blocklist does) and the guard's normaliser and rules without the scorer.
  *
  *   npm run bench -- guard [--split test|train] [--passes n]
+ *   npm run bench -- guard --train <file,…> --eval <file,…> [--misses]
  *
- * Prints only aggregate figures: the test split is for reporting, never for tuning.
+ * Prints only aggregate figures: the test split is for reporting, never for tuning. The second form is the
+ * development check across writers: it trains the scorer on some training files and scores others, written by
+ * people who had not seen the first ones — the nearest thing to new text the training split gives, and what to tune
+ * on. It refuses the test split, and `--misses` lists the ids it gets wrong (dev files may be looked at).
  */
 import { readFileSync, readdirSync } from "node:fs";
 import path from "node:path";
@@ -17,11 +21,14 @@ import {
   matchGuardRules,
   normalizeForGuard,
   parseGuardCorpus,
+  trainGuardWeights,
   type GuardExample,
 } from "../src/security/index.js";
 import { formatTable, parseIntegerOption, summarize } from "./_stats.js";
 
-const usage = "usage: npm run bench -- guard [--split test|train] [--passes n]";
+const usage =
+  "usage: npm run bench -- guard [--split test|train] [--passes n]\n" +
+  "       npm run bench -- guard --train <file,…> --eval <file,…> [--misses] [--passes n]";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /** A blocklist of the phrases every injection tutorial starts with, matched on the raw text. */
@@ -40,24 +47,37 @@ interface Counts {
 export default async function guardBench(args: string[]): Promise<void> {
   let split = "test";
   let passes = 3;
+  let trainFiles: string[] | undefined;
+  let evalFiles: string[] | undefined;
+  let misses = false;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i];
     if (arg === "--split") split = args[++i] ?? "";
     else if (arg === "--passes") passes = parseIntegerOption("--passes", args[++i] ?? "", 1, usage);
+    else if (arg === "--train") trainFiles = fileList("--train", args[++i]);
+    else if (arg === "--eval") evalFiles = fileList("--eval", args[++i]);
+    else if (arg === "--misses") misses = true;
     else throw new Error(`unknown option ${arg ?? ""}\n${usage}`);
   }
   if (split !== "test" && split !== "train") throw new Error(`--split: test or train\n${usage}`);
+  if ((trainFiles === undefined) !== (evalFiles === undefined))
+    throw new Error(`--train and --eval go together\n${usage}`);
+  if (misses && evalFiles === undefined)
+    throw new Error(`--misses: only with --eval (never on the test split)`);
   const files =
-    split === "test"
+    evalFiles ??
+    (split === "test"
       ? ["guard-test.jsonl"]
       : readdirSync(path.join(here, "data"))
           .filter((name) => /^guard-train.*\.jsonl$/.test(name))
-          .sort((a, b) => a.replace(/\.jsonl$/, "").localeCompare(b.replace(/\.jsonl$/, "")));
-  const corpus = files.flatMap((name) => {
-    const file = path.join(here, "data", name);
-    return parseGuardCorpus(readFileSync(file, "utf8"), file);
-  });
-  const guard = new InjectionGuard();
+          .sort((a, b) => a.replace(/\.jsonl$/, "").localeCompare(b.replace(/\.jsonl$/, ""))));
+  const corpus = readCorpus(files);
+  const guard =
+    trainFiles === undefined
+      ? new InjectionGuard()
+      : new InjectionGuard({ weights: trainGuardWeights(readCorpus(trainFiles)) });
+  if (trainFiles !== undefined)
+    console.log(`scorer trained on ${trainFiles.map((name) => `bench/data/${name}`).join(", ")}`);
 
   const detectors: [string, Detector][] = [
     ["keyword filter (raw text)", (text) => keywords.test(text)],
@@ -160,7 +180,32 @@ export default async function guardBench(args: string[]): Promise<void> {
     `\ndetection ratio guard / keyword filter: ${(guardAll.caught / Math.max(1, keyword.caught)).toFixed(2)}×, ` +
       `guard / rules only: ${(guardAll.caught / Math.max(1, rulesAll.caught)).toFixed(2)}×`,
   );
+  if (misses) {
+    console.log(`\nmisses (SARAi guard): id, label, technique or category, score`);
+    corpus.forEach((example, i) => {
+      if (full[i] !== (example.label === "attack"))
+        console.log(
+          `${example.id} ${example.label} ${example.technique} ${guard.check(example.text).score.toFixed(3)}`,
+        );
+    });
+  }
   await Promise.resolve();
+}
+
+/** A comma-separated list of files under bench/data/, never the test split. */
+function fileList(option: string, value: string | undefined): string[] {
+  const names = (value ?? "").split(",").filter((name) => name !== "");
+  if (names.length === 0) throw new Error(`${option} <file,…>: files under bench/data/\n${usage}`);
+  if (names.some((name) => name.includes("guard-test")))
+    throw new Error(`${option}: the test split is for reporting only, never for training or tuning`);
+  return names;
+}
+
+function readCorpus(names: readonly string[]): GuardExample[] {
+  return names.flatMap((name) => {
+    const file = path.join(here, "data", name);
+    return parseGuardCorpus(readFileSync(file, "utf8"), file);
+  });
 }
 
 function count(

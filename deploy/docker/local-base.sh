@@ -8,7 +8,7 @@
 set -euo pipefail
 engine="${1:-podman}"
 tag="docker.io/library/node:20-bookworm-slim"
-if "$engine" image exists "$tag" 2>/dev/null; then echo "$tag: already present"; exit 0; fi
+if "$engine" image inspect "$tag" >/dev/null 2>&1; then echo "$tag: already present"; exit 0; fi
 
 node_bin="$(readlink -f "$(command -v node)")"
 npm_dir="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
