@@ -648,7 +648,7 @@ describe("api fuzz", () => {
   let ts: TestServer;
 
   beforeAll(async () => {
-    // No web UI build: `GET /` and other paths outside /v1 are then refused as 404s whether or not dist/web exists
+    // No web UI build: `GET /` and other paths outside /v1 are then refused as 404s whether or not dist/ui exists
     // (with a build they are the UI's page, by design).
     ts = await startTestServer({ webRoot: path.join(os.tmpdir(), `sarai-fuzz-no-web-${process.pid}`) });
     // Load the model, so the odd-but-valid requests below time generation only.

@@ -45,7 +45,7 @@ export interface TestServerOptions {
   security?: NonNullable<ConfigPatch["security"]>;
   /** `web.*` settings. */
   web?: NonNullable<ConfigPatch["web"]>;
-  /** The built web UI's folder (a fake build); default `dist/web/`. */
+  /** The built web UI's folder (a fake build); default `dist/ui/`. */
   webRoot?: string;
   /** The proactive loop's clock and readings (a `ManualClock` to simulate idle time). */
   loop?: AppOptions["loop"];

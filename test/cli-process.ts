@@ -8,6 +8,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const cli = path.join(root, "src", "cli", "main.ts");
+/** The CLI as `npm run build` leaves it (what `npm start` and the package's `sarai` bin run). */
+export const builtCli = path.join(root, "dist", "cli", "main.js");
 // Children run in temp folders, where `--import tsx` would not resolve.
 const tsx = pathToFileURL(path.join(root, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
@@ -25,8 +27,9 @@ export function spawnCli(
   dataDir: string,
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  built = false,
 ): ChildProcessWithoutNullStreams {
-  return spawn(process.execPath, cliArgs(args), {
+  return spawn(process.execPath, built ? [builtCli, ...args] : cliArgs(args), {
     cwd: dataDir,
     env: { PATH: process.env["PATH"] ?? "", HOME: dataDir, SARAI_PATHS_DATA_DIR: dataDir, ...env },
   });
@@ -41,6 +44,8 @@ export interface CliServerOptions {
   env?: Readonly<Record<string, string>>;
   /** How long the server may take to say it listens, in ms. */
   startTimeoutMs: number;
+  /** Runs {@link builtCli} instead of the sources. */
+  built?: boolean;
 }
 
 export interface CliServer {
@@ -54,7 +59,7 @@ export interface CliServer {
 
 /** Starts `sarai serve` and resolves once it listens; rejects with its last stderr when it exits or times out first. */
 export async function startCliServer(options: CliServerOptions): Promise<CliServer> {
-  const child = spawnCli(options.dataDir, options.args, options.env);
+  const child = spawnCli(options.dataDir, options.args, options.env, options.built);
   child.stdin.end();
   child.stdout.resume();
   let stderr = "";

@@ -26,11 +26,11 @@ interface FactJson {
 }
 
 /**
- * Builds the UI into dist/web/ when `npm run build` has not (CI's `npm ci` runs it through prepare), or when a
+ * Builds the UI into dist/ui/ when `npm run build` has not (CI's `npm ci` runs it through prepare), or when a
  * file under web/ changed since the last build.
  */
 async function ensureWebBuild(): Promise<void> {
-  const built = path.join(root, "dist", "web", "index.html");
+  const built = path.join(root, "dist", "ui", "index.html");
   if (existsSync(built)) {
     const builtAt = (await stat(built)).mtimeMs;
     const sources = await readdir(path.join(root, "web"), { recursive: true });

@@ -6,15 +6,16 @@ import { defineConfig } from "vite";
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 /**
- * The web UI: built into `dist/web/`, which `sarai serve` serves at `/` under a strict Content-Security-Policy
- * (no inline script or style), so the output is plain files: one entry script and one stylesheet.
+ * The web UI: built into `dist/ui/`, which `sarai serve` serves at `/` under a strict Content-Security-Policy
+ * (no inline script or style), so the output is plain files: one entry script and one stylesheet. Not `dist/web/`:
+ * tsc writes `src/web/`'s modules there, and this build empties its folder first.
  */
 export default defineConfig({
   root: here,
   base: "/",
   plugins: [preact({ devToolsEnabled: false, prefreshEnabled: false })],
   build: {
-    outDir: path.join(here, "..", "dist", "web"),
+    outDir: path.join(here, "..", "dist", "ui"),
     emptyOutDir: true,
     // The preload polyfill is inline-free, but nothing here is split, so it is not needed at all.
     modulePreload: { polyfill: false },

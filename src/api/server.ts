@@ -38,7 +38,7 @@ export interface ServerOptions {
    * static `server.requestTimeoutMs`. Node's own limit on receiving a request stays the static value.
    */
   requestTimeoutMs?: () => number;
-  /** The built web UI served at `/` when `web.enabled` (tests point it at a fake build). Default: `dist/web/`. */
+  /** The built web UI served at `/` when `web.enabled` (tests point it at a fake build). Default: `dist/ui/`. */
   webRoot?: string;
 }
 

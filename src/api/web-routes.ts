@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { AppError } from "../shared/index.js";
 import { sendError } from "./errors.js";
 
-/** The built web UI: `dist/web/` at the package root, the same path from `src/api/` and `dist/api/`. */
-export const defaultWebRoot = fileURLToPath(new URL("../../dist/web/", import.meta.url));
+/** The built web UI: `dist/ui/` at the package root, the same path from `src/api/` and `dist/api/`. */
+export const defaultWebRoot = fileURLToPath(new URL("../../dist/ui/", import.meta.url));
 
 /**
  * The headers every page and file of the UI is served with: everything from this origin only, no inline script or
@@ -66,7 +66,7 @@ export function isPublicWebRequest(method: string, url: string): boolean {
 export type WebFallback = (request: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>;
 
 /**
- * The web UI from `root` (default `dist/web/`): `GET /` is index.html, `GET /assets/*` the hashed files, and the
+ * The web UI from `root` (default `dist/ui/`): `GET /` is index.html, `GET /assets/*` the hashed files, and the
  * returned fallback answers any other GET outside `/v1` with a file at the build's top level or index.html (the UI
  * routes on the client). Nothing outside `root` is ever served: a path with a `..` segment, a NUL or a backslash
  * is a 404, and so is a symbolic link out of it. Without a build, `/` is a 404 saying to run `npm run build`.
@@ -111,7 +111,7 @@ export function registerWebRoutes(fastify: FastifyInstance, root: string = defau
       return notFound(
         request,
         reply,
-        "the web UI was not built: run `npm run build` (it builds the UI into dist/web/)",
+        "the web UI was not built: run `npm run build` (it builds the UI into dist/ui/)",
       );
     return sendFile(reply, page, pageCache);
   };
