@@ -758,7 +758,13 @@ async function runServe(
     requestTimeoutMs: () => store.current.server.requestTimeoutMs,
   });
   const address = await server.listen();
-  process.stderr.write(`sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1)\n`);
+  // Fastify answers one address; a wildcard host listens on every interface, which the line must not hide.
+  const host = loaded.config.server.host;
+  const wildcard =
+    host === "0.0.0.0" || host === "::" ? `, and on every interface (server.host ${host})` : "";
+  process.stderr.write(
+    `sarai: listening on ${address} (OpenAI-compatible API under ${address}/v1${wildcard})\n`,
+  );
   if (app.loop !== undefined && loaded.config.proactive.inServer) {
     const starts = app.loop.start();
     logger.info({ starts, database: loaded.config.proactive.database }, "proactive loop started");
