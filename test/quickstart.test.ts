@@ -6,34 +6,22 @@
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { isStale } from "./build-freshness.js";
 import { builtCli, startCliServer, type CliServer } from "./cli-process.js";
 import { ensureTestModel } from "./models.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const builtUi = path.join(root, "dist", "ui", "index.html");
 
-async function newestMtime(dir: string): Promise<number> {
-  const files = await readdir(dir, { recursive: true });
-  const times = await Promise.all(files.map(async (file) => (await stat(path.join(dir, file))).mtimeMs));
-  return Math.max(0, ...times);
-}
-
 /** Runs `npm run build` unless dist/ is newer than every file under src/ and web/ (CI's `npm ci` built it). */
 async function ensureBuild(): Promise<void> {
-  if (existsSync(builtCli) && existsSync(builtUi)) {
-    const builtAt = Math.min((await stat(builtCli)).mtimeMs, (await stat(builtUi)).mtimeMs);
-    const changed = Math.max(
-      await newestMtime(path.join(root, "src")),
-      await newestMtime(path.join(root, "web")),
-    );
-    if (changed <= builtAt) return;
-  }
+  if (!(await isStale([builtCli, builtUi], [path.join(root, "src"), path.join(root, "web")]))) return;
   await promisify(execFile)("npm", ["run", "build"], { cwd: root, maxBuffer: 16 * 1024 * 1024 });
 }
 

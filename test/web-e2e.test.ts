@@ -1,6 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, readdir, rm, stat } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -9,6 +8,7 @@ import { chromium, type Browser, type BrowserContext, type Locator, type Page } 
 import sharp from "sharp";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { JobStore } from "../src/proactive/index.js";
+import { isStale } from "./build-freshness.js";
 import { startCliServer, type CliServer } from "./cli-process.js";
 import { ensureTestModel, slowModelOptions } from "./models.js";
 
@@ -30,15 +30,7 @@ interface FactJson {
  * file under web/ changed since the last build.
  */
 async function ensureWebBuild(): Promise<void> {
-  const built = path.join(root, "dist", "ui", "index.html");
-  if (existsSync(built)) {
-    const builtAt = (await stat(built)).mtimeMs;
-    const sources = await readdir(path.join(root, "web"), { recursive: true });
-    const changed = await Promise.all(
-      sources.map(async (file) => (await stat(path.join(root, "web", file))).mtimeMs > builtAt),
-    );
-    if (!changed.includes(true)) return;
-  }
+  if (!(await isStale([path.join(root, "dist", "ui", "index.html")], [path.join(root, "web")]))) return;
   await promisify(execFile)(
     process.execPath,
     [path.join(root, "node_modules", "vite", "bin", "vite.js"), "build", "--config", "web/vite.config.ts"],

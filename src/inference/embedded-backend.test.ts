@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { waitFor } from "../../test/api-helpers.js";
 import { ensureTestModel, getTestLlama, slowModelOptions } from "../../test/models.js";
 import { AbortedError } from "../shared/index.js";
 import { EmbeddedBackend, type SpeculativeOptions } from "./embedded-backend.js";
@@ -274,12 +275,11 @@ describe("inference", () => {
         }
         // On a loaded machine the release was once seen to land just after the loop's return (cause not yet
         // traced): the sequence must come free within 5 s, not necessarily in the same tick.
-        let active = -1;
-        for (let tries = 0; tries < 100 && active !== 0; tries++) {
-          if (tries > 0) await new Promise((resolve) => setTimeout(resolve, 50));
-          active = (await pool.detailedStatus())[0]?.activeSequences ?? -1;
-        }
-        expect(active).toBe(0);
+        await waitFor(
+          "the sequence to come free",
+          async () => (await pool.detailedStatus())[0]?.activeSequences === 0,
+          5_000,
+        );
         const next = await backend.chat({ ...hello, sampling: { maxTokens: 4 } }, never);
         expect(next.usage.completionTokens).toBeGreaterThan(0);
       } finally {
